@@ -1,0 +1,1 @@
+//! GitHub REST emulator (in progress).

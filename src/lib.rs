@@ -1,0 +1,12 @@
+//! auth0-rotate: zero-downtime rotation of Auth0 credentials.
+//!
+//! The crate is organised as `load → validate → observe → plan → apply`:
+//! [`manifest`] loads and validates the rotation manifest, the clients in
+//! `auth0` and `github` observe remote state, `plan` is a pure function of
+//! what was observed, and `apply` executes a plan's steps idempotently.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod emulator;
+pub mod manifest;
+pub mod secret;

@@ -1,0 +1,1 @@
+//! The rotation manifest (in progress).
