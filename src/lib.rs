@@ -8,5 +8,6 @@
 #![warn(missing_docs)]
 
 pub mod emulator;
+pub mod keys;
 pub mod manifest;
 pub mod secret;
