@@ -161,3 +161,8 @@ impl<C> Parsed<C> {
         key.verify(expected, self.signing_input.as_bytes(), &self.signature)
     }
 }
+
+/// base64url without padding, for non-secret bytes (token ids, digests).
+pub fn b64url_public(bytes: &[u8]) -> String {
+    b64url(bytes)
+}

@@ -1,0 +1,114 @@
+//! HTTP seed/inspection API for the Auth0 emulator.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Auth0Emulator, SeedError};
+use crate::keys::Alg;
+
+#[derive(Deserialize)]
+struct NewTenant {
+    domain: String,
+    pool_cap: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct NewClient {
+    client_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NewGrant {
+    client_id: String,
+    audience: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct NewCred {
+    pem: String,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    attach: bool,
+}
+
+fn refused(e: SeedError) -> (StatusCode, Json<Value>) {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+}
+
+type AdminResult = Result<(StatusCode, Json<Value>), (StatusCode, Json<Value>)>;
+
+async fn create_tenant(State(emu): State<Auth0Emulator>, Json(t): Json<NewTenant>) -> AdminResult {
+    emu.create_tenant(&t.domain);
+    if let Some(cap) = t.pool_cap {
+        emu.set_pool_cap(&t.domain, cap).map_err(refused)?;
+    }
+    Ok((StatusCode::CREATED, Json(json!({"domain": t.domain}))))
+}
+
+async fn create_client(
+    State(emu): State<Auth0Emulator>,
+    Path(domain): Path<String>,
+    Json(c): Json<NewClient>,
+) -> AdminResult {
+    let name = c.name.unwrap_or_else(|| c.client_id.clone());
+    emu.create_client(&domain, &c.client_id, &name, c.client_secret.as_deref())
+        .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(json!({"client_id": c.client_id}))))
+}
+
+async fn create_grant(
+    State(emu): State<Auth0Emulator>,
+    Path(domain): Path<String>,
+    Json(g): Json<NewGrant>,
+) -> AdminResult {
+    let scopes: Vec<&str> = g.scopes.iter().map(String::as_str).collect();
+    emu.grant(&domain, &g.client_id, &g.audience, &scopes).map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(json!({}))))
+}
+
+async fn add_credential(
+    State(emu): State<Auth0Emulator>,
+    Path((domain, id)): Path<(String, String)>,
+    Json(c): Json<NewCred>,
+) -> AdminResult {
+    let alg = match c.alg.as_deref() {
+        None => Alg::RS256,
+        Some(s) => Alg::parse(s).ok_or_else(|| refused(SeedError::Refused(format!("unsupported alg {s}"))))?,
+    };
+    let view = emu
+        .add_credential(&domain, &id, c.name.as_deref().unwrap_or(""), &c.pem, alg, c.attach)
+        .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(view).expect("view"))))
+}
+
+async fn get_client(
+    State(emu): State<Auth0Emulator>,
+    Path((domain, id)): Path<(String, String)>,
+) -> AdminResult {
+    match emu.client(&domain, &id) {
+        Some(v) => Ok((StatusCode::OK, Json(serde_json::to_value(v).expect("view")))),
+        None => Err((StatusCode::NOT_FOUND, Json(json!({"error": "no such client"})))),
+    }
+}
+
+pub(super) fn router(emu: Auth0Emulator) -> Router {
+    Router::new()
+        .route("/tenants", post(create_tenant))
+        .route("/tenants/{domain}/clients", post(create_client))
+        .route("/tenants/{domain}/grants", post(create_grant))
+        .route("/tenants/{domain}/clients/{id}", get(get_client))
+        .route("/tenants/{domain}/clients/{id}/credentials", post(add_credential))
+        .with_state(emu)
+}

@@ -1,0 +1,282 @@
+//! Auth0 emulator: the Authentication API token endpoint and the Management
+//! API endpoints for clients and client credentials, enforcing Auth0's rules
+//! (two attached credentials per client, RSA 2048–4096, RS256/RS384/PS256,
+//! kid = RFC 7638 thumbprint, verified single-use client assertions).
+//!
+//! Tenants are addressed by path prefix: the base URL of tenant `D` is
+//! `http://HOST:PORT/auth0/D`, so `…/auth0/D/oauth/token` and
+//! `…/auth0/D/api/v2/clients/{id}` are its endpoints.
+//!
+//! Admin routes (nested by the caller under `/_emulator/auth0`):
+//!
+//! | route | body | effect |
+//! |---|---|---|
+//! | `POST /tenants` | `{domain, pool_cap?}` | create a tenant |
+//! | `POST /tenants/{domain}/clients` | `{client_id, name?, client_secret?}` | create an application |
+//! | `POST /tenants/{domain}/grants` | `{client_id, audience, scopes}` | create a client grant |
+//! | `POST /tenants/{domain}/clients/{id}/credentials` | `{pem, alg?, name?, attach?}` | register (and attach) a public key |
+//! | `GET /tenants/{domain}/clients/{id}` | | snapshot: credentials and attached ids |
+
+mod admin;
+pub mod error;
+mod mgmt;
+pub mod state;
+mod token;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::clock::Clock;
+use crate::keys::Alg;
+use crate::secret::SecretString;
+use state::{Client, Grant, NewCredential, Tenant};
+
+/// All tenants.
+#[derive(Debug, Default)]
+pub struct Auth0State {
+    /// Tenants by domain.
+    pub tenants: BTreeMap<String, Tenant>,
+}
+
+/// Handle to the emulated Auth0 (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Auth0Emulator {
+    pub(crate) state: Arc<Mutex<Auth0State>>,
+    pub(crate) clock: Clock,
+}
+
+/// Default credential records per client. Terraform's test tenant allowed
+/// four; the docs say two per slot. Tests set it lower to prove cap safety.
+pub const DEFAULT_POOL_CAP: usize = 4;
+
+/// Scopes the rotation tool needs on the Management API.
+pub const ROTATION_SCOPES: &[&str] = &[
+    "read:clients",
+    "update:clients",
+    "read:client_credentials",
+    "create:client_credentials",
+    "update:client_credentials",
+    "delete:client_credentials",
+];
+
+/// A credential as the tests see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CredentialView {
+    /// Id.
+    pub id: String,
+    /// Kid.
+    pub kid: String,
+    /// Name.
+    pub name: String,
+    /// Algorithm.
+    pub alg: String,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A client as the tests see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientView {
+    /// Client id.
+    pub client_id: String,
+    /// Ids attached to `private_key_jwt`, in order.
+    pub attached: Vec<String>,
+    /// All credential records.
+    pub credentials: Vec<CredentialView>,
+}
+
+impl ClientView {
+    /// Kids of the attached credentials.
+    pub fn attached_kids(&self) -> Vec<String> {
+        self.attached
+            .iter()
+            .filter_map(|id| self.credentials.iter().find(|c| &c.id == id))
+            .map(|c| c.kid.clone())
+            .collect()
+    }
+}
+
+/// Errors of the in-process seeding API.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// No such tenant.
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+    /// The emulator refused, with Auth0's message.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Auth0Emulator {
+    /// An empty emulator on `clock`.
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            state: Arc::default(),
+            clock,
+        }
+    }
+
+    /// Public routes (token endpoint, Management API), absolute paths.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/auth0/{domain}/oauth/token", post(mgmt::token))
+            .route(
+                "/auth0/{domain}/api/v2/clients/{id}",
+                get(mgmt::get_client).patch(mgmt::patch_client),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/clients/{id}/credentials",
+                get(mgmt::list_credentials).post(mgmt::create_credential),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/clients/{id}/credentials/{cred}",
+                get(mgmt::get_credential)
+                    .patch(mgmt::patch_credential)
+                    .delete(mgmt::delete_credential),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Seed and inspection routes (relative; nest under `/_emulator/auth0`).
+    pub fn admin_router(&self) -> Router {
+        admin::router(self.clone())
+    }
+
+    fn with_tenant<T>(
+        &self,
+        domain: &str,
+        f: impl FnOnce(&mut Tenant) -> Result<T, SeedError>,
+    ) -> Result<T, SeedError> {
+        let mut state = self.state.lock().expect("auth0 state");
+        let tenant = state
+            .tenants
+            .get_mut(domain)
+            .ok_or_else(|| SeedError::UnknownTenant(domain.to_owned()))?;
+        f(tenant)
+    }
+
+    /// Creates a tenant (idempotent).
+    pub fn create_tenant(&self, domain: &str) {
+        let mut state = self.state.lock().expect("auth0 state");
+        state.tenants.entry(domain.to_owned()).or_insert_with(|| Tenant {
+            domain: domain.to_owned(),
+            pool_cap: DEFAULT_POOL_CAP,
+            ..Tenant::default()
+        });
+    }
+
+    /// Sets how many credential records a client may hold.
+    pub fn set_pool_cap(&self, domain: &str, cap: usize) -> Result<(), SeedError> {
+        self.with_tenant(domain, |t| {
+            t.pool_cap = cap;
+            Ok(())
+        })
+    }
+
+    /// Creates an application that authenticates with `client_secret`
+    /// (`client_secret_post`) until credentials are attached.
+    pub fn create_client(
+        &self,
+        domain: &str,
+        client_id: &str,
+        name: &str,
+        client_secret: Option<&str>,
+    ) -> Result<(), SeedError> {
+        self.with_tenant(domain, |t| {
+            t.clients.insert(
+                client_id.to_owned(),
+                Client {
+                    client_id: client_id.to_owned(),
+                    name: name.to_owned(),
+                    client_secret: client_secret.map(SecretString::from),
+                    token_endpoint_auth_method: Some("client_secret_post".into()),
+                    private_key_jwt: None,
+                    jwt_alg: "RS256".into(),
+                    credentials: Vec::new(),
+                    next_credential: 0,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    /// Grants `client_id` tokens for `audience` with `scopes`.
+    pub fn grant(&self, domain: &str, client_id: &str, audience: &str, scopes: &[&str]) -> Result<(), SeedError> {
+        self.with_tenant(domain, |t| {
+            t.grants.retain(|g| !(g.client_id == client_id && g.audience == audience));
+            t.grants.push(Grant {
+                client_id: client_id.to_owned(),
+                audience: audience.to_owned(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            });
+            Ok(())
+        })
+    }
+
+    /// Registers a public key on a client, optionally attaching it to
+    /// `private_key_jwt` (which then replaces secret authentication).
+    pub fn add_credential(
+        &self,
+        domain: &str,
+        client_id: &str,
+        name: &str,
+        pem: &str,
+        alg: Alg,
+        attach: bool,
+    ) -> Result<CredentialView, SeedError> {
+        let now = self.clock.now();
+        self.with_tenant(domain, |t| {
+            let cred = t
+                .create_credential(
+                    client_id,
+                    NewCredential {
+                        name: name.to_owned(),
+                        credential_type: "public_key".into(),
+                        pem: pem.to_owned(),
+                        alg,
+                        expires_at: None,
+                        parse_expiry_from_cert: false,
+                    },
+                    now,
+                )
+                .map_err(|e| SeedError::Refused(e.message))?;
+            if attach {
+                let mut ids = t.client_mut(client_id).map_err(|e| SeedError::Refused(e.message))?.attached().to_vec();
+                ids.push(cred.id.clone());
+                let body = serde_json::json!({
+                    "client_authentication_methods": {"private_key_jwt": {"credentials": ids.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>()}},
+                    "token_endpoint_auth_method": null,
+                });
+                t.patch_client(client_id, &body).map_err(|e| SeedError::Refused(e.message))?;
+            }
+            Ok(view(&cred))
+        })
+    }
+
+    /// A snapshot of a client's credentials.
+    pub fn client(&self, domain: &str, client_id: &str) -> Option<ClientView> {
+        let state = self.state.lock().expect("auth0 state");
+        let c = state.tenants.get(domain)?.clients.get(client_id)?;
+        Some(ClientView {
+            client_id: c.client_id.clone(),
+            attached: c.attached().to_vec(),
+            credentials: c.credentials.iter().map(view).collect(),
+        })
+    }
+}
+
+fn view(c: &state::Credential) -> CredentialView {
+    CredentialView {
+        id: c.id.clone(),
+        kid: c.kid.clone(),
+        name: c.name.clone(),
+        alg: c.alg.as_str().to_owned(),
+        expires_at: c.expires_at,
+    }
+}

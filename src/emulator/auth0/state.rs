@@ -1,0 +1,504 @@
+//! In-memory Auth0 tenant state and the rules Auth0 enforces on it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::error::MgmtError;
+use crate::emulator::clock::auth0_time;
+use crate::keys::{certificate_not_after, Alg, RsaPublicKey};
+use crate::secret::SecretString;
+
+/// Credentials allowed in one slot (`private_key_jwt`) at once.
+pub const SLOT_CAP: usize = 2;
+
+/// One emulated tenant.
+#[derive(Debug, Default)]
+pub struct Tenant {
+    /// Canonical domain, e.g. `acme.eu.auth0.com`.
+    pub domain: String,
+    /// Applications by client id.
+    pub clients: BTreeMap<String, Client>,
+    /// Client grants.
+    pub grants: Vec<Grant>,
+    /// Issued access tokens.
+    pub tokens: HashMap<String, IssuedToken>,
+    /// Used assertion ids: (client id, jti) → expiry (unix seconds).
+    pub used_jti: HashMap<(String, String), i64>,
+    /// Credential records allowed per client, attached or not.
+    pub pool_cap: usize,
+}
+
+/// A client grant: which audience a client may get tokens for, with which scopes.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Client id.
+    pub client_id: String,
+    /// API identifier.
+    pub audience: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+/// An access token the emulator issued.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// Client it was issued to.
+    pub client_id: String,
+    /// Audience.
+    pub audience: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Expiry (unix seconds).
+    pub exp: i64,
+}
+
+/// An application.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Client id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Client secret (for secret-based authentication).
+    pub client_secret: Option<SecretString>,
+    /// `token_endpoint_auth_method`, `None` when credentials are configured.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Credential ids attached to `private_key_jwt`, `None` when not configured.
+    pub private_key_jwt: Option<Vec<String>>,
+    /// `jwt_configuration.alg`.
+    pub jwt_alg: String,
+    /// Credential records, in creation order.
+    pub credentials: Vec<Credential>,
+    /// Counter for deterministic-looking credential ids.
+    pub next_credential: u64,
+}
+
+/// A credential record (a registered public key).
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// `cred_…`.
+    pub id: String,
+    /// Name (immutable).
+    pub name: String,
+    /// `public_key` or `x509_cert`.
+    pub credential_type: String,
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Assertion algorithm.
+    pub alg: Alg,
+    /// The key.
+    pub public: RsaPublicKey,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last update.
+    pub updated_at: OffsetDateTime,
+    /// Expiry, if any.
+    pub expires_at: Option<OffsetDateTime>,
+    /// `thumbprint_sha256` for `x509_cert`.
+    pub thumbprint_sha256: Option<String>,
+}
+
+impl Credential {
+    /// The JSON Auth0 returns for a credential (never the PEM).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "credential_type": self.credential_type,
+            "name": self.name,
+            "created_at": auth0_time(self.created_at),
+            "updated_at": auth0_time(self.updated_at),
+        });
+        if self.credential_type == "public_key" {
+            v["kid"] = json!(self.kid);
+            v["alg"] = json!(self.alg.as_str());
+        }
+        if let Some(t) = &self.thumbprint_sha256 {
+            v["thumbprint_sha256"] = json!(t);
+        }
+        if let Some(e) = self.expires_at {
+            v["expires_at"] = json!(auth0_time(e));
+        }
+        v
+    }
+
+    /// True when usable for authentication at `now`.
+    pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+impl Client {
+    /// The JSON Auth0 returns for a client. Secret material and the
+    /// credential configuration are only shown to tokens with `read:client_keys`
+    /// or `read:client_credentials`.
+    pub fn to_json(&self, tenant: &str, show_keys: bool) -> Value {
+        let mut v = json!({
+            "client_id": self.client_id,
+            "tenant": tenant.split('.').next().unwrap_or(tenant),
+            "name": self.name,
+            "app_type": "non_interactive",
+            "is_first_party": true,
+            "oidc_conformant": true,
+            "grant_types": ["client_credentials"],
+            "jwt_configuration": {"secret_encoded": false, "alg": self.jwt_alg, "lifetime_in_seconds": 36000},
+            "sso_disabled": false,
+        });
+        if let Some(m) = &self.token_endpoint_auth_method {
+            v["token_endpoint_auth_method"] = json!(m);
+            if show_keys {
+                if let Some(s) = &self.client_secret {
+                    v["client_secret"] = json!(s.expose());
+                }
+            }
+        }
+        if show_keys {
+            if let Some(ids) = &self.private_key_jwt {
+                let creds: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
+                v["client_authentication_methods"] = json!({"private_key_jwt": {"credentials": creds}});
+            }
+        }
+        v
+    }
+
+    /// Credential ids attached to `private_key_jwt` (empty when not configured).
+    pub fn attached(&self) -> &[String] {
+        self.private_key_jwt.as_deref().unwrap_or(&[])
+    }
+
+    /// Finds a credential record.
+    pub fn credential(&self, id: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.id == id)
+    }
+}
+
+/// What a `POST …/credentials` body asks for, after shape checks.
+#[derive(Debug)]
+pub struct NewCredential {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub credential_type: String,
+    /// PEM.
+    pub pem: String,
+    /// Algorithm.
+    pub alg: Alg,
+    /// Explicit expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Take the expiry from the certificate.
+    pub parse_expiry_from_cert: bool,
+}
+
+fn validation(msg: impl std::fmt::Display) -> MgmtError {
+    MgmtError::bad_request(format!("Payload validation error: {msg}"))
+}
+
+/// Parses and checks a credential creation body the way Auth0's schema does.
+pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| validation("'Expected type object but found type null'."))?;
+    const ALLOWED: &[&str] = &[
+        "credential_type",
+        "name",
+        "pem",
+        "alg",
+        "parse_expiry_from_cert",
+        "expires_at",
+        "kid",
+        "subject_dn",
+    ];
+    if let Some(extra) = obj.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
+        return Err(validation(format!("'Additional properties not allowed: {extra}'.")));
+    }
+    let credential_type = match obj.get("credential_type").and_then(Value::as_str) {
+        Some(t @ ("public_key" | "x509_cert")) => t.to_owned(),
+        Some(other) => {
+            return Err(validation(format!(
+                "'No enum match for: \"{other}\"' on property credential_type."
+            )))
+        }
+        None => return Err(validation("'Missing required property: credential_type'.")),
+    };
+    let name = obj.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    if name.chars().count() > 128 {
+        return Err(validation("'String is too long (max 128)' on property name."));
+    }
+    let pem = obj
+        .get("pem")
+        .and_then(Value::as_str)
+        .ok_or_else(|| validation("'Missing required property: pem'."))?
+        .to_owned();
+    let alg = match obj.get("alg") {
+        None => Alg::RS256,
+        Some(Value::String(s)) => Alg::parse(s).ok_or_else(|| {
+            validation(format!("'No enum match for: \"{s}\"' on property alg."))
+        })?,
+        Some(_) => return Err(validation("'Expected type string' on property alg.")),
+    };
+    let parse_expiry_from_cert = obj
+        .get("parse_expiry_from_cert")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let expires_at = match obj.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| validation("'Object didn't pass validation for format date-time' on property expires_at."))?,
+        ),
+        Some(_) => return Err(validation("'Expected type string' on property expires_at.")),
+    };
+    if parse_expiry_from_cert && expires_at.is_some() {
+        return Err(MgmtError::bad_request(
+            "parse_expiry_from_cert and expires_at are mutually exclusive",
+        ));
+    }
+    Ok(NewCredential {
+        name,
+        credential_type,
+        pem,
+        alg,
+        expires_at,
+        parse_expiry_from_cert,
+    })
+}
+
+impl Tenant {
+    /// Looks up a client or answers Auth0's 404.
+    pub fn client_mut(&mut self, id: &str) -> Result<&mut Client, MgmtError> {
+        self.clients
+            .get_mut(id)
+            .ok_or_else(|| MgmtError::not_found("The client does not exist", "inexistent_client"))
+    }
+
+    /// `POST /api/v2/clients/{id}/credentials`.
+    pub fn create_credential(
+        &mut self,
+        client_id: &str,
+        new: NewCredential,
+        now: OffsetDateTime,
+    ) -> Result<Credential, MgmtError> {
+        let pool_cap = self.pool_cap;
+        let client = self.client_mut(client_id)?;
+        let public = RsaPublicKey::from_pem(&new.pem).map_err(|e| {
+            MgmtError::bad_request(format!("Invalid PEM: {e}"))
+        })?;
+        let bits = public.bits();
+        if !(2048..=4096).contains(&bits) {
+            return Err(MgmtError::bad_request(format!(
+                "Invalid key size: RSA keys must be between 2048 and 4096 bits (got {bits})"
+            )));
+        }
+        let is_cert = new.pem.contains("BEGIN CERTIFICATE");
+        let cert_info = if is_cert {
+            Some(certificate_not_after(&new.pem).map_err(|e| MgmtError::bad_request(format!("Invalid certificate: {e}")))?)
+        } else {
+            None
+        };
+        if new.credential_type == "x509_cert" && cert_info.is_none() {
+            return Err(MgmtError::bad_request("x509_cert credentials require a certificate PEM"));
+        }
+        if new.parse_expiry_from_cert && cert_info.is_none() {
+            return Err(MgmtError::bad_request(
+                "parse_expiry_from_cert requires the pem to be an X.509 certificate",
+            ));
+        }
+        let kid = public.kid();
+        if client.credentials.iter().any(|c| c.kid == kid) {
+            return Err(MgmtError::bad_request(
+                "credentials contains public keys that already exist in client",
+            ));
+        }
+        if client.credentials.len() >= pool_cap {
+            return Err(MgmtError::bad_request(format!(
+                "A client can have a maximum of {pool_cap} credentials."
+            )));
+        }
+        let expires_at = if new.parse_expiry_from_cert || new.credential_type == "x509_cert" {
+            cert_info.as_ref().map(|c| c.not_after)
+        } else {
+            new.expires_at
+        };
+        client.next_credential += 1;
+        let id = credential_id(&client.client_id, client.next_credential);
+        let cred = Credential {
+            id,
+            name: new.name,
+            credential_type: new.credential_type.clone(),
+            kid,
+            alg: new.alg,
+            public,
+            created_at: now,
+            updated_at: now,
+            expires_at,
+            thumbprint_sha256: (new.credential_type == "x509_cert")
+                .then(|| cert_info.map(|c| c.thumbprint_sha256))
+                .flatten(),
+        };
+        client.credentials.push(cred.clone());
+        Ok(cred)
+    }
+
+    /// `PATCH /api/v2/clients/{id}` — only the credential-related fields are
+    /// modelled; others are accepted and ignored.
+    pub fn patch_client(&mut self, client_id: &str, body: &Value) -> Result<(), MgmtError> {
+        let client = self.client_mut(client_id)?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| validation("'Expected type object'."))?;
+        let mut methods = client.private_key_jwt.clone();
+        let mut auth_method = client.token_endpoint_auth_method.clone();
+        if let Some(tam) = obj.get("token_endpoint_auth_method") {
+            auth_method = match tam {
+                Value::Null => None,
+                Value::String(s) if ["none", "client_secret_post", "client_secret_basic"].contains(&s.as_str()) => Some(s.clone()),
+                other => {
+                    return Err(validation(format!(
+                        "'No enum match for: {other}' on property token_endpoint_auth_method."
+                    )))
+                }
+            };
+        }
+        if let Some(cam) = obj.get("client_authentication_methods") {
+            methods = match cam {
+                Value::Null => None,
+                Value::Object(m) => {
+                    if let Some(extra) = m.keys().find(|k| {
+                        !["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"].contains(&k.as_str())
+                    }) {
+                        return Err(validation(format!("'Additional properties not allowed: {extra}' on property client_authentication_methods.")));
+                    }
+                    match m.get("private_key_jwt") {
+                        None => None,
+                        Some(pkj) => {
+                            let list = pkj
+                                .get("credentials")
+                                .and_then(Value::as_array)
+                                .ok_or_else(|| validation("'Missing required property: credentials' on property client_authentication_methods.private_key_jwt."))?;
+                            if list.len() > SLOT_CAP {
+                                return Err(validation(format!(
+                                    "'Array is too long ({}), maximum {SLOT_CAP}' on property client_authentication_methods.private_key_jwt.credentials.",
+                                    list.len()
+                                )));
+                            }
+                            let mut ids = Vec::new();
+                            for item in list {
+                                let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
+                                    validation("'Missing required property: id' on property client_authentication_methods.private_key_jwt.credentials.")
+                                })?;
+                                if item.as_object().is_some_and(|o| o.len() > 1) {
+                                    return Err(validation("'Additional properties not allowed' on property client_authentication_methods.private_key_jwt.credentials; only specify the credential IDs."));
+                                }
+                                ids.push(id.to_owned());
+                            }
+                            let missing: Vec<&String> = ids.iter().filter(|id| client.credential(id).is_none()).collect();
+                            if !missing.is_empty() {
+                                return Err(MgmtError::bad_request(format!(
+                                    "One or more of the credentials {missing:?} do not exist"
+                                )));
+                            }
+                            if ids.iter().any(|id| client.credential(id).is_some_and(|c| c.credential_type != "public_key")) {
+                                return Err(MgmtError::bad_request("private_key_jwt credentials must be of type public_key"));
+                            }
+                            let mut dedup = ids.clone();
+                            dedup.sort();
+                            dedup.dedup();
+                            if dedup.len() != ids.len() {
+                                return Err(validation("'Array items are not unique' on property client_authentication_methods.private_key_jwt.credentials."));
+                            }
+                            Some(ids)
+                        }
+                    }
+                }
+                _ => return Err(validation("'Expected type object' on property client_authentication_methods.")),
+            };
+            if methods.is_some() && client.jwt_alg != "RS256" {
+                return Err(MgmtError::bad_request(
+                    "To configure client_authentication_methods, the property jwt_configuration.alg must be set to RS256",
+                ));
+            }
+        }
+        if methods.is_some() && auth_method.is_some() {
+            return Err(MgmtError::bad_request(
+                "The client_authentication_methods and token_endpoint_auth_method properties are mutually exclusive",
+            ));
+        }
+        if methods.is_none() && auth_method.is_none() {
+            return Err(MgmtError::bad_request(
+                "Either client_authentication_methods or token_endpoint_auth_method must be set",
+            ));
+        }
+        if let Some(name) = obj.get("name").and_then(Value::as_str) {
+            client.name = name.to_owned();
+        }
+        client.private_key_jwt = methods;
+        client.token_endpoint_auth_method = auth_method;
+        Ok(())
+    }
+
+    /// `PATCH …/credentials/{id}` — only `expires_at`.
+    pub fn patch_credential(
+        &mut self,
+        client_id: &str,
+        cred_id: &str,
+        body: &Value,
+        now: OffsetDateTime,
+    ) -> Result<Credential, MgmtError> {
+        let client = self.client_mut(client_id)?;
+        let obj = body.as_object().ok_or_else(|| validation("'Expected type object'."))?;
+        if let Some(extra) = obj.keys().find(|k| *k != "expires_at") {
+            return Err(validation(format!("'Additional properties not allowed: {extra}'.")));
+        }
+        let cred = client
+            .credentials
+            .iter_mut()
+            .find(|c| c.id == cred_id)
+            .ok_or_else(|| MgmtError::not_found("The credential does not exist", "inexistent_credential"))?;
+        match obj.get("expires_at") {
+            Some(Value::String(s)) => {
+                cred.expires_at = Some(
+                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| validation("'Object didn't pass validation for format date-time' on property expires_at."))?,
+                );
+            }
+            // Clearing with null is UNCONFIRMED on the real API; the emulator refuses it
+            // so the tool never relies on it.
+            Some(Value::Null) => return Err(MgmtError::bad_request("expires_at cannot be cleared once set")),
+            Some(_) => return Err(validation("'Expected type string' on property expires_at.")),
+            None => {}
+        }
+        cred.updated_at = now;
+        Ok(cred.clone())
+    }
+
+    /// `DELETE …/credentials/{id}`.
+    pub fn delete_credential(&mut self, client_id: &str, cred_id: &str) -> Result<(), MgmtError> {
+        let client = self.client_mut(client_id)?;
+        if client.credential(cred_id).is_none() {
+            return Err(MgmtError::not_found("The credential does not exist", "inexistent_credential"));
+        }
+        if client.attached().iter().any(|id| id == cred_id) {
+            return Err(MgmtError::bad_request_no_code(
+                "Cannot delete credential still associated with a client",
+            ));
+        }
+        client.credentials.retain(|c| c.id != cred_id);
+        Ok(())
+    }
+}
+
+/// A `cred_` id: 22 base62 characters derived from the client and a counter,
+/// so ids are unique per tenant and stable across runs of a test.
+fn credential_id(client_id: &str, n: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{client_id}/{n}").as_bytes(),
+    );
+    let s: String = digest.as_ref()[..22]
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect();
+    format!("cred_{s}")
+}

@@ -1,0 +1,167 @@
+//! The combined emulator server: routes, request log, and start-up on a port.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::auth0::Auth0Emulator;
+use super::clock::Clock;
+use super::github::GitHubEmulator;
+
+/// One request the emulator answered.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Response status.
+    pub status: u16,
+}
+
+/// Both emulated services behind one server.
+#[derive(Clone)]
+pub struct Emulator {
+    /// The shared clock.
+    pub clock: Clock,
+    /// Emulated Auth0.
+    pub auth0: Auth0Emulator,
+    /// Emulated GitHub.
+    pub github: GitHubEmulator,
+    log: Arc<Mutex<Vec<LoggedRequest>>>,
+}
+
+impl Default for Emulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running emulator.
+pub struct RunningEmulator {
+    /// The emulator (for in-process seeding and inspection).
+    pub emulator: Emulator,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The Auth0 base URL of tenant `domain`.
+    pub fn auth0_base_url(&self, domain: &str) -> String {
+        format!("{}/auth0/{domain}", self.base_url())
+    }
+
+    /// The GitHub REST API base URL.
+    pub fn github_api_url(&self) -> String {
+        format!("{}/github", self.base_url())
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+impl Emulator {
+    /// A fresh emulator with no tenants or repositories.
+    pub fn new() -> Self {
+        let clock = Clock::default();
+        Self {
+            auth0: Auth0Emulator::new(clock.clone()),
+            github: GitHubEmulator::new(),
+            clock,
+            log: Arc::default(),
+        }
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// The full router.
+    pub fn router(&self) -> Router {
+        let me = self.clone();
+        let admin = Router::new()
+            .route(
+                "/requests",
+                get(|State(e): State<Emulator>| async move { Json(e.requests()) }),
+            )
+            .route(
+                "/clock/advance",
+                post(|State(e): State<Emulator>, Json(a): Json<Advance>| async move {
+                    e.clock.advance(time::Duration::seconds(a.seconds));
+                    Json(serde_json::json!({"now": e.clock.now().unix_timestamp()}))
+                }),
+            )
+            .with_state(me.clone())
+            .nest("/auth0", self.auth0.admin_router())
+            .nest("/github", self.github.admin_router());
+        Router::new()
+            .merge(self.auth0.router())
+            .nest("/github", self.github.router())
+            .nest("/_emulator", admin)
+            .layer(middleware::from_fn_with_state(me, log_requests))
+    }
+
+    /// Serves on `addr` (use port 0 for a free port) until stopped.
+    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = self.router();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(RunningEmulator {
+            emulator: self,
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// Serves on a free loopback port.
+    pub async fn start_local(self) -> std::io::Result<RunningEmulator> {
+        self.start(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+}
+
+async fn log_requests(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if !path.starts_with("/_emulator") {
+        emu.log.lock().expect("log").push(LoggedRequest {
+            method,
+            path,
+            status: resp.status().as_u16(),
+        });
+    }
+    resp
+}
