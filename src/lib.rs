@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth0;
 pub mod emulator;
 pub mod keys;
 pub mod manifest;

@@ -110,10 +110,12 @@ impl Emulator {
             )
             .route(
                 "/clock/advance",
-                post(|State(e): State<Emulator>, Json(a): Json<Advance>| async move {
-                    e.clock.advance(time::Duration::seconds(a.seconds));
-                    Json(serde_json::json!({"now": e.clock.now().unix_timestamp()}))
-                }),
+                post(
+                    |State(e): State<Emulator>, Json(a): Json<Advance>| async move {
+                        e.clock.advance(time::Duration::seconds(a.seconds));
+                        Json(serde_json::json!({"now": e.clock.now().unix_timestamp()}))
+                    },
+                ),
             )
             .with_state(me.clone())
             .nest("/auth0", self.auth0.admin_router())

@@ -1,1 +1,2 @@
+pub mod auth0_fixture;
 pub mod recordings;

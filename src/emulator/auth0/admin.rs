@@ -44,7 +44,10 @@ struct NewCred {
 }
 
 fn refused(e: SeedError) -> (StatusCode, Json<Value>) {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": e.to_string()})),
+    )
 }
 
 type AdminResult = Result<(StatusCode, Json<Value>), (StatusCode, Json<Value>)>;
@@ -74,7 +77,8 @@ async fn create_grant(
     Json(g): Json<NewGrant>,
 ) -> AdminResult {
     let scopes: Vec<&str> = g.scopes.iter().map(String::as_str).collect();
-    emu.grant(&domain, &g.client_id, &g.audience, &scopes).map_err(refused)?;
+    emu.grant(&domain, &g.client_id, &g.audience, &scopes)
+        .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(json!({}))))
 }
 
@@ -85,12 +89,23 @@ async fn add_credential(
 ) -> AdminResult {
     let alg = match c.alg.as_deref() {
         None => Alg::RS256,
-        Some(s) => Alg::parse(s).ok_or_else(|| refused(SeedError::Refused(format!("unsupported alg {s}"))))?,
+        Some(s) => Alg::parse(s)
+            .ok_or_else(|| refused(SeedError::Refused(format!("unsupported alg {s}"))))?,
     };
     let view = emu
-        .add_credential(&domain, &id, c.name.as_deref().unwrap_or(""), &c.pem, alg, c.attach)
+        .add_credential(
+            &domain,
+            &id,
+            c.name.as_deref().unwrap_or(""),
+            &c.pem,
+            alg,
+            c.attach,
+        )
         .map_err(refused)?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(view).expect("view"))))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(view).expect("view")),
+    ))
 }
 
 async fn get_client(
@@ -99,7 +114,10 @@ async fn get_client(
 ) -> AdminResult {
     match emu.client(&domain, &id) {
         Some(v) => Ok((StatusCode::OK, Json(serde_json::to_value(v).expect("view")))),
-        None => Err((StatusCode::NOT_FOUND, Json(json!({"error": "no such client"})))),
+        None => Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such client"})),
+        )),
     }
 }
 
@@ -109,6 +127,9 @@ pub(super) fn router(emu: Auth0Emulator) -> Router {
         .route("/tenants/{domain}/clients", post(create_client))
         .route("/tenants/{domain}/grants", post(create_grant))
         .route("/tenants/{domain}/clients/{id}", get(get_client))
-        .route("/tenants/{domain}/clients/{id}/credentials", post(add_credential))
+        .route(
+            "/tenants/{domain}/clients/{id}/credentials",
+            post(add_credential),
+        )
         .with_state(emu)
 }

@@ -57,7 +57,10 @@ impl MgmtError {
     pub fn insufficient_scope(expected: &[&str]) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
-            message: format!("Insufficient scope; expected any of: {}.", expected.join(",")),
+            message: format!(
+                "Insufficient scope; expected any of: {}.",
+                expected.join(",")
+            ),
             code: Some("insufficient_scope"),
         }
     }

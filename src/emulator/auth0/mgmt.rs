@@ -14,13 +14,21 @@ use super::Auth0Emulator;
 type Result<T> = std::result::Result<T, MgmtError>;
 
 /// Checks the bearer token and that it holds one of `any_of`; returns its scopes.
-fn authorize(tenant: &Tenant, headers: &HeaderMap, now: i64, any_of: &[&str]) -> Result<Vec<String>> {
+fn authorize(
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    now: i64,
+    any_of: &[&str],
+) -> Result<Vec<String>> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(MgmtError::unauthorized)?;
-    let issued = tenant.tokens.get(token).ok_or_else(MgmtError::unauthorized)?;
+    let issued = tenant
+        .tokens
+        .get(token)
+        .ok_or_else(MgmtError::unauthorized)?;
     if issued.exp <= now || issued.audience != format!("https://{}/api/v2/", tenant.domain) {
         return Err(MgmtError::unauthorized());
     }
@@ -63,9 +71,16 @@ pub async fn get_client(
             t,
             &headers,
             now.unix_timestamp(),
-            &["read:clients", "read:client_keys", "read:client_credentials", "read:client_summary"],
+            &[
+                "read:clients",
+                "read:client_keys",
+                "read:client_credentials",
+                "read:client_summary",
+            ],
         )?;
-        let show = scopes.iter().any(|s| s == "read:client_keys" || s == "read:client_credentials");
+        let show = scopes
+            .iter()
+            .any(|s| s == "read:client_keys" || s == "read:client_credentials");
         let domain = t.domain.clone();
         Ok(Json(t.client_mut(&id)?.to_json(&domain, show)))
     })
@@ -84,12 +99,18 @@ pub async fn patch_client(
             t,
             &headers,
             now.unix_timestamp(),
-            &["update:clients", "update:client_keys", "update:client_credentials"],
+            &[
+                "update:clients",
+                "update:client_keys",
+                "update:client_credentials",
+            ],
         )?;
         if body.get("client_authentication_methods").is_some()
             && !scopes.iter().any(|s| s == "update:client_credentials")
         {
-            return Err(MgmtError::insufficient_scope(&["update:client_credentials"]));
+            return Err(MgmtError::insufficient_scope(&[
+                "update:client_credentials",
+            ]));
         }
         t.patch_client(&id, &body)?;
         let domain = t.domain.clone();
@@ -104,11 +125,21 @@ pub async fn list_credentials(
     headers: HeaderMap,
 ) -> Result<Json<Value>> {
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["read:client_credentials"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["read:client_credentials"],
+        )?;
         let client = t.client_mut(&id)?;
         // Newest first, as the recorded list shows.
         Ok(Json(Value::Array(
-            client.credentials.iter().rev().map(|c| c.to_json()).collect(),
+            client
+                .credentials
+                .iter()
+                .rev()
+                .map(|c| c.to_json())
+                .collect(),
         )))
     })
 }
@@ -122,7 +153,12 @@ pub async fn create_credential(
 ) -> Result<Response> {
     let body = json_body(&body)?;
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["create:client_credentials"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["create:client_credentials"],
+        )?;
         let new = parse_new_credential(&body)?;
         let cred = t.create_credential(&id, new, now)?;
         Ok((StatusCode::CREATED, Json(cred.to_json())).into_response())
@@ -136,12 +172,19 @@ pub async fn get_credential(
     headers: HeaderMap,
 ) -> Result<Json<Value>> {
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["read:client_credentials"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["read:client_credentials"],
+        )?;
         let client = t.client_mut(&id)?;
         client
             .credential(&cred)
             .map(|c| Json(c.to_json()))
-            .ok_or_else(|| MgmtError::not_found("The credential does not exist", "inexistent_credential"))
+            .ok_or_else(|| {
+                MgmtError::not_found("The credential does not exist", "inexistent_credential")
+            })
     })
 }
 
@@ -154,7 +197,12 @@ pub async fn patch_credential(
 ) -> Result<Json<Value>> {
     let body = json_body(&body)?;
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["update:client_credentials"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["update:client_credentials"],
+        )?;
         Ok(Json(t.patch_credential(&id, &cred, &body, now)?.to_json()))
     })
 }
@@ -166,7 +214,12 @@ pub async fn delete_credential(
     headers: HeaderMap,
 ) -> Result<StatusCode> {
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["delete:client_credentials"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["delete:client_credentials"],
+        )?;
         t.delete_credential(&id, &cred)?;
         Ok(StatusCode::NO_CONTENT)
     })
@@ -190,7 +243,8 @@ pub async fn token(
                 .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
                 .collect(),
             Err(_) => {
-                return super::error::OAuthError::invalid_request("Invalid JSON body").into_response()
+                return super::error::OAuthError::invalid_request("Invalid JSON body")
+                    .into_response()
             }
         }
     } else {
@@ -228,7 +282,10 @@ fn form_decode(s: &str) -> String {
 
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(v.strip_prefix("Basic ")?)
         .ok()?;

@@ -164,11 +164,14 @@ impl Auth0Emulator {
     /// Creates a tenant (idempotent).
     pub fn create_tenant(&self, domain: &str) {
         let mut state = self.state.lock().expect("auth0 state");
-        state.tenants.entry(domain.to_owned()).or_insert_with(|| Tenant {
-            domain: domain.to_owned(),
-            pool_cap: DEFAULT_POOL_CAP,
-            ..Tenant::default()
-        });
+        state
+            .tenants
+            .entry(domain.to_owned())
+            .or_insert_with(|| Tenant {
+                domain: domain.to_owned(),
+                pool_cap: DEFAULT_POOL_CAP,
+                ..Tenant::default()
+            });
     }
 
     /// Sets how many credential records a client may hold.
@@ -207,9 +210,16 @@ impl Auth0Emulator {
     }
 
     /// Grants `client_id` tokens for `audience` with `scopes`.
-    pub fn grant(&self, domain: &str, client_id: &str, audience: &str, scopes: &[&str]) -> Result<(), SeedError> {
+    pub fn grant(
+        &self,
+        domain: &str,
+        client_id: &str,
+        audience: &str,
+        scopes: &[&str],
+    ) -> Result<(), SeedError> {
         self.with_tenant(domain, |t| {
-            t.grants.retain(|g| !(g.client_id == client_id && g.audience == audience));
+            t.grants
+                .retain(|g| !(g.client_id == client_id && g.audience == audience));
             t.grants.push(Grant {
                 client_id: client_id.to_owned(),
                 audience: audience.to_owned(),

@@ -156,7 +156,8 @@ impl Client {
         if show_keys {
             if let Some(ids) = &self.private_key_jwt {
                 let creds: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
-                v["client_authentication_methods"] = json!({"private_key_jwt": {"credentials": creds}});
+                v["client_authentication_methods"] =
+                    json!({"private_key_jwt": {"credentials": creds}});
             }
         }
         v
@@ -210,7 +211,9 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         "subject_dn",
     ];
     if let Some(extra) = obj.keys().find(|k| !ALLOWED.contains(&k.as_str())) {
-        return Err(validation(format!("'Additional properties not allowed: {extra}'.")));
+        return Err(validation(format!(
+            "'Additional properties not allowed: {extra}'."
+        )));
     }
     let credential_type = match obj.get("credential_type").and_then(Value::as_str) {
         Some(t @ ("public_key" | "x509_cert")) => t.to_owned(),
@@ -221,9 +224,15 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         }
         None => return Err(validation("'Missing required property: credential_type'.")),
     };
-    let name = obj.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = obj
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     if name.chars().count() > 128 {
-        return Err(validation("'String is too long (max 128)' on property name."));
+        return Err(validation(
+            "'String is too long (max 128)' on property name.",
+        ));
     }
     let pem = obj
         .get("pem")
@@ -232,9 +241,8 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         .to_owned();
     let alg = match obj.get("alg") {
         None => Alg::RS256,
-        Some(Value::String(s)) => Alg::parse(s).ok_or_else(|| {
-            validation(format!("'No enum match for: \"{s}\"' on property alg."))
-        })?,
+        Some(Value::String(s)) => Alg::parse(s)
+            .ok_or_else(|| validation(format!("'No enum match for: \"{s}\"' on property alg.")))?,
         Some(_) => return Err(validation("'Expected type string' on property alg.")),
     };
     let parse_expiry_from_cert = obj
@@ -281,9 +289,8 @@ impl Tenant {
     ) -> Result<Credential, MgmtError> {
         let pool_cap = self.pool_cap;
         let client = self.client_mut(client_id)?;
-        let public = RsaPublicKey::from_pem(&new.pem).map_err(|e| {
-            MgmtError::bad_request(format!("Invalid PEM: {e}"))
-        })?;
+        let public = RsaPublicKey::from_pem(&new.pem)
+            .map_err(|e| MgmtError::bad_request(format!("Invalid PEM: {e}")))?;
         let bits = public.bits();
         if !(2048..=4096).contains(&bits) {
             return Err(MgmtError::bad_request(format!(
@@ -292,12 +299,17 @@ impl Tenant {
         }
         let is_cert = new.pem.contains("BEGIN CERTIFICATE");
         let cert_info = if is_cert {
-            Some(certificate_not_after(&new.pem).map_err(|e| MgmtError::bad_request(format!("Invalid certificate: {e}")))?)
+            Some(
+                certificate_not_after(&new.pem)
+                    .map_err(|e| MgmtError::bad_request(format!("Invalid certificate: {e}")))?,
+            )
         } else {
             None
         };
         if new.credential_type == "x509_cert" && cert_info.is_none() {
-            return Err(MgmtError::bad_request("x509_cert credentials require a certificate PEM"));
+            return Err(MgmtError::bad_request(
+                "x509_cert credentials require a certificate PEM",
+            ));
         }
         if new.parse_expiry_from_cert && cert_info.is_none() {
             return Err(MgmtError::bad_request(
@@ -352,7 +364,12 @@ impl Tenant {
         if let Some(tam) = obj.get("token_endpoint_auth_method") {
             auth_method = match tam {
                 Value::Null => None,
-                Value::String(s) if ["none", "client_secret_post", "client_secret_basic"].contains(&s.as_str()) => Some(s.clone()),
+                Value::String(s)
+                    if ["none", "client_secret_post", "client_secret_basic"]
+                        .contains(&s.as_str()) =>
+                {
+                    Some(s.clone())
+                }
                 other => {
                     return Err(validation(format!(
                         "'No enum match for: {other}' on property token_endpoint_auth_method."
@@ -365,7 +382,12 @@ impl Tenant {
                 Value::Null => None,
                 Value::Object(m) => {
                     if let Some(extra) = m.keys().find(|k| {
-                        !["private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"].contains(&k.as_str())
+                        ![
+                            "private_key_jwt",
+                            "tls_client_auth",
+                            "self_signed_tls_client_auth",
+                        ]
+                        .contains(&k.as_str())
                     }) {
                         return Err(validation(format!("'Additional properties not allowed: {extra}' on property client_authentication_methods.")));
                     }
@@ -392,14 +414,23 @@ impl Tenant {
                                 }
                                 ids.push(id.to_owned());
                             }
-                            let missing: Vec<&String> = ids.iter().filter(|id| client.credential(id).is_none()).collect();
+                            let missing: Vec<&String> = ids
+                                .iter()
+                                .filter(|id| client.credential(id).is_none())
+                                .collect();
                             if !missing.is_empty() {
                                 return Err(MgmtError::bad_request(format!(
                                     "One or more of the credentials {missing:?} do not exist"
                                 )));
                             }
-                            if ids.iter().any(|id| client.credential(id).is_some_and(|c| c.credential_type != "public_key")) {
-                                return Err(MgmtError::bad_request("private_key_jwt credentials must be of type public_key"));
+                            if ids.iter().any(|id| {
+                                client
+                                    .credential(id)
+                                    .is_some_and(|c| c.credential_type != "public_key")
+                            }) {
+                                return Err(MgmtError::bad_request(
+                                    "private_key_jwt credentials must be of type public_key",
+                                ));
                             }
                             let mut dedup = ids.clone();
                             dedup.sort();
@@ -411,7 +442,11 @@ impl Tenant {
                         }
                     }
                 }
-                _ => return Err(validation("'Expected type object' on property client_authentication_methods.")),
+                _ => {
+                    return Err(validation(
+                        "'Expected type object' on property client_authentication_methods.",
+                    ))
+                }
             };
             if methods.is_some() && client.jwt_alg != "RS256" {
                 return Err(MgmtError::bad_request(
@@ -446,15 +481,21 @@ impl Tenant {
         now: OffsetDateTime,
     ) -> Result<Credential, MgmtError> {
         let client = self.client_mut(client_id)?;
-        let obj = body.as_object().ok_or_else(|| validation("'Expected type object'."))?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| validation("'Expected type object'."))?;
         if let Some(extra) = obj.keys().find(|k| *k != "expires_at") {
-            return Err(validation(format!("'Additional properties not allowed: {extra}'.")));
+            return Err(validation(format!(
+                "'Additional properties not allowed: {extra}'."
+            )));
         }
         let cred = client
             .credentials
             .iter_mut()
             .find(|c| c.id == cred_id)
-            .ok_or_else(|| MgmtError::not_found("The credential does not exist", "inexistent_credential"))?;
+            .ok_or_else(|| {
+                MgmtError::not_found("The credential does not exist", "inexistent_credential")
+            })?;
         match obj.get("expires_at") {
             Some(Value::String(s)) => {
                 cred.expires_at = Some(
@@ -464,7 +505,11 @@ impl Tenant {
             }
             // Clearing with null is UNCONFIRMED on the real API; the emulator refuses it
             // so the tool never relies on it.
-            Some(Value::Null) => return Err(MgmtError::bad_request("expires_at cannot be cleared once set")),
+            Some(Value::Null) => {
+                return Err(MgmtError::bad_request(
+                    "expires_at cannot be cleared once set",
+                ))
+            }
             Some(_) => return Err(validation("'Expected type string' on property expires_at.")),
             None => {}
         }
@@ -476,7 +521,10 @@ impl Tenant {
     pub fn delete_credential(&mut self, client_id: &str, cred_id: &str) -> Result<(), MgmtError> {
         let client = self.client_mut(client_id)?;
         if client.credential(cred_id).is_none() {
-            return Err(MgmtError::not_found("The credential does not exist", "inexistent_credential"));
+            return Err(MgmtError::not_found(
+                "The credential does not exist",
+                "inexistent_credential",
+            ));
         }
         if client.attached().iter().any(|id| id == cred_id) {
             return Err(MgmtError::bad_request_no_code(

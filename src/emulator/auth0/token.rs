@@ -35,7 +35,11 @@ pub fn exchange(
                 description: format!("Unsupported grant type: {other}"),
             })
         }
-        None => return Err(OAuthError::invalid_request("Missing required parameter: grant_type")),
+        None => {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: grant_type",
+            ))
+        }
     }
     let audience = form
         .get("audience")
@@ -56,7 +60,9 @@ pub fn exchange(
         };
         let ok = tenant.clients.get(&id).is_some_and(|c| {
             c.token_endpoint_auth_method.is_some()
-                && c.client_secret.as_ref().is_some_and(|s| s.expose() == secret)
+                && c.client_secret
+                    .as_ref()
+                    .is_some_and(|s| s.expose() == secret)
         });
         if !ok {
             return Err(OAuthError {
@@ -116,8 +122,12 @@ fn verify_assertion(
     let parsed: jwt::Parsed<Value> =
         jwt::parse(assertion).map_err(|e| reject(format!("Invalid client_assertion: {e}")))?;
     let c = &parsed.claims;
-    let iss = c["iss"].as_str().ok_or_else(|| reject("Missing 'iss' claim"))?;
-    let sub = c["sub"].as_str().ok_or_else(|| reject("Missing 'sub' claim"))?;
+    let iss = c["iss"]
+        .as_str()
+        .ok_or_else(|| reject("Missing 'iss' claim"))?;
+    let sub = c["sub"]
+        .as_str()
+        .ok_or_else(|| reject("Missing 'sub' claim"))?;
     if iss != sub {
         return Err(reject("'iss' and 'sub' claims must both be the client id"));
     }
@@ -139,7 +149,9 @@ fn verify_assertion(
         }
     }
     let now_s = now.unix_timestamp();
-    let exp = c["exp"].as_i64().ok_or_else(|| reject("Missing 'exp' claim"))?;
+    let exp = c["exp"]
+        .as_i64()
+        .ok_or_else(|| reject("Missing 'exp' claim"))?;
     if exp <= now_s {
         return Err(reject("The client_assertion has expired"));
     }
@@ -155,17 +167,25 @@ fn verify_assertion(
             "'exp' claim must specify a time that is no more than 5 minutes after 'iat'",
         ));
     }
-    let jti = c["jti"].as_str().ok_or_else(|| reject("Missing 'jti' claim"))?;
+    let jti = c["jti"]
+        .as_str()
+        .ok_or_else(|| reject("Missing 'jti' claim"))?;
     if jti.is_empty() || jti.len() > 64 {
         return Err(reject("'jti' must be 1 to 64 characters"));
     }
     tenant.used_jti.retain(|_, e| *e > now_s - SKEW);
     let jti_key = (iss.to_owned(), jti.to_owned());
     if tenant.used_jti.contains_key(&jti_key) {
-        return Err(reject("The 'jti' has already been used; assertions are single-use"));
+        return Err(reject(
+            "The 'jti' has already been used; assertions are single-use",
+        ));
     }
-    let alg = Alg::parse(&parsed.header.alg)
-        .ok_or_else(|| reject(format!("Unsupported assertion algorithm {}", parsed.header.alg)))?;
+    let alg = Alg::parse(&parsed.header.alg).ok_or_else(|| {
+        reject(format!(
+            "Unsupported assertion algorithm {}",
+            parsed.header.alg
+        ))
+    })?;
     let client = tenant
         .clients
         .get(iss)
@@ -184,11 +204,13 @@ fn verify_assertion(
             None => "No credential is attached to private_key_jwt".to_owned(),
         }));
     }
-    let verified = candidates.iter().find(|cred| {
-        cred.alg == alg && parsed.verify(&cred.public, alg).is_ok()
-    });
+    let verified = candidates
+        .iter()
+        .find(|cred| cred.alg == alg && parsed.verify(&cred.public, alg).is_ok());
     let Some(cred) = verified else {
-        return Err(reject("Signature verification failed against the attached credentials"));
+        return Err(reject(
+            "Signature verification failed against the attached credentials",
+        ));
     };
     if !cred.is_valid_at(now) {
         return Err(reject(format!("Credential {} has expired", cred.id)));

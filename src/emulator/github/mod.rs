@@ -4,7 +4,13 @@ use axum::Router;
 #[derive(Clone, Default)]
 pub struct GitHubEmulator;
 impl GitHubEmulator {
-    pub fn new() -> Self { Self }
-    pub fn router(&self) -> Router { Router::new() }
-    pub fn admin_router(&self) -> Router { Router::new() }
+    pub fn new() -> Self {
+        Self
+    }
+    pub fn router(&self) -> Router {
+        Router::new()
+    }
+    pub fn admin_router(&self) -> Router {
+        Router::new()
+    }
 }

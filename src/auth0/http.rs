@@ -1,0 +1,382 @@
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+use super::error::clip;
+use super::token::{self, ClientAuth};
+use super::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
+use crate::keys::{Alg, PrivateKey};
+use crate::secret::SecretString;
+
+/// How the tool authenticates to the Management API.
+#[derive(Debug, Clone)]
+pub enum ManagementAuth {
+    /// client_credentials with a client secret.
+    ClientSecret {
+        /// M2M client id.
+        client_id: String,
+        /// Its secret.
+        secret: SecretString,
+    },
+    /// client_credentials with private_key_jwt.
+    PrivateKey {
+        /// M2M client id.
+        client_id: String,
+        /// Its key.
+        key: PrivateKey,
+        /// Its credential's algorithm.
+        alg: Alg,
+    },
+    /// A ready Management API token.
+    Token(SecretString),
+}
+
+/// Attempts per request when Auth0 answers 429 (or 5xx on idempotent calls).
+const MAX_ATTEMPTS: u32 = 4;
+/// Longest wait honoured from `x-ratelimit-reset`.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The Management API over HTTP.
+#[derive(Debug)]
+pub struct HttpAuth0 {
+    http: reqwest::Client,
+    base: String,
+    domain: String,
+    auth: ManagementAuth,
+    token: Mutex<Option<(SecretString, OffsetDateTime)>>,
+}
+
+impl HttpAuth0 {
+    /// A client for tenant `domain`; requests go to `base_url`
+    /// (default `https://<domain>`).
+    pub fn new(
+        domain: &str,
+        base_url: Option<&str>,
+        auth: ManagementAuth,
+    ) -> Result<Self, Auth0Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("auth0-rotate/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Auth0Error::Transport {
+                operation: "client setup".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base: base_url
+                .map(|b| b.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("https://{domain}")),
+            domain: domain.to_owned(),
+            auth,
+            token: Mutex::new(None),
+        })
+    }
+
+    /// The tenant domain (the identity).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The shared HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn management_token(&self) -> Result<SecretString, Auth0Error> {
+        let mut cached = self.token.lock().await;
+        let now = OffsetDateTime::now_utc();
+        if let Some((t, exp)) = cached.as_ref() {
+            if *exp > now + time::Duration::seconds(60) {
+                return Ok(t.clone());
+            }
+        }
+        let audience = format!("https://{}/api/v2/", self.domain);
+        let auth = match &self.auth {
+            ManagementAuth::Token(t) => return Ok(t.clone()),
+            ManagementAuth::ClientSecret { client_id, secret } => {
+                ClientAuth::Secret { client_id, secret }
+            }
+            ManagementAuth::PrivateKey {
+                client_id,
+                key,
+                alg,
+            } => ClientAuth::Key {
+                client_id,
+                key,
+                alg: *alg,
+            },
+        };
+        let resp = token::client_credentials(&self.http, &self.base, &self.domain, auth, &audience)
+            .await?;
+        let exp = now + time::Duration::seconds(resp.expires_in.max(0));
+        *cached = Some((resp.access_token.clone(), exp));
+        Ok(resp.access_token)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        operation: &str,
+    ) -> Result<Option<T>, Auth0Error> {
+        let idempotent = method != Method::POST;
+        let url = format!("{}/api/v2{}", self.base, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.management_token().await?;
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose());
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                // A POST whose response was lost may have been applied: never
+                // resend it blindly; the caller re-observes by kid instead.
+                Err(e) if idempotent && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(operation, error = %e, "transport error, retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Auth0Error::Transport {
+                        operation: operation.into(),
+                        detail: e.to_string(),
+                    })
+                }
+            };
+            let status = resp.status().as_u16();
+            let reset = reset_after(resp.headers());
+            let bytes = resp.bytes().await.map_err(|e| Auth0Error::Transport {
+                operation: operation.into(),
+                detail: e.to_string(),
+            })?;
+            if (200..300).contains(&status) {
+                if bytes.is_empty() || status == 204 {
+                    return Ok(None);
+                }
+                return serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Auth0Error::Decode {
+                        operation: operation.into(),
+                        detail: e.to_string(),
+                    });
+            }
+            let retryable = status == 429 || (status >= 500 && idempotent);
+            if retryable && attempt < MAX_ATTEMPTS {
+                let wait = reset
+                    .map(Duration::from_secs)
+                    .unwrap_or_else(|| backoff(attempt))
+                    .min(MAX_WAIT);
+                tracing::warn!(
+                    operation,
+                    status,
+                    wait_ms = wait.as_millis() as u64,
+                    "Auth0 asked to retry"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status == 401 {
+                *self.token.lock().await = None;
+            }
+            return Err(api_error(operation, status, &bytes, reset));
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200 * 2u64.pow(attempt.saturating_sub(1)))
+}
+
+/// Seconds until `x-ratelimit-reset` (epoch seconds), if present.
+pub(crate) fn reset_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    if let Some(s) = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Some(s);
+    }
+    let reset = headers
+        .get("x-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())?;
+    Some((reset - OffsetDateTime::now_utc().unix_timestamp()).max(0) as u64)
+}
+
+pub(crate) fn api_error(
+    operation: &str,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<u64>,
+) -> Auth0Error {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message = v["message"]
+        .as_str()
+        .or_else(|| v["error_description"].as_str())
+        .map(clip)
+        .unwrap_or_else(|| format!("(no message; {} bytes)", body.len()));
+    let code = v["errorCode"]
+        .as_str()
+        .or_else(|| v["error"].as_str())
+        .map(str::to_owned);
+    Auth0Error::Api {
+        operation: operation.into(),
+        status,
+        message,
+        code,
+        retry_after,
+    }
+}
+
+fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn required<T>(v: Option<T>, operation: &str) -> Result<T, Auth0Error> {
+    v.ok_or_else(|| Auth0Error::Decode {
+        operation: operation.into(),
+        detail: "empty body".into(),
+    })
+}
+
+impl Auth0Api for HttpAuth0 {
+    async fn get_client(&self, client_id: &str) -> Result<ClientInfo, Auth0Error> {
+        let op = "GET /clients/{id}";
+        required(
+            self.call(
+                Method::GET,
+                &format!("/clients/{}", seg(client_id)),
+                None,
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn list_credentials(&self, client_id: &str) -> Result<Vec<Credential>, Auth0Error> {
+        let op = "GET /clients/{id}/credentials";
+        required(
+            self.call(
+                Method::GET,
+                &format!("/clients/{}/credentials", seg(client_id)),
+                None,
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn create_credential(
+        &self,
+        client_id: &str,
+        new: &NewCredential,
+    ) -> Result<Credential, Auth0Error> {
+        let op = "POST /clients/{id}/credentials";
+        let body = serde_json::to_value(new).map_err(|e| Auth0Error::Decode {
+            operation: op.into(),
+            detail: e.to_string(),
+        })?;
+        required(
+            self.call(
+                Method::POST,
+                &format!("/clients/{}/credentials", seg(client_id)),
+                Some(body),
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn set_private_key_jwt(
+        &self,
+        client_id: &str,
+        credential_ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error> {
+        let op = "PATCH /clients/{id}";
+        let creds: Vec<Value> = credential_ids.iter().map(|id| json!({"id": id})).collect();
+        let body = json!({
+            "client_authentication_methods": {"private_key_jwt": {"credentials": creds}},
+            "token_endpoint_auth_method": null,
+        });
+        required(
+            self.call(
+                Method::PATCH,
+                &format!("/clients/{}", seg(client_id)),
+                Some(body),
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn set_credential_expiry(
+        &self,
+        client_id: &str,
+        credential_id: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Credential, Auth0Error> {
+        let op = "PATCH /clients/{id}/credentials/{credential_id}";
+        let at = expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339");
+        required(
+            self.call(
+                Method::PATCH,
+                &format!(
+                    "/clients/{}/credentials/{}",
+                    seg(client_id),
+                    seg(credential_id)
+                ),
+                Some(json!({"expires_at": at})),
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn delete_credential(
+        &self,
+        client_id: &str,
+        credential_id: &str,
+    ) -> Result<bool, Auth0Error> {
+        let op = "DELETE /clients/{id}/credentials/{credential_id}";
+        match self
+            .call::<Value>(
+                Method::DELETE,
+                &format!(
+                    "/clients/{}/credentials/{}",
+                    seg(client_id),
+                    seg(credential_id)
+                ),
+                None,
+                op,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

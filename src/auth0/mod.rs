@@ -1,0 +1,52 @@
+//! Auth0 client: a narrow trait the rest of the tool programs against, and
+//! its HTTP implementation (reqwest + rustls).
+//!
+//! The tenant domain is the identity: client assertions always carry
+//! `aud = https://<domain>/`, whatever base URL the requests go to (a proxy,
+//! or the emulator in tests).
+
+mod error;
+mod http;
+pub mod token;
+mod types;
+
+pub use error::Auth0Error;
+pub use http::{HttpAuth0, ManagementAuth};
+pub use types::{ClientInfo, Credential, NewCredential};
+
+use time::OffsetDateTime;
+
+/// The Management API operations the rotation needs.
+#[allow(async_fn_in_trait)]
+pub trait Auth0Api {
+    /// `GET /api/v2/clients/{id}`.
+    async fn get_client(&self, client_id: &str) -> Result<ClientInfo, Auth0Error>;
+    /// `GET /api/v2/clients/{id}/credentials`.
+    async fn list_credentials(&self, client_id: &str) -> Result<Vec<Credential>, Auth0Error>;
+    /// `POST /api/v2/clients/{id}/credentials`.
+    async fn create_credential(
+        &self,
+        client_id: &str,
+        new: &NewCredential,
+    ) -> Result<Credential, Auth0Error>;
+    /// `PATCH /api/v2/clients/{id}` with the complete `private_key_jwt` list
+    /// and `token_endpoint_auth_method: null`.
+    async fn set_private_key_jwt(
+        &self,
+        client_id: &str,
+        credential_ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error>;
+    /// `PATCH …/credentials/{id}` with `expires_at`.
+    async fn set_credential_expiry(
+        &self,
+        client_id: &str,
+        credential_id: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Credential, Auth0Error>;
+    /// `DELETE …/credentials/{id}`; `Ok(false)` when it was already gone.
+    async fn delete_credential(
+        &self,
+        client_id: &str,
+        credential_id: &str,
+    ) -> Result<bool, Auth0Error>;
+}
