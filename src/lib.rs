@@ -10,5 +10,7 @@
 pub mod auth0;
 pub mod emulator;
 pub mod keys;
+pub mod ledger;
 pub mod manifest;
+pub mod plan;
 pub mod secret;

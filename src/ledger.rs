@@ -1,0 +1,169 @@
+//! The ledger: a committed, non-secret, machine-written record of which
+//! credential each entry uses, and which one is being retired.
+//!
+//! One small YAML file per entry (`<dir>/<tenant>/<entry>.yml`), so that the
+//! rotation PRs of different entries never touch the same file and merge
+//! independently. The file on the default branch is what a merge approved;
+//! the file on an entry's rotation branch is what its open PR proposes.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::keys::Alg;
+
+/// Default ledger directory, next to the default manifest.
+pub const DEFAULT_LEDGER_DIR: &str = ".github/auth0-rotation.ledger";
+
+/// Current ledger file format.
+pub const LEDGER_VERSION: u32 = 1;
+
+const HEADER: &str =
+    "# Written by auth0-rotate. Do not edit by hand: this file holds no secrets,\n\
+# and merging the pull request that changes it approves retiring the old credential.\n";
+
+/// A credential the tool put in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRecord {
+    /// Auth0 credential id (`cred_…`).
+    pub credential_id: String,
+    /// RFC 7638 key id.
+    pub kid: String,
+    /// Assertion algorithm.
+    pub alg: Alg,
+    /// When it was registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Its `expires_at`, if set.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A credential to detach and delete once the change is approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retiring {
+    /// Auth0 credential id.
+    pub credential_id: String,
+    /// Its key id.
+    pub kid: String,
+    /// When the rotation that replaced it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// The expiry set on it at rotation time (`max_overlap`), if any.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deadline: Option<OffsetDateTime>,
+}
+
+/// One entry's ledger file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerEntry {
+    /// File format version.
+    pub version: u32,
+    /// Tenant name (manifest key).
+    pub tenant: String,
+    /// Entry name.
+    pub entry: String,
+    /// Auth0 client id.
+    pub client_id: String,
+    /// The credential consumers should use.
+    pub current: CredentialRecord,
+    /// Credentials replaced by `current`, to be retired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring: Vec<Retiring>,
+}
+
+/// A ledger file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("ledger file {path} is invalid: {detail}")]
+pub struct LedgerError {
+    /// Repository path of the file.
+    pub path: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Repository path of an entry's ledger file.
+pub fn entry_path(dir: &str, tenant: &str, entry: &str) -> String {
+    format!("{}/{tenant}/{entry}.yml", dir.trim_end_matches('/'))
+}
+
+impl LedgerEntry {
+    /// Parses a ledger file; `path` is only used in errors.
+    pub fn parse(path: &str, text: &str) -> Result<Self, LedgerError> {
+        let entry: LedgerEntry = serde_saphyr::from_str(text).map_err(|e| LedgerError {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+        if entry.version != LEDGER_VERSION {
+            return Err(LedgerError {
+                path: path.to_owned(),
+                detail: format!(
+                    "version {} is not supported (this auth0-rotate writes version {LEDGER_VERSION})",
+                    entry.version
+                ),
+            });
+        }
+        Ok(entry)
+    }
+
+    /// Serializes with an explanatory header.
+    pub fn render(&self) -> String {
+        let body = serde_saphyr::to_string(self).expect("ledger entries always serialize");
+        format!("{HEADER}{body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn sample() -> LedgerEntry {
+        LedgerEntry {
+            version: 1,
+            tenant: "prod".into(),
+            entry: "billing".into(),
+            client_id: "abc".into(),
+            current: CredentialRecord {
+                credential_id: "cred_new".into(),
+                kid: "kid-new".into(),
+                alg: Alg::PS256,
+                created_at: datetime!(2026-11-01 10:00 UTC),
+                expires_at: Some(datetime!(2027-03-01 10:00 UTC)),
+            },
+            retiring: vec![Retiring {
+                credential_id: "cred_old".into(),
+                kid: "kid-old".into(),
+                since: datetime!(2026-11-01 10:00 UTC),
+                deadline: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let e = sample();
+        let text = e.render();
+        assert!(text.starts_with("# Written by auth0-rotate"));
+        assert_eq!(LedgerEntry::parse("x.yml", &text).unwrap(), e);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_versions() {
+        let text = sample().render().replace("version: 1", "version: 9");
+        let err = LedgerEntry::parse("l.yml", &text).unwrap_err();
+        assert!(err.to_string().contains("version 9"));
+        let text = format!("{}private_key: oops\n", sample().render());
+        assert!(LedgerEntry::parse("l.yml", &text).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! What the tool saw of the world, as plain data: the input of the planner.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ledger::LedgerEntry;
+
+/// One credential record as Auth0 reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedCredential {
+    /// Credential id.
+    pub id: String,
+    /// Key id (absent for non-key credential types).
+    pub kid: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A client's credential configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientState {
+    /// Ids attached to private_key_jwt, in order.
+    pub attached: Vec<String>,
+    /// Every credential record.
+    pub credentials: Vec<ObservedCredential>,
+}
+
+impl ClientState {
+    /// A record by id.
+    pub fn credential(&self, id: &str) -> Option<&ObservedCredential> {
+        self.credentials.iter().find(|c| c.id == id)
+    }
+
+    /// True when `id` is attached.
+    pub fn is_attached(&self, id: &str) -> bool {
+        self.attached.iter().any(|a| a == id)
+    }
+}
+
+/// The open rotation PR of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenPull {
+    /// PR number.
+    pub number: u64,
+    /// Web URL.
+    pub url: String,
+    /// The ledger file on the PR branch.
+    pub ledger: Option<LedgerEntry>,
+}
+
+/// Everything observed for one manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedEntry {
+    /// Ledger on the default branch (what a merge approved).
+    pub ledger: Option<LedgerEntry>,
+    /// The client in Auth0, or why it could not be read.
+    pub client: Result<ClientState, String>,
+    /// The entry's open rotation PR, if any.
+    pub pull: Option<OpenPull>,
+}

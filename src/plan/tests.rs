@@ -1,0 +1,342 @@
+use super::*;
+use crate::ledger::{CredentialRecord, LedgerEntry, Retiring};
+use time::macros::datetime;
+
+const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+
+fn policy() -> Policy {
+    Policy {
+        tenant: "prod".into(),
+        entry: "billing".into(),
+        client_id: "cid".into(),
+        alg: Alg::RS256,
+        rotate_every: Duration::days(90),
+        renew_before: Some(Duration::days(14)),
+    }
+}
+
+fn cred(id: &str, created: OffsetDateTime, expires: Option<OffsetDateTime>) -> ObservedCredential {
+    ObservedCredential {
+        id: id.into(),
+        kid: Some(format!("kid-of-{id}")),
+        name: id.into(),
+        created_at: Some(created),
+        expires_at: expires,
+    }
+}
+
+fn ledger(current: &str, created: OffsetDateTime, retiring: &[&str]) -> LedgerEntry {
+    LedgerEntry {
+        version: 1,
+        tenant: "prod".into(),
+        entry: "billing".into(),
+        client_id: "cid".into(),
+        current: CredentialRecord {
+            credential_id: current.into(),
+            kid: format!("kid-of-{current}"),
+            alg: Alg::RS256,
+            created_at: created,
+            expires_at: None,
+        },
+        retiring: retiring
+            .iter()
+            .map(|r| Retiring {
+                credential_id: (*r).into(),
+                kid: format!("kid-of-{r}"),
+                since: created,
+                deadline: None,
+            })
+            .collect(),
+    }
+}
+
+fn observe(
+    ledger: Option<LedgerEntry>,
+    attached: &[&str],
+    creds: Vec<ObservedCredential>,
+    pull: Option<OpenPull>,
+) -> ObservedEntry {
+    ObservedEntry {
+        ledger,
+        client: Ok(ClientState {
+            attached: attached.iter().map(|s| (*s).to_owned()).collect(),
+            credentials: creds,
+        }),
+        pull,
+    }
+}
+
+fn decide_one(o: ObservedEntry, force: bool) -> EntryPlan {
+    let mut options = PlanOptions::default();
+    if force {
+        options.force.insert("prod/billing".into());
+    }
+    plan(&[policy()], &[o], NOW, &options).entries.remove(0)
+}
+
+#[test]
+fn unmanaged_client_with_one_credential_is_adopted() {
+    let o = observe(
+        None,
+        &["cred_a"],
+        vec![cred("cred_a", NOW - Duration::days(400), None)],
+        None,
+    );
+    let e = decide_one(o, false);
+    assert_eq!(
+        e.decision,
+        Decision::Rotate {
+            reason: DueReason::Adopt {
+                credential_id: "cred_a".into()
+            }
+        }
+    );
+    assert_eq!(e.current.unwrap().age_days, Some(400));
+}
+
+#[test]
+fn due_by_age_not_due_and_forced() {
+    let created = NOW - Duration::days(91);
+    let o = observe(
+        Some(ledger("cred_a", created, &[])),
+        &["cred_a"],
+        vec![cred("cred_a", created, None)],
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::Rotate {
+            reason: DueReason::Age {
+                age_days: 91,
+                rotate_every_days: 90
+            }
+        }
+    ));
+
+    let created = NOW - Duration::days(10);
+    let o = observe(
+        Some(ledger("cred_a", created, &[])),
+        &["cred_a"],
+        vec![cred("cred_a", created, None)],
+        None,
+    );
+    let e = decide_one(o.clone(), false);
+    assert_eq!(
+        e.decision,
+        Decision::NotDue {
+            next_due: created + Duration::days(90)
+        }
+    );
+    assert!(e.explanation.contains("2027-02-09"), "{}", e.explanation);
+    assert_eq!(
+        decide_one(o, true).decision,
+        Decision::Rotate {
+            reason: DueReason::Forced
+        }
+    );
+}
+
+#[test]
+fn due_by_expiry_within_renew_before() {
+    let created = NOW - Duration::days(10);
+    let expires = NOW + Duration::days(13);
+    let o = observe(
+        Some(ledger("cred_a", created, &[])),
+        &["cred_a"],
+        vec![cred("cred_a", created, Some(expires))],
+        None,
+    );
+    assert_eq!(
+        decide_one(o, false).decision,
+        Decision::Rotate {
+            reason: DueReason::Expiry {
+                expires_at: expires
+            }
+        }
+    );
+    let expires = NOW + Duration::days(15);
+    let o = observe(
+        Some(ledger("cred_a", created, &[])),
+        &["cred_a"],
+        vec![cred("cred_a", created, Some(expires))],
+        None,
+    );
+    assert_eq!(
+        decide_one(o, false).decision,
+        Decision::NotDue {
+            next_due: expires - Duration::days(14)
+        }
+    );
+}
+
+#[test]
+fn open_pull_is_in_flight_and_merged_retirement_is_finalize() {
+    let created = NOW - Duration::days(1);
+    let pull = OpenPull {
+        number: 7,
+        url: "https://github.com/o/r/pull/7".into(),
+        ledger: Some(ledger("cred_b", created, &["cred_a"])),
+    };
+    let o = observe(
+        None,
+        &["cred_a", "cred_b"],
+        vec![
+            cred("cred_a", NOW - Duration::days(100), None),
+            cred("cred_b", created, None),
+        ],
+        Some(pull),
+    );
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::InFlight { pull: 7, .. }
+    ));
+
+    let o = observe(
+        Some(ledger("cred_b", created, &["cred_a"])),
+        &["cred_a", "cred_b"],
+        vec![
+            cred("cred_a", NOW - Duration::days(100), None),
+            cred("cred_b", created, None),
+        ],
+        None,
+    );
+    match decide_one(o, false).decision {
+        Decision::Finalize { retire } => assert_eq!(retire[0].credential_id, "cred_a"),
+        other => panic!("{other:?}"),
+    }
+    // Once the old one is gone, the entry is simply not due.
+    let o = observe(
+        Some(ledger("cred_b", created, &["cred_a"])),
+        &["cred_b"],
+        vec![cred("cred_b", created, None)],
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NotDue { .. }
+    ));
+}
+
+#[test]
+fn cap_drift_and_failures_need_a_human() {
+    let t = NOW - Duration::days(5);
+    let o = observe(
+        None,
+        &["x", "y"],
+        vec![cred("x", t, None), cred("y", t, None)],
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, true).decision,
+        Decision::NeedsAttention {
+            problem: Attention::CapReached { .. }
+        }
+    ));
+    let o = observe(
+        Some(ledger("cred_a", t, &[])),
+        &["cred_a", "y"],
+        vec![cred("cred_a", t, None), cred("y", t, None)],
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, true).decision,
+        Decision::NeedsAttention {
+            problem: Attention::CapReached { .. }
+        }
+    ));
+    let o = observe(
+        Some(ledger("cred_a", t, &["old"])),
+        &["old"],
+        vec![cred("old", t, None), cred("cred_a", t, None)],
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NeedsAttention {
+            problem: Attention::Drift { .. }
+        }
+    ));
+    let o = observe(None, &[], vec![], None);
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NeedsAttention {
+            problem: Attention::NoCredential
+        }
+    ));
+    let o = ObservedEntry {
+        ledger: None,
+        client: Err("HTTP 403".into()),
+        pull: None,
+    };
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NeedsAttention {
+            problem: Attention::ObserveFailed { .. }
+        }
+    ));
+}
+
+fn sample_plan() -> Plan {
+    let t = NOW - Duration::days(95);
+    let mut p2 = policy();
+    p2.entry = "reports".into();
+    p2.client_id = "cid2".into();
+    let mut p3 = policy();
+    p3.entry = "etl".into();
+    let fresh = NOW - Duration::days(3);
+    plan(
+        &[policy(), p2, p3],
+        &[
+            observe(
+                Some(ledger("cred_a", t, &[])),
+                &["cred_a"],
+                vec![cred("cred_a", t, Some(NOW + Duration::days(30)))],
+                None,
+            ),
+            observe(
+                None,
+                &["cred_r1"],
+                vec![cred("cred_r1", fresh, None)],
+                Some(OpenPull {
+                    number: 12,
+                    url: "https://github.com/acme/infra/pull/12".into(),
+                    ledger: Some(ledger("cred_r2", fresh, &["cred_r1"])),
+                }),
+            ),
+            observe(
+                Some(ledger("cred_e", fresh, &[])),
+                &["cred_e"],
+                vec![cred("cred_e", fresh, None)],
+                None,
+            ),
+        ],
+        NOW,
+        &PlanOptions::default(),
+    )
+}
+
+#[test]
+fn renders_text_json_markdown() {
+    let p = sample_plan();
+    assert_eq!(p.exit_code(), 2);
+    insta::assert_snapshot!("plan_text", p.to_text());
+    insta::assert_snapshot!("plan_markdown", p.to_markdown());
+    insta::assert_snapshot!("plan_json", p.to_json());
+}
+
+#[test]
+fn nothing_due_exits_zero() {
+    let fresh = NOW - Duration::days(3);
+    let p = plan(
+        &[policy()],
+        &[observe(
+            Some(ledger("cred_e", fresh, &[])),
+            &["cred_e"],
+            vec![cred("cred_e", fresh, None)],
+            None,
+        )],
+        NOW,
+        &PlanOptions::default(),
+    );
+    assert_eq!(p.exit_code(), 0);
+}
