@@ -7,10 +7,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod auth0;
 pub mod emulator;
+pub mod github;
 pub mod keys;
 pub mod ledger;
 pub mod manifest;
+pub mod observe;
 pub mod plan;
 pub mod secret;

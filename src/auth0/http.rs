@@ -379,4 +379,26 @@ impl Auth0Api for HttpAuth0 {
             Err(e) => Err(e),
         }
     }
+
+    async fn exchange_with_key(
+        &self,
+        client_id: &str,
+        key: &PrivateKey,
+        alg: Alg,
+        audience: &str,
+    ) -> Result<(), Auth0Error> {
+        token::client_credentials(
+            &self.http,
+            &self.base,
+            &self.domain,
+            ClientAuth::Key {
+                client_id,
+                key,
+                alg,
+            },
+            audience,
+        )
+        .await
+        .map(|_| ())
+    }
 }

@@ -49,4 +49,13 @@ pub trait Auth0Api {
         client_id: &str,
         credential_id: &str,
     ) -> Result<bool, Auth0Error>;
+    /// A client-credentials exchange signed with `key` for `client_id`: the
+    /// proof that a newly attached key works.
+    async fn exchange_with_key(
+        &self,
+        client_id: &str,
+        key: &crate::keys::PrivateKey,
+        alg: crate::keys::Alg,
+        audience: &str,
+    ) -> Result<(), Auth0Error>;
 }

@@ -1,0 +1,88 @@
+//! Stage 2: detach and delete the credentials a merged ledger retires.
+
+use super::{ApplyError, Context, EntrySpec, Outcome, Step};
+use crate::auth0::Auth0Api;
+use crate::github::GitHubApi;
+use crate::ledger::Retiring;
+use crate::observe::{client_state, read_ledger};
+
+pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    retire: &[Retiring],
+    steps: &mut Vec<Step>,
+) -> Result<Outcome, ApplyError> {
+    let auth0 = ctx.auth0_for(spec)?;
+    // Re-read the approved ledger: only what the default branch says is retired.
+    let ledger = read_ledger(
+        ctx.github,
+        ctx.workspace,
+        spec,
+        &ctx.workspace.default_branch,
+    )
+    .await?
+    .ok_or_else(|| ApplyError::Changed("the ledger disappeared from the default branch".into()))?;
+    let current = &ledger.current.credential_id;
+    let mut retired = Vec::new();
+    for r in retire {
+        if !ledger
+            .retiring
+            .iter()
+            .any(|x| x.credential_id == r.credential_id)
+        {
+            return Err(ApplyError::Changed(format!(
+                "{} is no longer listed as retiring",
+                r.credential_id
+            )));
+        }
+        if &r.credential_id == current {
+            return Err(ApplyError::Unsafe(format!(
+                "the ledger lists the current credential {current} as retiring"
+            )));
+        }
+        let state = client_state(auth0, &spec.policy.client_id).await?;
+        if !state.is_attached(current) {
+            return Err(ApplyError::Unsafe(format!(
+                "the ledger's current credential {current} is not attached; retiring {} could leave the client without a working key",
+                r.credential_id
+            )));
+        }
+        if state.is_attached(&r.credential_id) {
+            let keep: Vec<String> = state
+                .attached
+                .iter()
+                .filter(|id| **id != r.credential_id)
+                .cloned()
+                .collect();
+            if keep.is_empty() {
+                return Err(ApplyError::Unsafe(
+                    "detaching would leave the client with no credential".into(),
+                ));
+            }
+            auth0
+                .set_private_key_jwt(&spec.policy.client_id, &keep)
+                .await?;
+            steps.push(Step {
+                what: format!(
+                    "detached {} (attached now: {})",
+                    r.credential_id,
+                    keep.join(", ")
+                ),
+            });
+        }
+        if auth0
+            .delete_credential(&spec.policy.client_id, &r.credential_id)
+            .await?
+        {
+            steps.push(Step {
+                what: format!("deleted {} (kid {})", r.credential_id, r.kid),
+            });
+        } else {
+            steps.push(Step {
+                what: format!("{} was already deleted", r.credential_id),
+            });
+        }
+        retired.push(r.credential_id.clone());
+    }
+    Ok(Outcome::Finalized { retired })
+}

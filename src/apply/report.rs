@@ -1,0 +1,128 @@
+//! What `rotate` and `finalize` did, per entry.
+
+use serde::Serialize;
+
+use crate::github::WriteOutcome;
+
+/// A step that changed something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Short description (no key material).
+    pub what: String,
+}
+
+/// The result for one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new credential is attached, verified, stored and proposed in a PR.
+    Rotated {
+        /// New credential id.
+        credential_id: String,
+        /// New kid.
+        kid: String,
+        /// Credentials the PR retires.
+        retiring: Vec<String>,
+        /// PR number.
+        pull: u64,
+        /// PR URL.
+        pull_url: String,
+        /// `created` or `updated`.
+        pull_operation: String,
+        /// Whether a token exchange proved the key.
+        verified: bool,
+    },
+    /// A rotation was already in flight; its PR was refreshed.
+    Refreshed {
+        /// PR number.
+        pull: u64,
+        /// PR URL.
+        pull_url: String,
+    },
+    /// Old credentials were detached and deleted.
+    Finalized {
+        /// Retired credential ids.
+        retired: Vec<String>,
+    },
+    /// Nothing to do.
+    Unchanged {
+        /// Why.
+        reason: String,
+    },
+    /// The entry failed; independent entries went on.
+    Failed {
+        /// What went wrong (never key material).
+        error: String,
+    },
+}
+
+/// Per-entry record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryReport {
+    /// `tenant/entry`.
+    pub entry: String,
+    /// Result.
+    pub outcome: Outcome,
+    /// Changes made, in order.
+    pub steps: Vec<Step>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Per entry, in manifest order.
+    pub entries: Vec<EntryReport>,
+}
+
+impl Report {
+    /// True if any entry failed.
+    pub fn has_failures(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e.outcome, Outcome::Failed { .. }))
+    }
+
+    /// Plain-text rendering.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for e in &self.entries {
+            let head = match &e.outcome {
+                Outcome::Rotated {
+                    kid,
+                    pull_url,
+                    pull_operation,
+                    verified,
+                    ..
+                } => format!(
+                    "rotated: new kid {}…, {}, PR {pull_operation}: {pull_url}",
+                    &kid[..kid.len().min(12)],
+                    if *verified {
+                        "verified by a token exchange"
+                    } else {
+                        "not verified (no verify.audience)"
+                    }
+                ),
+                Outcome::Refreshed { pull_url, .. } => {
+                    format!("in flight: PR refreshed: {pull_url}")
+                }
+                Outcome::Finalized { retired } => {
+                    format!("finalized: retired {}", retired.join(", "))
+                }
+                Outcome::Unchanged { reason } => format!("unchanged: {reason}"),
+                Outcome::Failed { error } => format!("FAILED: {error}"),
+            };
+            out.push_str(&format!("{}: {head}\n", e.entry));
+            for s in &e.steps {
+                out.push_str(&format!("  - {}\n", s.what));
+            }
+        }
+        out
+    }
+}
+
+pub(crate) fn outcome_word(o: WriteOutcome) -> &'static str {
+    match o {
+        WriteOutcome::Created => "created",
+        WriteOutcome::Updated => "updated",
+    }
+}

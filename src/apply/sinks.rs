@@ -1,0 +1,114 @@
+//! Writing a new key to its destinations: sealed-box secrets and variables.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::spec::{SecretFormat, SinkSpec, VariableValue};
+use super::ApplyError;
+use crate::github::{seal, GitHubApi, PublicKey, Store, WriteOutcome};
+use crate::keys::{Alg, PrivateKey};
+use crate::secret::SecretBytes;
+
+/// The secret content for `format`. The buffer is sized up front so the
+/// serializer never reallocates (and so never leaves copies behind).
+pub fn secret_content(
+    format: SecretFormat,
+    key: &PrivateKey,
+    client_id: &str,
+    alg: Alg,
+) -> SecretBytes {
+    let pem = key.to_pkcs8_pem();
+    match format {
+        SecretFormat::Pem => SecretBytes::new(pem.expose().as_bytes().to_vec()),
+        SecretFormat::Json => {
+            #[derive(Serialize)]
+            struct Content<'a> {
+                client_id: &'a str,
+                kid: &'a str,
+                alg: &'a str,
+                private_key_pem: &'a str,
+            }
+            let kid = key.kid();
+            let mut buf = Vec::with_capacity(pem.expose().len() * 2 + client_id.len() + 256);
+            serde_json::to_writer(
+                &mut buf,
+                &Content {
+                    client_id,
+                    kid: &kid,
+                    alg: alg.as_str(),
+                    private_key_pem: pem.expose(),
+                },
+            )
+            .expect("serializing to memory cannot fail");
+            SecretBytes::new(buf)
+        }
+    }
+}
+
+/// One written sink.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Which sink.
+    pub sink: String,
+    /// Created or updated.
+    pub outcome: WriteOutcome,
+}
+
+/// Writes every sink in order; stops at the first failure and reports how
+/// many were written before it.
+pub async fn write_sinks<G: GitHubApi>(
+    gh: &G,
+    sinks: &[SinkSpec],
+    key: &PrivateKey,
+    client_id: &str,
+    alg: Alg,
+    credential_id: &str,
+) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
+    let mut keys: BTreeMap<Store, PublicKey> = BTreeMap::new();
+    let mut written = Vec::new();
+    for sink in sinks {
+        let result = async {
+            match sink {
+                SinkSpec::Secret {
+                    store,
+                    name,
+                    format,
+                } => {
+                    let pk = match keys.get(store) {
+                        Some(pk) => pk.clone(),
+                        None => {
+                            let pk = gh.secret_public_key(store).await?;
+                            keys.insert(store.clone(), pk.clone());
+                            pk
+                        }
+                    };
+                    let content = secret_content(*format, key, client_id, alg);
+                    let sealed = seal::seal(&pk.key, &content).map_err(|detail| {
+                        crate::github::GitHubError::Seal {
+                            store: store.to_string(),
+                            detail,
+                        }
+                    })?;
+                    Ok::<_, ApplyError>(gh.put_secret(store, name, &sealed, &pk.key_id).await?)
+                }
+                SinkSpec::Variable { store, name, value } => {
+                    let v = match value {
+                        VariableValue::Kid => key.kid(),
+                        VariableValue::CredentialId => credential_id.to_owned(),
+                    };
+                    Ok(gh.put_variable(store, name, &v).await?)
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(outcome) => written.push(Written {
+                sink: sink.describe(),
+                outcome,
+            }),
+            Err(e) => return Err((written, e)),
+        }
+    }
+    Ok(written)
+}

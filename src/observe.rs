@@ -1,0 +1,116 @@
+//! Observe: read the ledger, the client in Auth0 and the open rotation PR of
+//! each entry, producing the planner's input. Reads only.
+
+use crate::apply::EntrySpec;
+use crate::auth0::Auth0Api;
+use crate::github::{GitHubApi, GitHubError, Repo};
+use crate::ledger::{entry_path, LedgerEntry, LedgerError};
+use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull};
+
+/// Where the tool keeps its state in the repository.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The repository holding the manifest, ledger and PRs.
+    pub repo: Repo,
+    /// Its default branch.
+    pub default_branch: String,
+    /// Ledger directory.
+    pub ledger_dir: String,
+    /// Prefix of rotation branches.
+    pub branch_prefix: String,
+}
+
+impl Workspace {
+    /// The fixed rotation branch of an entry.
+    pub fn branch(&self, tenant: &str, entry: &str) -> String {
+        format!("{}/{tenant}/{entry}", self.branch_prefix)
+    }
+
+    /// The ledger file of an entry.
+    pub fn ledger_path(&self, tenant: &str, entry: &str) -> String {
+        entry_path(&self.ledger_dir, tenant, entry)
+    }
+}
+
+/// Observation failures that make planning unsafe.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// GitHub could not be read.
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    /// A ledger file is corrupt.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Reads an entry's ledger at `git_ref`.
+pub async fn read_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    git_ref: &str,
+) -> Result<Option<LedgerEntry>, ObserveError> {
+    let path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+    match gh.file(&ws.repo, &path, git_ref).await? {
+        Some(text) => Ok(Some(LedgerEntry::parse(&path, &text)?)),
+        None => Ok(None),
+    }
+}
+
+/// Reads a client's credential state.
+pub async fn client_state<A: Auth0Api>(
+    auth0: &A,
+    client_id: &str,
+) -> Result<ClientState, crate::auth0::Auth0Error> {
+    let client = auth0.get_client(client_id).await?;
+    let creds = auth0.list_credentials(client_id).await?;
+    Ok(ClientState {
+        attached: client.attached(),
+        credentials: creds
+            .into_iter()
+            .map(|c| ObservedCredential {
+                id: c.id,
+                kid: c.kid,
+                name: c.name,
+                created_at: c.created_at,
+                expires_at: c.expires_at,
+            })
+            .collect(),
+    })
+}
+
+/// Observes one entry.
+pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
+    auth0: Option<&A>,
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+) -> Result<ObservedEntry, ObserveError> {
+    let ledger = read_ledger(gh, ws, spec, &ws.default_branch).await?;
+    let client = match auth0 {
+        Some(a) => client_state(a, &spec.policy.client_id)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err(format!(
+            "no Auth0 management credentials for tenant {}",
+            spec.policy.tenant
+        )),
+    };
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let pull = match gh
+        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
+        .await?
+    {
+        Some(p) => Some(OpenPull {
+            number: p.number,
+            url: p.html_url,
+            ledger: read_ledger(gh, ws, spec, &branch).await?,
+        }),
+        None => None,
+    };
+    Ok(ObservedEntry {
+        ledger,
+        client,
+        pull,
+    })
+}
