@@ -1,0 +1,240 @@
+//! Command-line interface: thin clap commands over [`crate::session`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::OffsetDateTime;
+
+use crate::github::Repo;
+use crate::keys::Alg;
+use crate::plan::PlanOptions;
+use crate::secret::SecretString;
+use crate::session::{Management, Session, Settings};
+
+/// Zero-downtime rotation of Auth0 credentials.
+#[derive(Debug, Parser)]
+#[command(name = "auth0-rotate", version, about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what is due and why (exit 0: nothing to do, 2: changes pending, 1: error).
+    Plan {
+        /// Common options.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Rotate these entries even if not due (`name` or `tenant/name`).
+        #[arg(long)]
+        force: Vec<String>,
+    },
+    /// Stage 1: rotate what is due; open or update one PR per entry.
+    Rotate {
+        /// Common options.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Rotate these entries even if not due.
+        #[arg(long)]
+        force: Vec<String>,
+    },
+    /// Stage 2 (after merge): detach and delete retired credentials.
+    Finalize {
+        /// Common options.
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Check a manifest and report every problem.
+    Validate {
+        /// Manifest path.
+        #[arg(long, default_value = ".github/auth0-rotation.yml")]
+        manifest: PathBuf,
+    },
+    /// Print the manifest's JSON Schema (for editors).
+    Schema,
+    /// Run the Auth0 + GitHub emulator on loopback until interrupted.
+    Emulator {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Seed the demo tenant and repository.
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    /// Run a full rotation on the embedded emulator with a live consumer.
+    Demo {
+        /// Minimum token exchanges the consumer makes across the rotation.
+        #[arg(long, default_value_t = 1000)]
+        exchanges: u64,
+    },
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// JSON.
+    Json,
+    /// GitHub-flavoured Markdown.
+    Markdown,
+}
+
+/// Options shared by plan, rotate and finalize.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Manifest path.
+    #[arg(long, default_value = ".github/auth0-rotation.yml")]
+    pub manifest: PathBuf,
+    /// Repository holding the ledger and PRs (`owner/name`).
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub repo: String,
+    /// GitHub REST API base URL.
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// GitHub App installation token or fine-grained PAT (prefer the env var).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: String,
+    /// Management API client id.
+    #[arg(long, env = "AUTH0_CLIENT_ID")]
+    pub auth0_client_id: Option<String>,
+    /// Management API client secret (prefer the env var).
+    #[arg(long, env = "AUTH0_CLIENT_SECRET", hide_env_values = true)]
+    pub auth0_client_secret: Option<String>,
+    /// Management API private key (PKCS#8 PEM file) for private_key_jwt.
+    #[arg(long, env = "AUTH0_PRIVATE_KEY_FILE")]
+    pub auth0_private_key_file: Option<PathBuf>,
+    /// Send a tenant's requests elsewhere: `TENANT=URL` (repeatable).
+    #[arg(long = "auth0-base-url", value_parser = parse_pair)]
+    pub auth0_base_urls: Vec<(String, String)>,
+    /// Ledger directory.
+    #[arg(long, default_value = crate::ledger::DEFAULT_LEDGER_DIR)]
+    pub ledger_dir: String,
+    /// Only these entries (`name` or `tenant/name`, repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Plan as of this instant (RFC 3339) instead of now.
+    #[arg(long, hide = true, value_parser = parse_time)]
+    pub now: Option<OffsetDateTime>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .ok_or_else(|| format!("expected TENANT=URL, got {s:?}"))
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())
+}
+
+impl RunArgs {
+    /// Builds run settings (reads the private key file if given).
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let repo = Repo::parse(&self.repo).ok_or_else(|| anyhow::anyhow!("--repo must be owner/name, got {:?}", self.repo))?;
+        let mut s = Settings::new(
+            self.manifest.clone(),
+            repo,
+            self.github_api_url.clone(),
+            SecretString::from(self.github_token.as_str()),
+        );
+        s.management = match (&self.auth0_client_id, &self.auth0_client_secret, &self.auth0_private_key_file) {
+            (Some(id), _, Some(path)) => Some(Management::Key {
+                client_id: id.clone(),
+                key_pem: SecretString::new(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                alg: Alg::RS256,
+            }),
+            (Some(id), Some(secret), None) => Some(Management::Secret {
+                client_id: id.clone(),
+                secret: SecretString::from(secret.as_str()),
+            }),
+            (Some(_), None, None) => anyhow::bail!("AUTH0_CLIENT_ID needs AUTH0_CLIENT_SECRET or AUTH0_PRIVATE_KEY_FILE"),
+            (None, _, _) => None,
+        };
+        s.auth0_base_urls = self.auth0_base_urls.iter().cloned().collect::<BTreeMap<_, _>>();
+        s.ledger_dir = self.ledger_dir.clone();
+        s.only = self.only.clone();
+        Ok(s)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.now.unwrap_or_else(OffsetDateTime::now_utc)
+    }
+}
+
+fn options(force: &[String]) -> PlanOptions {
+    PlanOptions {
+        force: force.iter().cloned().collect(),
+    }
+}
+
+/// Runs a command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Plan { run, format, force } => {
+            let session = Session::open(&run.settings()?).await?;
+            let plan = session.plan(run.now(), &options(&force)).await?;
+            print!(
+                "{}",
+                match format {
+                    Format::Text => plan.to_text(),
+                    Format::Json => plan.to_json() + "\n",
+                    Format::Markdown => plan.to_markdown(),
+                }
+            );
+            Ok(plan.exit_code())
+        }
+        Command::Rotate { run, force } => {
+            let session = Session::open(&run.settings()?).await?;
+            let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
+            print!("{}\n{}", plan.to_text(), report.to_text());
+            Ok(i32::from(report.has_failures()))
+        }
+        Command::Finalize { run } => {
+            let session = Session::open(&run.settings()?).await?;
+            let (_, report) = session.finalize(run.now()).await?;
+            print!("{}", report.to_text());
+            Ok(i32::from(report.has_failures()))
+        }
+        Command::Validate { manifest } => match crate::manifest::load(&manifest) {
+            Ok(m) => {
+                println!("{}: ok ({} tenants, {} credentials)", manifest.display(), m.tenants.len(), m.entries.len());
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(1)
+            }
+        },
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::manifest::json_schema())?);
+            Ok(0)
+        }
+        Command::Emulator { listen, seed_demo } => {
+            let emu = crate::emulator::Emulator::new();
+            let running = emu.start(listen).await?;
+            println!("emulator listening on {}", running.base_url());
+            println!("  GitHub API:   {}", running.github_api_url());
+            println!("  Auth0 tenant: {}/auth0/<domain>", running.base_url());
+            println!("  seed API:     {}/_emulator", running.base_url());
+            if seed_demo {
+                let seeded = crate::demo::seed(&running).await?;
+                println!("{}", seeded.describe());
+            }
+            tokio::signal::ctrl_c().await?;
+            running.stop().await;
+            Ok(0)
+        }
+        Command::Demo { exchanges } => crate::demo::run(exchanges).await,
+    }
+}

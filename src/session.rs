@@ -1,0 +1,215 @@
+//! One run of the tool: load → validate → resolve → observe → plan → apply,
+//! shared by the CLI commands, the GitHub Action and the demo.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::apply::{self, Context, EntrySpec, Report};
+use crate::auth0::{Auth0Error, HttpAuth0, ManagementAuth};
+use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
+use crate::keys::{Alg, PrivateKey};
+use crate::manifest::{self, Manifest, ManifestErrors};
+use crate::observe::{observe_entry, ObserveError, Workspace};
+use crate::plan::{self, Plan, PlanOptions};
+use crate::secret::SecretString;
+
+/// Management API credentials (one M2M application used for every tenant
+/// unless overridden per tenant).
+#[derive(Debug, Clone)]
+pub enum Management {
+    /// Client id and secret.
+    Secret {
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        secret: SecretString,
+    },
+    /// Client id and a private key (private_key_jwt).
+    Key {
+        /// Client id.
+        client_id: String,
+        /// PKCS#8 PEM.
+        key_pem: SecretString,
+        /// Its credential's algorithm.
+        alg: Alg,
+    },
+}
+
+/// Everything a run needs from its caller.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Manifest file.
+    pub manifest_path: PathBuf,
+    /// The repository holding the ledger and PRs.
+    pub repo: Repo,
+    /// GitHub REST base URL.
+    pub github_api_url: String,
+    /// GitHub token (App installation token or fine-grained PAT).
+    pub github_token: SecretString,
+    /// Default Management API credentials.
+    pub management: Option<Management>,
+    /// Per-tenant Management API credentials.
+    pub management_by_tenant: BTreeMap<String, Management>,
+    /// Per-tenant base URL overrides (proxies, the emulator).
+    pub auth0_base_urls: BTreeMap<String, String>,
+    /// Ledger directory.
+    pub ledger_dir: String,
+    /// Rotation branch prefix.
+    pub branch_prefix: String,
+    /// Restrict to these entries (`name` or `tenant/name`); empty = all.
+    pub only: Vec<String>,
+}
+
+impl Settings {
+    /// Defaults for everything but the required values.
+    pub fn new(manifest_path: PathBuf, repo: Repo, github_api_url: String, github_token: SecretString) -> Self {
+        Self {
+            manifest_path,
+            repo,
+            github_api_url,
+            github_token,
+            management: None,
+            management_by_tenant: BTreeMap::new(),
+            auth0_base_urls: BTreeMap::new(),
+            ledger_dir: crate::ledger::DEFAULT_LEDGER_DIR.to_owned(),
+            branch_prefix: "auth0-rotate".to_owned(),
+            only: Vec::new(),
+        }
+    }
+}
+
+/// A run that could not proceed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The manifest is invalid.
+    #[error("{0}")]
+    Manifest(#[from] ManifestErrors),
+    /// GitHub failed.
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    /// Observation failed.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// Auth0 client setup failed.
+    #[error(transparent)]
+    Auth0(#[from] Auth0Error),
+    /// A setting is wrong.
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// An opened run.
+pub struct Session {
+    /// The validated manifest.
+    pub manifest: Manifest,
+    /// Selected entries, resolved.
+    pub specs: Vec<EntrySpec>,
+    /// GitHub client.
+    pub github: OctocrabGitHub,
+    /// Auth0 clients by tenant name (tenants without credentials are absent).
+    pub auth0: BTreeMap<String, HttpAuth0>,
+    /// Repository layout.
+    pub workspace: Workspace,
+}
+
+fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
+    Ok(match m {
+        Management::Secret { client_id, secret } => ManagementAuth::ClientSecret {
+            client_id: client_id.clone(),
+            secret: secret.clone(),
+        },
+        Management::Key { client_id, key_pem, alg } => ManagementAuth::PrivateKey {
+            client_id: client_id.clone(),
+            key: PrivateKey::from_pkcs8_pem(key_pem)
+                .map_err(|e| SessionError::Settings(format!("Auth0 management private key: {e}")))?,
+            alg: *alg,
+        },
+    })
+}
+
+impl Session {
+    /// Loads the manifest and connects the clients.
+    pub async fn open(settings: &Settings) -> Result<Self, SessionError> {
+        let manifest = manifest::load(&settings.manifest_path)?;
+        Self::with_manifest(settings, manifest).await
+    }
+
+    /// Like [`Session::open`] with an already validated manifest.
+    pub async fn with_manifest(settings: &Settings, manifest: Manifest) -> Result<Self, SessionError> {
+        let github = OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?;
+        let default_branch = github.default_branch(&settings.repo).await?;
+        let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
+        if !settings.only.is_empty() {
+            let unknown: Vec<&String> = settings
+                .only
+                .iter()
+                .filter(|o| !specs.iter().any(|s| s.policy.entry == **o || s.key() == **o))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(SessionError::Settings(format!(
+                    "`only` names entries that are not in the manifest: {unknown:?}"
+                )));
+            }
+            specs.retain(|s| settings.only.iter().any(|o| *o == s.policy.entry || *o == s.key()));
+        }
+        let mut auth0 = BTreeMap::new();
+        for (name, tenant) in &manifest.tenants {
+            let Some(m) = settings.management_by_tenant.get(name).or(settings.management.as_ref()) else {
+                continue;
+            };
+            let base = settings
+                .auth0_base_urls
+                .get(name)
+                .cloned()
+                .or_else(|| tenant.base_url.clone());
+            auth0.insert(name.clone(), HttpAuth0::new(&tenant.domain, base.as_deref(), management_auth(m)?)?);
+        }
+        Ok(Self {
+            manifest,
+            specs,
+            github,
+            auth0,
+            workspace: Workspace {
+                repo: settings.repo.clone(),
+                default_branch,
+                ledger_dir: settings.ledger_dir.clone(),
+                branch_prefix: settings.branch_prefix.clone(),
+            },
+        })
+    }
+
+    /// Observes every selected entry and plans at `now`.
+    pub async fn plan(&self, now: OffsetDateTime, options: &PlanOptions) -> Result<Plan, SessionError> {
+        let mut observed = Vec::with_capacity(self.specs.len());
+        for spec in &self.specs {
+            observed.push(observe_entry(self.auth0.get(&spec.policy.tenant), &self.github, &self.workspace, spec).await?);
+        }
+        let policies: Vec<_> = self.specs.iter().map(|s| s.policy.clone()).collect();
+        Ok(plan::plan(&policies, &observed, now, options))
+    }
+
+    fn context(&self, now: OffsetDateTime) -> Context<'_, HttpAuth0, OctocrabGitHub> {
+        Context {
+            auth0: &self.auth0,
+            github: &self.github,
+            workspace: &self.workspace,
+            now,
+        }
+    }
+
+    /// Stage 1.
+    pub async fn rotate(&self, now: OffsetDateTime, options: &PlanOptions) -> Result<(Plan, Report), SessionError> {
+        let plan = self.plan(now, options).await?;
+        let report = apply::rotate(&self.context(now), &self.specs, &plan).await;
+        Ok((plan, report))
+    }
+
+    /// Stage 2.
+    pub async fn finalize(&self, now: OffsetDateTime) -> Result<(Plan, Report), SessionError> {
+        let plan = self.plan(now, &PlanOptions::default()).await?;
+        let report = apply::finalize(&self.context(now), &self.specs, &plan).await;
+        Ok((plan, report))
+    }
+}
