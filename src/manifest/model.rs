@@ -1,0 +1,415 @@
+//! Validated manifest types: what the rest of the crate consumes.
+//!
+//! Every value here has passed validation: names match their patterns,
+//! durations are positive, defaults have been applied and cross-field rules
+//! hold. Durations serialize as canonical text in the largest whole unit out
+//! of `d`, `h`, `m`, `s` (so `2w` serializes as `"14d"`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::duration;
+
+/// A validated rotation manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// The file the manifest was read from (as given to [`super::parse`]).
+    pub path: PathBuf,
+    /// Tenants by name.
+    pub tenants: BTreeMap<String, Tenant>,
+    /// Credential entries in file order. `(tenant, name)` is unique.
+    pub entries: Vec<CredentialEntry>,
+}
+
+impl Manifest {
+    /// Looks up an entry by its key `(tenant, name)`.
+    pub fn entry(&self, tenant: &str, name: &str) -> Option<&CredentialEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.tenant == tenant && e.name == name)
+    }
+}
+
+/// An Auth0 tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// The tenant's key in the manifest (`^[a-z0-9][a-z0-9_-]{0,62}$`).
+    pub name: String,
+    /// Bare hostname, e.g. `acme.eu.auth0.com`. The identity of the tenant:
+    /// client assertions use `https://<domain>/` as audience.
+    pub domain: String,
+    /// Where API requests go instead of `https://<domain>` (an `http`/`https`
+    /// URL without trailing slash, query or fragment).
+    pub base_url: Option<String>,
+    /// Where the tenant is declared (its key).
+    pub location: Location,
+}
+
+impl Tenant {
+    /// The base URL API requests are sent to: `base_url` if set, otherwise
+    /// `https://<domain>`. Never ends with a slash.
+    pub fn api_base(&self) -> String {
+        match &self.base_url {
+            Some(url) => url.clone(),
+            None => format!("https://{}", self.domain),
+        }
+    }
+
+    /// The audience of client assertions: `https://<domain>/`.
+    pub fn audience(&self) -> String {
+        format!("https://{}/", self.domain)
+    }
+}
+
+/// One credential to rotate: an Auth0 application's private_key_jwt key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialEntry {
+    /// Entry name, unique within its tenant (`^[a-z0-9][a-z0-9_-]{0,62}$`).
+    pub name: String,
+    /// Name of the tenant (a key of [`Manifest::tenants`]).
+    pub tenant: String,
+    /// The Auth0 application's client ID.
+    pub client_id: String,
+    /// Signing algorithm of the client assertions.
+    pub alg: Alg,
+    /// RSA key size.
+    pub key_size: KeySize,
+    /// What is uploaded to Auth0.
+    pub upload: UploadFormat,
+    /// Rotate when the attached credential is older than this.
+    #[serde(serialize_with = "duration::serialize")]
+    pub rotate_every: time::Duration,
+    /// Rotate when the attached credential expires sooner than this.
+    #[serde(serialize_with = "duration::serialize_opt")]
+    pub renew_before: Option<time::Duration>,
+    /// `expires_at` of a new credential is its creation time plus this.
+    #[serde(serialize_with = "duration::serialize_opt")]
+    pub lifetime: Option<time::Duration>,
+    /// At rotation, the old credential gets `expires_at` no later than now plus this.
+    #[serde(serialize_with = "duration::serialize_opt")]
+    pub max_overlap: Option<time::Duration>,
+    /// Post-rotation check: request a token for this audience with the new key.
+    pub verify: Option<Verify>,
+    /// Where the new private key (and metadata) is written. Never empty.
+    pub sinks: Vec<Sink>,
+    /// Where the entry starts.
+    pub location: Location,
+}
+
+/// Post-rotation verification settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verify {
+    /// API audience to request a client-credentials token for.
+    pub audience: String,
+}
+
+/// Client-assertion signing algorithm. Auth0 accepts only these three for
+/// private_key_jwt credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (the default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+}
+
+impl Alg {
+    /// All accepted algorithms.
+    pub const ALL: [Alg; 3] = [Alg::RS256, Alg::RS384, Alg::PS256];
+
+    /// The JOSE name (`"RS256"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::RS384 => "RS384",
+            Alg::PS256 => "PS256",
+        }
+    }
+
+    /// Parses the exact JOSE name.
+    pub fn from_name(name: &str) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl fmt::Display for Alg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// RSA key size. Serializes as the number of bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeySize {
+    /// 2048 bits (the default).
+    Rsa2048,
+    /// 3072 bits.
+    Rsa3072,
+    /// 4096 bits.
+    Rsa4096,
+}
+
+impl KeySize {
+    /// All accepted key sizes.
+    pub const ALL: [KeySize; 3] = [KeySize::Rsa2048, KeySize::Rsa3072, KeySize::Rsa4096];
+
+    /// The modulus size in bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            KeySize::Rsa2048 => 2048,
+            KeySize::Rsa3072 => 3072,
+            KeySize::Rsa4096 => 4096,
+        }
+    }
+
+    /// The key size with exactly this many bits.
+    pub fn from_bits(bits: u32) -> Option<KeySize> {
+        KeySize::ALL.into_iter().find(|k| k.bits() == bits)
+    }
+}
+
+impl Serialize for KeySize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.bits())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeySize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bits = u32::deserialize(d)?;
+        KeySize::from_bits(bits).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unsupported key size {bits}, expected 2048, 3072 or 4096"
+            ))
+        })
+    }
+}
+
+impl JsonSchema for KeySize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KeySize".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "RSA key size in bits.",
+            "type": "integer",
+            "enum": [2048, 3072, 4096]
+        })
+    }
+}
+
+/// What is uploaded to Auth0 as the credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadFormat {
+    /// The SPKI public key in PEM (the default).
+    PublicKey,
+    /// A self-signed X.509 certificate carrying the public key.
+    Certificate,
+}
+
+impl UploadFormat {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadFormat::PublicKey => "public_key",
+            UploadFormat::Certificate => "certificate",
+        }
+    }
+}
+
+/// How a private key is written into a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretFormat {
+    /// The PKCS#8 private key in PEM (the default).
+    Pem,
+    /// JSON: `{client_id, kid, alg, private_key_pem}`.
+    Json,
+}
+
+/// What a plaintext variable sink holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VariableValue {
+    /// The key ID of the new credential.
+    Kid,
+    /// The Auth0 credential ID of the new credential.
+    CredentialId,
+}
+
+/// Which repositories of an organization can use an org secret or variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgVisibility {
+    /// Every repository of the organization.
+    All,
+    /// Private and internal repositories.
+    Private,
+    /// Only the repositories listed in `selected_repository_ids`.
+    Selected,
+}
+
+impl OrgVisibility {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgVisibility::All => "all",
+            OrgVisibility::Private => "private",
+            OrgVisibility::Selected => "selected",
+        }
+    }
+}
+
+/// A GitHub repository, `owner/name`. Serializes as that string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoRef {
+    /// User or organization login.
+    pub owner: String,
+    /// Repository name.
+    pub name: String,
+}
+
+impl fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+impl Serialize for RepoRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Where a secret lives. `repo: None` means the repository the action runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum SecretStore {
+    /// A repository secret.
+    Repo {
+        /// The repository; `None` is the current one.
+        repo: Option<RepoRef>,
+    },
+    /// An environment secret.
+    Environment {
+        /// The repository; `None` is the current one.
+        repo: Option<RepoRef>,
+        /// The environment name.
+        environment: String,
+    },
+    /// An organization secret.
+    Org {
+        /// Organization login.
+        org: String,
+        /// Which repositories can use it.
+        visibility: OrgVisibility,
+        /// With `visibility: selected`, the repository IDs that can use it
+        /// (non-empty); otherwise empty.
+        selected_repository_ids: Vec<u64>,
+    },
+}
+
+/// Where a plaintext variable lives. `repo: None` means the current repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum VariableStore {
+    /// A repository variable.
+    Repo {
+        /// The repository; `None` is the current one.
+        repo: Option<RepoRef>,
+    },
+    /// An environment variable.
+    Environment {
+        /// The repository; `None` is the current one.
+        repo: Option<RepoRef>,
+        /// The environment name.
+        environment: String,
+    },
+    /// An organization variable (visibility `all` or `private`).
+    Org {
+        /// Organization login.
+        org: String,
+        /// Which repositories can use it.
+        visibility: OrgVisibility,
+    },
+}
+
+/// A destination for the new key material or its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Sink {
+    /// An encrypted GitHub Actions secret holding the private key.
+    Secret {
+        /// Where the secret lives.
+        store: SecretStore,
+        /// Secret name (`^[A-Za-z_][A-Za-z0-9_]*$`, not `GITHUB_*`).
+        name: String,
+        /// How the key is encoded.
+        format: SecretFormat,
+        /// Where the sink is declared.
+        location: Location,
+    },
+    /// A plaintext GitHub Actions variable holding public metadata.
+    Variable {
+        /// Where the variable lives.
+        store: VariableStore,
+        /// Variable name (`^[A-Za-z_][A-Za-z0-9_]*$`, not `GITHUB_*`).
+        name: String,
+        /// What it holds.
+        value: VariableValue,
+        /// Where the sink is declared.
+        location: Location,
+    },
+}
+
+impl Sink {
+    /// The secret or variable name.
+    pub fn name(&self) -> &str {
+        match self {
+            Sink::Secret { name, .. } | Sink::Variable { name, .. } => name,
+        }
+    }
+
+    /// Where the sink is declared.
+    pub fn location(&self) -> Location {
+        match self {
+            Sink::Secret { location, .. } | Sink::Variable { location, .. } => *location,
+        }
+    }
+}
+
+/// A position in the manifest file, 1-based; columns count characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// Line, starting at 1.
+    pub line: usize,
+    /// Column in characters, starting at 1.
+    pub column: usize,
+}
+
+impl Location {
+    /// Line 1, column 1.
+    pub const START: Location = Location { line: 1, column: 1 };
+
+    /// From a serde-saphyr location; unknown parts become 1.
+    pub(crate) fn from_yaml(loc: &serde_saphyr::Location) -> Location {
+        Location {
+            line: (loc.line() as usize).max(1),
+            column: (loc.column() as usize).max(1),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}

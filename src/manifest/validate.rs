@@ -1,0 +1,509 @@
+//! Raw → validated: applies defaults and checks every value and every
+//! cross-field rule, reporting all problems rather than the first.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use time::Duration;
+
+use super::checks;
+use super::diag::{codes, did_you_mean, show, Sink as Diags};
+use super::duration::{self, DurationError};
+use super::model::{
+    Alg, CredentialEntry, KeySize, Location, Manifest, Tenant, UploadFormat, Verify,
+};
+use super::raw::{RawCredential, RawDefaults, RawManifest, Text};
+use super::sinks::SinkChecker;
+
+/// The position of a located value.
+pub(crate) fn at(text: &Text) -> Location {
+    Location::from_yaml(&text.referenced)
+}
+
+/// Validates `raw`; returns the manifest when no problem was found.
+pub(crate) fn validate(path: &Path, raw: RawManifest, diags: &mut Diags<'_>) -> Option<Manifest> {
+    let version = raw.version.value.trim();
+    if version != "1" {
+        diags.push(
+            codes::UNSUPPORTED_VERSION,
+            at(&raw.version),
+            format!("unsupported manifest version {}", show(version)),
+            "this release reads `version: 1`",
+        );
+    }
+
+    let tenants = tenants(&raw, diags);
+    let defaults = Defaults::from_raw(raw.defaults.as_ref(), diags);
+
+    let credentials = &raw.credentials;
+    if credentials.value.is_empty() {
+        diags.push(
+            codes::NO_CREDENTIALS,
+            Location::from_yaml(&credentials.referenced),
+            "`credentials` is empty: there is nothing to rotate",
+            "add at least one entry with `name`, `tenant`, `client_id` and `sinks`",
+        );
+    }
+
+    let mut sinks = SinkChecker::default();
+    let mut seen: BTreeMap<(String, String), Location> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for spanned in &credentials.value {
+        let entry_at = Location::from_yaml(&spanned.referenced);
+        let raw_entry = &spanned.value;
+        let key = (raw_entry.tenant.value.clone(), raw_entry.name.value.clone());
+        if let Some(first) = seen.get(&key) {
+            diags.push(
+                codes::DUPLICATE_ENTRY,
+                at(&raw_entry.name),
+                format!(
+                    "duplicate credential {} in tenant {} (first declared on line {})",
+                    show(&key.1),
+                    show(&key.0),
+                    first.line
+                ),
+                "entry names must be unique within a tenant; rename or remove one",
+            );
+        } else {
+            seen.insert(key, at(&raw_entry.name));
+        }
+        if let Some(entry) = entry(raw_entry, entry_at, &tenants, &defaults, &mut sinks, diags) {
+            entries.push(entry);
+        }
+    }
+
+    if !diags.is_empty() {
+        return None;
+    }
+    Some(Manifest {
+        path: path.to_path_buf(),
+        tenants,
+        entries,
+    })
+}
+
+fn tenants(raw: &RawManifest, diags: &mut Diags<'_>) -> BTreeMap<String, Tenant> {
+    let mut out = BTreeMap::new();
+    if raw.tenants.value.0.is_empty() {
+        diags.push(
+            codes::NO_TENANTS,
+            Location::from_yaml(&raw.tenants.referenced),
+            "`tenants` is empty",
+            "declare at least one tenant, e.g. `prod: {domain: acme.eu.auth0.com}`",
+        );
+    }
+    for (name, tenant) in &raw.tenants.value.0 {
+        if let Err((what, hint)) = checks::name(&name.value) {
+            diags.push(
+                codes::BAD_NAME,
+                at(name),
+                format!("tenant name {} {what}", show(&name.value)),
+                hint,
+            );
+        }
+        let domain = match checks::domain(&tenant.domain.value) {
+            Ok(d) => d,
+            Err((what, hint)) => {
+                diags.push(
+                    codes::BAD_DOMAIN,
+                    at(&tenant.domain),
+                    format!("tenant domain {} {what}", show(&tenant.domain.value)),
+                    hint,
+                );
+                String::new()
+            }
+        };
+        let base_url =
+            tenant
+                .base_url
+                .as_ref()
+                .and_then(|url| match checks::base_url(&url.value) {
+                    Ok(u) => Some(u),
+                    Err((what, hint)) => {
+                        diags.push(
+                            codes::BAD_BASE_URL,
+                            at(url),
+                            format!("base_url {} {what}", show(&url.value)),
+                            hint,
+                        );
+                        None
+                    }
+                });
+        out.insert(
+            name.value.clone(),
+            Tenant {
+                name: name.value.clone(),
+                domain,
+                base_url,
+                location: at(name),
+            },
+        );
+    }
+    out
+}
+
+/// A value with the position it was written at (entry or defaults).
+type Located<T> = Option<(T, Location)>;
+
+/// Parsed `defaults`; each `None` if absent or invalid (already reported).
+#[derive(Default)]
+struct Defaults {
+    alg: Located<Alg>,
+    key_size: Located<KeySize>,
+    upload: Located<UploadFormat>,
+    rotate_every: Located<Duration>,
+    renew_before: Located<Duration>,
+    lifetime: Located<Duration>,
+    max_overlap: Located<Duration>,
+    /// `defaults.rotate_every` was written (even if invalid).
+    has_rotate_every: bool,
+}
+
+impl Defaults {
+    fn from_raw(raw: Option<&RawDefaults>, diags: &mut Diags<'_>) -> Defaults {
+        let Some(raw) = raw else {
+            return Defaults::default();
+        };
+        Defaults {
+            alg: raw.alg.as_ref().and_then(|t| parse_alg(t, diags)),
+            key_size: raw.key_size.as_ref().and_then(|t| parse_key_size(t, diags)),
+            upload: raw.upload.as_ref().and_then(|t| parse_upload(t, diags)),
+            rotate_every: raw
+                .rotate_every
+                .as_ref()
+                .and_then(|t| parse_duration("rotate_every", t, diags)),
+            renew_before: raw
+                .renew_before
+                .as_ref()
+                .and_then(|t| parse_duration("renew_before", t, diags)),
+            lifetime: raw
+                .lifetime
+                .as_ref()
+                .and_then(|t| parse_duration("lifetime", t, diags)),
+            max_overlap: raw
+                .max_overlap
+                .as_ref()
+                .and_then(|t| parse_duration("max_overlap", t, diags)),
+            has_rotate_every: raw.rotate_every.is_some(),
+        }
+    }
+}
+
+/// The entry's own value if written (even if invalid), else the default.
+fn pick<T: Copy>(
+    own: Option<&Text>,
+    parse: impl FnOnce(&Text) -> Located<T>,
+    default: Located<T>,
+) -> (Located<T>, bool) {
+    match own {
+        Some(text) => {
+            let parsed = parse(text);
+            let ok = parsed.is_some();
+            (parsed, ok)
+        }
+        None => (default, true),
+    }
+}
+
+fn entry(
+    raw: &RawCredential,
+    entry_at: Location,
+    tenants: &BTreeMap<String, Tenant>,
+    defaults: &Defaults,
+    sinks: &mut SinkChecker,
+    diags: &mut Diags<'_>,
+) -> Option<CredentialEntry> {
+    let mut ok = true;
+    let label = format!("{}/{}", raw.tenant.value, raw.name.value);
+
+    if let Err((what, hint)) = checks::name(&raw.name.value) {
+        diags.push(
+            codes::BAD_NAME,
+            at(&raw.name),
+            format!("credential name {} {what}", show(&raw.name.value)),
+            hint,
+        );
+        ok = false;
+    }
+    if !tenants.contains_key(&raw.tenant.value) {
+        let names: Vec<&str> = tenants.keys().map(String::as_str).collect();
+        let hint = match did_you_mean(&raw.tenant.value, &names) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None if names.is_empty() => "declare the tenant under `tenants`".to_owned(),
+            None => format!(
+                "declare it under `tenants` or use one of: {}",
+                names.join(", ")
+            ),
+        };
+        diags.push(
+            codes::UNKNOWN_TENANT,
+            at(&raw.tenant),
+            format!("unknown tenant {}", show(&raw.tenant.value)),
+            hint,
+        );
+        ok = false;
+    }
+    if let Err((what, hint)) = checks::client_id(&raw.client_id.value) {
+        diags.push(
+            codes::BAD_CLIENT_ID,
+            at(&raw.client_id),
+            format!("client_id {} {what}", show(&raw.client_id.value)),
+            hint,
+        );
+        ok = false;
+    }
+
+    let (alg, good) = pick(raw.alg.as_ref(), |t| parse_alg(t, diags), defaults.alg);
+    ok &= good;
+    let (key_size, good) = pick(
+        raw.key_size.as_ref(),
+        |t| parse_key_size(t, diags),
+        defaults.key_size,
+    );
+    ok &= good;
+    let (upload, good) = pick(
+        raw.upload.as_ref(),
+        |t| parse_upload(t, diags),
+        defaults.upload,
+    );
+    ok &= good;
+    let mut durations = [
+        (
+            "rotate_every",
+            raw.rotate_every.as_ref(),
+            defaults.rotate_every,
+        ),
+        (
+            "renew_before",
+            raw.renew_before.as_ref(),
+            defaults.renew_before,
+        ),
+        ("lifetime", raw.lifetime.as_ref(), defaults.lifetime),
+        (
+            "max_overlap",
+            raw.max_overlap.as_ref(),
+            defaults.max_overlap,
+        ),
+    ]
+    .map(|(field, own, default)| {
+        let (value, good) = pick(own, |t| parse_duration(field, t, diags), default);
+        ok &= good;
+        value
+    })
+    .into_iter();
+    let (rotate_every, renew_before, lifetime, max_overlap) = (
+        durations.next().flatten(),
+        durations.next().flatten(),
+        durations.next().flatten(),
+        durations.next().flatten(),
+    );
+
+    if raw.rotate_every.is_none() && !defaults.has_rotate_every {
+        diags.push(
+            codes::MISSING_FIELD,
+            entry_at,
+            format!("credential {} has no `rotate_every`", show(&label)),
+            "set `rotate_every` on the entry or under `defaults`, e.g. `rotate_every: 90d`",
+        );
+        ok = false;
+    }
+    if let (Some((renew, renew_at)), Some((life, _))) = (renew_before, lifetime) {
+        if renew >= life {
+            diags.push(
+                codes::RENEW_NOT_BEFORE_LIFETIME,
+                renew_at,
+                format!(
+                    "renew_before `{}` of credential {} is not shorter than its lifetime `{}`: every run would rotate again",
+                    duration::format(renew),
+                    show(&label),
+                    duration::format(life)
+                ),
+                "make renew_before shorter than lifetime (e.g. lifetime 120d, renew_before 14d)",
+            );
+            ok = false;
+        }
+    }
+    if let (Some((rotate, _)), Some((life, life_at)), None) = (rotate_every, lifetime, renew_before)
+    {
+        if life <= rotate {
+            diags.push(
+                codes::LIFETIME_TOO_SHORT,
+                life_at,
+                format!(
+                    "lifetime `{}` of credential {} is not longer than rotate_every `{}`: the credential would expire before it is rotated",
+                    duration::format(life),
+                    show(&label),
+                    duration::format(rotate)
+                ),
+                "make lifetime longer than rotate_every, or set renew_before to rotate ahead of expiry",
+            );
+            ok = false;
+        }
+    }
+    if let (Some((rotate, _)), Some((overlap, overlap_at))) = (rotate_every, max_overlap) {
+        if overlap > rotate {
+            diags.push(
+                codes::OVERLAP_TOO_LONG,
+                overlap_at,
+                format!(
+                    "max_overlap `{}` of credential {} is longer than rotate_every `{}`",
+                    duration::format(overlap),
+                    show(&label),
+                    duration::format(rotate)
+                ),
+                "the old key must be gone before the next rotation; make max_overlap at most rotate_every",
+            );
+            ok = false;
+        }
+    }
+
+    let verify = raw.verify.as_ref().and_then(|v| {
+        if v.audience.value.trim().is_empty() {
+            diags.push(
+                codes::EMPTY_AUDIENCE,
+                at(&v.audience),
+                format!("verify.audience of credential {} is empty", show(&label)),
+                "set it to the identifier of an API the application may call, or remove `verify`",
+            );
+            ok = false;
+            None
+        } else {
+            Some(Verify {
+                audience: v.audience.value.clone(),
+            })
+        }
+    });
+
+    if raw.sinks.value.is_empty() {
+        diags.push(
+            codes::NO_SINKS,
+            Location::from_yaml(&raw.sinks.referenced),
+            format!(
+                "credential {} has no sinks: the new key would be lost",
+                show(&label)
+            ),
+            "add at least one sink, e.g. `- {kind: repo_secret, name: AUTH0_PRIVATE_KEY}`",
+        );
+        ok = false;
+    }
+    let mut out_sinks = Vec::new();
+    for sink in &raw.sinks.value {
+        match sinks.check(sink, &label, diags) {
+            Some(s) => out_sinks.push(s),
+            None => ok = false,
+        }
+    }
+
+    if !ok {
+        return None;
+    }
+    Some(CredentialEntry {
+        name: raw.name.value.clone(),
+        tenant: raw.tenant.value.clone(),
+        client_id: raw.client_id.value.clone(),
+        alg: alg.map_or(Alg::RS256, |(a, _)| a),
+        key_size: key_size.map_or(KeySize::Rsa2048, |(k, _)| k),
+        upload: upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
+        rotate_every: rotate_every?.0,
+        renew_before: renew_before.map(|(d, _)| d),
+        lifetime: lifetime.map(|(d, _)| d),
+        max_overlap: max_overlap.map(|(d, _)| d),
+        verify,
+        sinks: out_sinks,
+        location: entry_at,
+    })
+}
+
+fn parse_alg(text: &Text, diags: &mut Diags<'_>) -> Located<Alg> {
+    let value = text.value.as_str();
+    if let Some(alg) = Alg::from_name(value) {
+        return Some((alg, at(text)));
+    }
+    let upper = value.to_ascii_uppercase();
+    let hint = if let Some(alg) = Alg::from_name(&upper) {
+        format!("algorithm names are upper case: `{alg}`")
+    } else if upper.starts_with("RS")
+        || upper.starts_with("PS")
+        || upper.starts_with("ES")
+        || upper.starts_with("HS")
+        || upper.starts_with("ED")
+    {
+        "Auth0 accepts only RS256, RS384 and PS256 for private_key_jwt credentials (not RS512, PS384, PS512, ES*, HS* or EdDSA)".to_owned()
+    } else {
+        "use RS256, RS384 or PS256".to_owned()
+    };
+    diags.push(
+        codes::BAD_ALG,
+        at(text),
+        format!("unsupported alg {}", show(value)),
+        hint,
+    );
+    None
+}
+
+fn parse_key_size(text: &Text, diags: &mut Diags<'_>) -> Located<KeySize> {
+    let value = text.value.trim();
+    if let Some(size) = value.parse::<u32>().ok().and_then(KeySize::from_bits) {
+        return Some((size, at(text)));
+    }
+    diags.push(
+        codes::BAD_KEY_SIZE,
+        at(text),
+        format!("unsupported key_size {}", show(value)),
+        "use 2048, 3072 or 4096 (RSA modulus size in bits)",
+    );
+    None
+}
+
+fn parse_upload(text: &Text, diags: &mut Diags<'_>) -> Located<UploadFormat> {
+    let value = text.value.as_str();
+    match value {
+        "public_key" => return Some((UploadFormat::PublicKey, at(text))),
+        "certificate" => return Some((UploadFormat::Certificate, at(text))),
+        _ => {}
+    }
+    let hint = match did_you_mean(value, &["public_key", "certificate"]) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => "use `public_key` (upload the PEM public key) or `certificate` (upload a self-signed X.509 certificate)".to_owned(),
+    };
+    diags.push(
+        codes::BAD_UPLOAD,
+        at(text),
+        format!("unsupported upload format {}", show(value)),
+        hint,
+    );
+    None
+}
+
+fn parse_duration(field: &str, text: &Text, diags: &mut Diags<'_>) -> Located<Duration> {
+    match duration::parse(&text.value) {
+        Ok(d) => Some((d, at(text))),
+        Err(DurationError::Zero) => {
+            diags.push(
+                codes::ZERO_DURATION,
+                at(text),
+                format!("{field} {} is zero", show(&text.value)),
+                "durations must be positive, e.g. `90d`",
+            );
+            None
+        }
+        Err(DurationError::TooLong) => {
+            diags.push(
+                codes::BAD_DURATION,
+                at(text),
+                format!("{field} {} is too long (at most 3650d)", show(&text.value)),
+                "use a duration of at most 3650d (10 years)",
+            );
+            None
+        }
+        Err(DurationError::Syntax(why)) => {
+            diags.push(
+                codes::BAD_DURATION,
+                at(text),
+                format!("{field} {} is not a duration: {why}", show(&text.value)),
+                "write a whole number and one unit: s, m, h, d or w (e.g. `90d`, `12h`, `2w`)",
+            );
+            None
+        }
+    }
+}
