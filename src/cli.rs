@@ -132,20 +132,26 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| e.to_string())
 }
 
 impl RunArgs {
     /// Builds run settings (reads the private key file if given).
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let repo = Repo::parse(&self.repo).ok_or_else(|| anyhow::anyhow!("--repo must be owner/name, got {:?}", self.repo))?;
+        let repo = Repo::parse(&self.repo)
+            .ok_or_else(|| anyhow::anyhow!("--repo must be owner/name, got {:?}", self.repo))?;
         let mut s = Settings::new(
             self.manifest.clone(),
             repo,
             self.github_api_url.clone(),
             SecretString::from(self.github_token.as_str()),
         );
-        s.management = match (&self.auth0_client_id, &self.auth0_client_secret, &self.auth0_private_key_file) {
+        s.management = match (
+            &self.auth0_client_id,
+            &self.auth0_client_secret,
+            &self.auth0_private_key_file,
+        ) {
             (Some(id), _, Some(path)) => Some(Management::Key {
                 client_id: id.clone(),
                 key_pem: SecretString::new(
@@ -158,10 +164,16 @@ impl RunArgs {
                 client_id: id.clone(),
                 secret: SecretString::from(secret.as_str()),
             }),
-            (Some(_), None, None) => anyhow::bail!("AUTH0_CLIENT_ID needs AUTH0_CLIENT_SECRET or AUTH0_PRIVATE_KEY_FILE"),
+            (Some(_), None, None) => {
+                anyhow::bail!("AUTH0_CLIENT_ID needs AUTH0_CLIENT_SECRET or AUTH0_PRIVATE_KEY_FILE")
+            }
             (None, _, _) => None,
         };
-        s.auth0_base_urls = self.auth0_base_urls.iter().cloned().collect::<BTreeMap<_, _>>();
+        s.auth0_base_urls = self
+            .auth0_base_urls
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>();
         s.ledger_dir = self.ledger_dir.clone();
         s.only = self.only.clone();
         Ok(s)
@@ -208,7 +220,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {
-                println!("{}: ok ({} tenants, {} credentials)", manifest.display(), m.tenants.len(), m.entries.len());
+                println!(
+                    "{}: ok ({} tenants, {} credentials)",
+                    manifest.display(),
+                    m.tenants.len(),
+                    m.entries.len()
+                );
                 Ok(0)
             }
             Err(e) => {
@@ -217,7 +234,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         },
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::manifest::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::manifest::json_schema())?
+            );
             Ok(0)
         }
         Command::Emulator { listen, seed_demo } => {

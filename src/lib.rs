@@ -9,6 +9,8 @@
 
 pub mod apply;
 pub mod auth0;
+pub mod cli;
+pub mod demo;
 pub mod emulator;
 pub mod github;
 pub mod keys;
@@ -16,4 +18,6 @@ pub mod ledger;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
+pub mod resolve;
 pub mod secret;
+pub mod session;

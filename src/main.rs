@@ -12,7 +12,9 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     let cli = auth0_rotate::cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let code = runtime.block_on(auth0_rotate::cli::run(cli))?;
     std::process::exit(code);
 }

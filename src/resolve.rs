@@ -19,7 +19,9 @@ fn repo_or(this: &Repo, r: &Option<manifest::RepoRef>) -> Repo {
 fn secret_store(this: &Repo, s: &SecretStore) -> Store {
     match s {
         SecretStore::Repo { repo } => Store::Repo(repo_or(this, repo)),
-        SecretStore::Environment { repo, environment } => Store::Environment(repo_or(this, repo), environment.clone()),
+        SecretStore::Environment { repo, environment } => {
+            Store::Environment(repo_or(this, repo), environment.clone())
+        }
         SecretStore::Org {
             org,
             visibility,
@@ -35,7 +37,9 @@ fn secret_store(this: &Repo, s: &SecretStore) -> Store {
 fn variable_store(this: &Repo, s: &VariableStore) -> Store {
     match s {
         VariableStore::Repo { repo } => Store::Repo(repo_or(this, repo)),
-        VariableStore::Environment { repo, environment } => Store::Environment(repo_or(this, repo), environment.clone()),
+        VariableStore::Environment { repo, environment } => {
+            Store::Environment(repo_or(this, repo), environment.clone())
+        }
         VariableStore::Org { org, visibility } => Store::Org {
             org: org.clone(),
             visibility: visibility.as_str().to_owned(),
@@ -71,7 +75,12 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 .sinks
                 .iter()
                 .map(|s| match s {
-                    Sink::Secret { store, name, format, .. } => SinkSpec::Secret {
+                    Sink::Secret {
+                        store,
+                        name,
+                        format,
+                        ..
+                    } => SinkSpec::Secret {
                         store: secret_store(this_repo, store),
                         name: name.clone(),
                         format: match format {
@@ -79,7 +88,9 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                             manifest::SecretFormat::Json => SecretFormat::Json,
                         },
                     },
-                    Sink::Variable { store, name, value, .. } => SinkSpec::Variable {
+                    Sink::Variable {
+                        store, name, value, ..
+                    } => SinkSpec::Variable {
                         store: variable_store(this_repo, store),
                         name: name.clone(),
                         value: match value {

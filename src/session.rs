@@ -64,7 +64,12 @@ pub struct Settings {
 
 impl Settings {
     /// Defaults for everything but the required values.
-    pub fn new(manifest_path: PathBuf, repo: Repo, github_api_url: String, github_token: SecretString) -> Self {
+    pub fn new(
+        manifest_path: PathBuf,
+        repo: Repo,
+        github_api_url: String,
+        github_token: SecretString,
+    ) -> Self {
         Self {
             manifest_path,
             repo,
@@ -120,10 +125,15 @@ fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
             client_id: client_id.clone(),
             secret: secret.clone(),
         },
-        Management::Key { client_id, key_pem, alg } => ManagementAuth::PrivateKey {
+        Management::Key {
+            client_id,
+            key_pem,
+            alg,
+        } => ManagementAuth::PrivateKey {
             client_id: client_id.clone(),
-            key: PrivateKey::from_pkcs8_pem(key_pem)
-                .map_err(|e| SessionError::Settings(format!("Auth0 management private key: {e}")))?,
+            key: PrivateKey::from_pkcs8_pem(key_pem).map_err(|e| {
+                SessionError::Settings(format!("Auth0 management private key: {e}"))
+            })?,
             alg: *alg,
         },
     })
@@ -137,7 +147,10 @@ impl Session {
     }
 
     /// Like [`Session::open`] with an already validated manifest.
-    pub async fn with_manifest(settings: &Settings, manifest: Manifest) -> Result<Self, SessionError> {
+    pub async fn with_manifest(
+        settings: &Settings,
+        manifest: Manifest,
+    ) -> Result<Self, SessionError> {
         let github = OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?;
         let default_branch = github.default_branch(&settings.repo).await?;
         let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
@@ -145,18 +158,31 @@ impl Session {
             let unknown: Vec<&String> = settings
                 .only
                 .iter()
-                .filter(|o| !specs.iter().any(|s| s.policy.entry == **o || s.key() == **o))
+                .filter(|o| {
+                    !specs
+                        .iter()
+                        .any(|s| s.policy.entry == **o || s.key() == **o)
+                })
                 .collect();
             if !unknown.is_empty() {
                 return Err(SessionError::Settings(format!(
                     "`only` names entries that are not in the manifest: {unknown:?}"
                 )));
             }
-            specs.retain(|s| settings.only.iter().any(|o| *o == s.policy.entry || *o == s.key()));
+            specs.retain(|s| {
+                settings
+                    .only
+                    .iter()
+                    .any(|o| *o == s.policy.entry || *o == s.key())
+            });
         }
         let mut auth0 = BTreeMap::new();
         for (name, tenant) in &manifest.tenants {
-            let Some(m) = settings.management_by_tenant.get(name).or(settings.management.as_ref()) else {
+            let Some(m) = settings
+                .management_by_tenant
+                .get(name)
+                .or(settings.management.as_ref())
+            else {
                 continue;
             };
             let base = settings
@@ -164,7 +190,10 @@ impl Session {
                 .get(name)
                 .cloned()
                 .or_else(|| tenant.base_url.clone());
-            auth0.insert(name.clone(), HttpAuth0::new(&tenant.domain, base.as_deref(), management_auth(m)?)?);
+            auth0.insert(
+                name.clone(),
+                HttpAuth0::new(&tenant.domain, base.as_deref(), management_auth(m)?)?,
+            );
         }
         Ok(Self {
             manifest,
@@ -181,10 +210,22 @@ impl Session {
     }
 
     /// Observes every selected entry and plans at `now`.
-    pub async fn plan(&self, now: OffsetDateTime, options: &PlanOptions) -> Result<Plan, SessionError> {
+    pub async fn plan(
+        &self,
+        now: OffsetDateTime,
+        options: &PlanOptions,
+    ) -> Result<Plan, SessionError> {
         let mut observed = Vec::with_capacity(self.specs.len());
         for spec in &self.specs {
-            observed.push(observe_entry(self.auth0.get(&spec.policy.tenant), &self.github, &self.workspace, spec).await?);
+            observed.push(
+                observe_entry(
+                    self.auth0.get(&spec.policy.tenant),
+                    &self.github,
+                    &self.workspace,
+                    spec,
+                )
+                .await?,
+            );
         }
         let policies: Vec<_> = self.specs.iter().map(|s| s.policy.clone()).collect();
         Ok(plan::plan(&policies, &observed, now, options))
@@ -200,7 +241,11 @@ impl Session {
     }
 
     /// Stage 1.
-    pub async fn rotate(&self, now: OffsetDateTime, options: &PlanOptions) -> Result<(Plan, Report), SessionError> {
+    pub async fn rotate(
+        &self,
+        now: OffsetDateTime,
+        options: &PlanOptions,
+    ) -> Result<(Plan, Report), SessionError> {
         let plan = self.plan(now, options).await?;
         let report = apply::rotate(&self.context(now), &self.specs, &plan).await;
         Ok((plan, report))

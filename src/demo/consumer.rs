@@ -89,7 +89,8 @@ impl Consumer {
     pub async fn wait_for_total(&self, n: u64, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
-            if self.stats.ok.load(Ordering::SeqCst) + self.stats.failed.load(Ordering::SeqCst) >= n {
+            if self.stats.ok.load(Ordering::SeqCst) + self.stats.failed.load(Ordering::SeqCst) >= n
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -105,14 +106,21 @@ impl Consumer {
     }
 }
 
-async fn run(github: GitHubEmulator, c: ConsumerConfig, stats: Arc<ConsumerStats>, stop: Arc<AtomicBool>) {
+async fn run(
+    github: GitHubEmulator,
+    c: ConsumerConfig,
+    stats: Arc<ConsumerStats>,
+    stop: Arc<AtomicBool>,
+) {
     let http = reqwest::Client::new();
     let mut key: Option<(Vec<u8>, PrivateKey)> = None;
     while !stop.load(Ordering::SeqCst) {
         // Re-read the secret every round: a deployment that picks up the
         // new secret value as soon as it is written.
         if let Some(plain) = github.secret_plaintext(&c.secret, &c.secret_name) {
-            let changed = key.as_ref().is_none_or(|(raw, _)| raw.as_slice() != plain.expose());
+            let changed = key
+                .as_ref()
+                .is_none_or(|(raw, _)| raw.as_slice() != plain.expose());
             if changed {
                 let pem = SecretString::new(String::from_utf8_lossy(plain.expose()).into_owned());
                 match PrivateKey::from_pkcs8_pem(&pem) {

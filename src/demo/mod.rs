@@ -99,16 +99,38 @@ impl Seeded {
 pub async fn seed(emu: &RunningEmulator) -> anyhow::Result<Seeded> {
     let a = &emu.emulator.auth0;
     a.create_tenant(DOMAIN);
-    a.create_client(DOMAIN, MGMT_CLIENT_ID, "auth0-rotate (M2M)", Some(MGMT_SECRET))?;
-    a.grant(DOMAIN, MGMT_CLIENT_ID, &format!("https://{DOMAIN}/api/v2/"), ROTATION_SCOPES)?;
+    a.create_client(
+        DOMAIN,
+        MGMT_CLIENT_ID,
+        "auth0-rotate (M2M)",
+        Some(MGMT_SECRET),
+    )?;
+    a.grant(
+        DOMAIN,
+        MGMT_CLIENT_ID,
+        &format!("https://{DOMAIN}/api/v2/"),
+        ROTATION_SCOPES,
+    )?;
     a.create_client(DOMAIN, CLIENT_ID, "billing-worker", None)?;
     a.grant(DOMAIN, CLIENT_ID, AUDIENCE, &["read:invoices"])?;
     let key = PrivateKey::generate(KeySize::Rsa2048)?;
-    let cred = a.add_credential(DOMAIN, CLIENT_ID, "billing-worker (set up by hand)", key.public_key_pem(), Alg::RS256, true)?;
+    let cred = a.add_credential(
+        DOMAIN,
+        CLIENT_ID,
+        "billing-worker (set up by hand)",
+        key.public_key_pem(),
+        Alg::RS256,
+        true,
+    )?;
 
     let g = &emu.emulator.github;
     g.create_org(OWNER);
-    g.create_repo(OWNER, REPO, "main", &[(MANIFEST_PATH, MANIFEST), ("README.md", "# infra\n")]);
+    g.create_repo(
+        OWNER,
+        REPO,
+        "main",
+        &[(MANIFEST_PATH, MANIFEST), ("README.md", "# infra\n")],
+    );
     g.add_token(GITHUB_TOKEN, TokenKind::App);
 
     // The key a human put in the secret before adopting the tool.
@@ -116,7 +138,8 @@ pub async fn seed(emu: &RunningEmulator) -> anyhow::Result<Seeded> {
     let store = Store::Repo(repo());
     let pk = gh.secret_public_key(&store).await?;
     let pem = key.to_pkcs8_pem();
-    let sealed = seal::seal(&pk.key, &SecretBytes::new(pem.expose().as_bytes().to_vec())).map_err(anyhow::Error::msg)?;
+    let sealed = seal::seal(&pk.key, &SecretBytes::new(pem.expose().as_bytes().to_vec()))
+        .map_err(anyhow::Error::msg)?;
     gh.put_secret(&store, SECRET, &sealed, &pk.key_id).await?;
     Ok(Seeded {
         base_url: emu.base_url(),
@@ -134,12 +157,18 @@ fn repo() -> Repo {
 
 /// Settings for a run against the emulator, with the manifest at `manifest_path`.
 pub fn settings(emu: &RunningEmulator, manifest_path: std::path::PathBuf) -> Settings {
-    let mut s = Settings::new(manifest_path, repo(), emu.github_api_url(), SecretString::from(GITHUB_TOKEN));
+    let mut s = Settings::new(
+        manifest_path,
+        repo(),
+        emu.github_api_url(),
+        SecretString::from(GITHUB_TOKEN),
+    );
     s.management = Some(Management::Secret {
         client_id: MGMT_CLIENT_ID.into(),
         secret: SecretString::from(MGMT_SECRET),
     });
-    s.auth0_base_urls.insert(TENANT.into(), emu.auth0_base_url(DOMAIN));
+    s.auth0_base_urls
+        .insert(TENANT.into(), emu.auth0_base_url(DOMAIN));
     s
 }
 
@@ -194,7 +223,10 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
     let consumer = Consumer::start(
         emu.emulator.github.clone(),
         ConsumerConfig {
-            secret: SecretStoreRef::Repo { owner: OWNER.into(), repo: REPO.into() },
+            secret: SecretStoreRef::Repo {
+                owner: OWNER.into(),
+                repo: REPO.into(),
+            },
             secret_name: SECRET.into(),
             domain: DOMAIN.into(),
             auth0_base_url: emu.auth0_base_url(DOMAIN),
@@ -204,16 +236,29 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         },
     );
     let quarter = (exchanges / 4).max(1);
-    consumer.wait_for_total(quarter, Duration::from_secs(60)).await;
-    let before = emu.emulator.auth0.client(DOMAIN, CLIENT_ID).expect("seeded client");
-    let _ = writeln!(log, "before: attached {:?} (kids {:?})", before.attached, short(&before.attached_kids()));
+    consumer
+        .wait_for_total(quarter, Duration::from_secs(60))
+        .await;
+    let before = emu
+        .emulator
+        .auth0
+        .client(DOMAIN, CLIENT_ID)
+        .expect("seeded client");
+    let _ = writeln!(
+        log,
+        "before: attached {:?} (kids {:?})",
+        before.attached,
+        short(&before.attached_kids())
+    );
 
     let session = Session::open(&settings).await?;
     let now = OffsetDateTime::now_utc();
     let plan = session.plan(now, &PlanOptions::default()).await?;
     let _ = writeln!(log, "\n$ auth0-rotate plan\n{}", plan.to_text());
 
-    let (_, report) = session.rotate(OffsetDateTime::now_utc(), &PlanOptions::default()).await?;
+    let (_, report) = session
+        .rotate(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .await?;
     let _ = writeln!(log, "$ auth0-rotate rotate\n{}", report.to_text());
     let pull_url = report.entries.iter().find_map(|e| match &e.outcome {
         crate::apply::Outcome::Rotated { pull_url, .. } => Some(pull_url.clone()),
@@ -224,14 +269,32 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         _ => None,
     });
 
-    let count_before = emu.emulator.auth0.client(DOMAIN, CLIENT_ID).map(|c| c.credentials.len()).unwrap_or(0);
-    let (_, again) = session.rotate(OffsetDateTime::now_utc(), &PlanOptions::default()).await?;
-    let count_after = emu.emulator.auth0.client(DOMAIN, CLIENT_ID).map(|c| c.credentials.len()).unwrap_or(0);
-    let _ = writeln!(log, "$ auth0-rotate rotate   # again: converges, creates nothing\n{}", again.to_text());
+    let count_before = emu
+        .emulator
+        .auth0
+        .client(DOMAIN, CLIENT_ID)
+        .map(|c| c.credentials.len())
+        .unwrap_or(0);
+    let (_, again) = session
+        .rotate(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .await?;
+    let count_after = emu
+        .emulator
+        .auth0
+        .client(DOMAIN, CLIENT_ID)
+        .map(|c| c.credentials.len())
+        .unwrap_or(0);
+    let _ = writeln!(
+        log,
+        "$ auth0-rotate rotate   # again: converges, creates nothing\n{}",
+        again.to_text()
+    );
 
     // Consumers pick up the new secret (here: on their next read), then a human merges.
     if let Some(kid) = &new_kid {
-        consumer.wait_for_kid(kid, quarter, Duration::from_secs(60)).await;
+        consumer
+            .wait_for_kid(kid, quarter, Duration::from_secs(60))
+            .await;
     }
     let pulls = emu.emulator.github.pulls(OWNER, REPO);
     if let Some(pull) = pulls.iter().find(|p| p.state == "open") {
@@ -242,34 +305,59 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
     let (_, fin) = session.finalize(OffsetDateTime::now_utc()).await?;
     let _ = writeln!(log, "$ auth0-rotate finalize\n{}", fin.to_text());
     let (_, fin2) = session.finalize(OffsetDateTime::now_utc()).await?;
-    let _ = writeln!(log, "$ auth0-rotate finalize   # again: a no-op\n{}", fin2.to_text());
+    let _ = writeln!(
+        log,
+        "$ auth0-rotate finalize   # again: a no-op\n{}",
+        fin2.to_text()
+    );
 
-    consumer.wait_for_total(exchanges, Duration::from_secs(120)).await;
+    consumer
+        .wait_for_total(exchanges, Duration::from_secs(120))
+        .await;
     let stats = consumer.stop().await;
-    let final_plan = session.plan(OffsetDateTime::now_utc(), &PlanOptions::default()).await?;
+    let final_plan = session
+        .plan(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .await?;
     let _ = writeln!(log, "$ auth0-rotate plan\n{}", final_plan.to_text());
 
-    let after = emu.emulator.auth0.client(DOMAIN, CLIENT_ID).expect("client");
+    let after = emu
+        .emulator
+        .auth0
+        .client(DOMAIN, CLIENT_ID)
+        .expect("client");
     let secret_kid = emu
         .emulator
         .github
-        .secret_plaintext(&SecretStoreRef::Repo { owner: OWNER.into(), repo: REPO.into() }, SECRET)
-        .and_then(|p| PrivateKey::from_pkcs8_pem(&SecretString::new(String::from_utf8_lossy(p.expose()).into_owned())).ok())
+        .secret_plaintext(
+            &SecretStoreRef::Repo {
+                owner: OWNER.into(),
+                repo: REPO.into(),
+            },
+            SECRET,
+        )
+        .and_then(|p| {
+            PrivateKey::from_pkcs8_pem(&SecretString::new(
+                String::from_utf8_lossy(p.expose()).into_owned(),
+            ))
+            .ok()
+        })
         .map(|k| k.kid());
-    let ledger_path = crate::ledger::entry_path(crate::ledger::DEFAULT_LEDGER_DIR, TENANT, "billing-worker");
+    let ledger_path =
+        crate::ledger::entry_path(crate::ledger::DEFAULT_LEDGER_DIR, TENANT, "billing-worker");
     let ledger = emu
         .emulator
         .github
         .file(OWNER, REPO, "main", &ledger_path)
         .and_then(|b| LedgerEntry::parse(&ledger_path, &String::from_utf8_lossy(&b)).ok());
     let _ = std::fs::remove_dir_all(&dir);
+    let kids = stats.kids.lock().expect("kids").clone();
     Ok(Outcome {
         log,
         before,
         after,
         ok: stats.ok.load(Ordering::SeqCst),
         failed: stats.failed.load(Ordering::SeqCst),
-        kids: stats.kids.lock().expect("kids").clone(),
+        kids,
         secret_kid,
         ledger,
         pull_url,
@@ -279,7 +367,9 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
 }
 
 fn short(kids: &[String]) -> Vec<String> {
-    kids.iter().map(|k| format!("{}…", &k[..k.len().min(12)])).collect()
+    kids.iter()
+        .map(|k| format!("{}…", &k[..k.len().min(12)]))
+        .collect()
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
@@ -296,21 +386,43 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
 /// `auth0-rotate demo`.
 pub async fn run(exchanges: u64) -> anyhow::Result<i32> {
     let emu = crate::emulator::Emulator::new().start_local().await?;
-    println!("emulator on {} (Auth0 tenant {DOMAIN}, GitHub repository {OWNER}/{REPO})", emu.base_url());
+    println!(
+        "emulator on {} (Auth0 tenant {DOMAIN}, GitHub repository {OWNER}/{REPO})",
+        emu.base_url()
+    );
     let seeded = seed(&emu).await?;
-    println!("seeded: client {CLIENT_ID} with credential {} (kid {}…), its key in secret {SECRET}\n", seeded.initial_credential, &seeded.initial_kid[..12]);
+    println!(
+        "seeded: client {CLIENT_ID} with credential {} (kid {}…), its key in secret {SECRET}\n",
+        seeded.initial_credential,
+        &seeded.initial_kid[..12]
+    );
     let out = scenario(&emu, exchanges).await?;
     emu.stop().await;
     print!("{}", out.log);
     println!("── report ──");
     println!("credentials before: attached {:?}", out.before.attached);
-    println!("credentials after:  attached {:?}, all records {:?}", out.after.attached, out.after.credentials.iter().map(|c| c.id.as_str()).collect::<Vec<_>>());
+    println!(
+        "credentials after:  attached {:?}, all records {:?}",
+        out.after.attached,
+        out.after
+            .credentials
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>()
+    );
     println!("kids used by the consumer: {:?}", short(&out.kids));
     println!("token exchanges: {} ok, {} failed", out.ok, out.failed);
     if let Some(url) = &out.pull_url {
         println!("pull request: {url}");
     }
     let ok = out.success() && out.ok + out.failed >= exchanges;
-    println!("result: {}", if ok { "zero-downtime rotation complete" } else { "FAILED" });
+    println!(
+        "result: {}",
+        if ok {
+            "zero-downtime rotation complete"
+        } else {
+            "FAILED"
+        }
+    );
     Ok(if ok { 0 } else { 1 })
 }

@@ -89,7 +89,7 @@ async fn add_credential(
 ) -> AdminResult {
     let alg = match c.alg.as_deref() {
         None => Alg::RS256,
-        Some(s) => Alg::parse(s)
+        Some(s) => Alg::from_name(s)
             .ok_or_else(|| refused(SeedError::Refused(format!("unsupported alg {s}"))))?,
     };
     let view = emu

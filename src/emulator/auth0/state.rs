@@ -241,7 +241,7 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         .to_owned();
     let alg = match obj.get("alg") {
         None => Alg::RS256,
-        Some(Value::String(s)) => Alg::parse(s)
+        Some(Value::String(s)) => Alg::from_name(s)
             .ok_or_else(|| validation(format!("'No enum match for: \"{s}\"' on property alg.")))?,
         Some(_) => return Err(validation("'Expected type string' on property alg.")),
     };

@@ -180,7 +180,7 @@ fn verify_assertion(
             "The 'jti' has already been used; assertions are single-use",
         ));
     }
-    let alg = Alg::parse(&parsed.header.alg).ok_or_else(|| {
+    let alg = Alg::from_name(&parsed.header.alg).ok_or_else(|| {
         reject(format!(
             "Unsupported assertion algorithm {}",
             parsed.header.alg
