@@ -1,2 +1,3 @@
 pub mod auth0_fixture;
 pub mod recordings;
+pub mod scan;
