@@ -278,8 +278,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -325,8 +325,8 @@ pub(crate) fn from_yaml_error(
             codes::YAML_SYNTAX,
             at,
             format!(
-                "the YAML is too large or too deeply nested: {}",
-                strip_position(&inner.to_string())
+                "the YAML is nested more than {} levels deep or exceeds the parser's size limits",
+                super::node::MAX_DEPTH
             ),
             "a manifest is a small, shallow file; check for runaway aliases or nesting".to_owned(),
         ),

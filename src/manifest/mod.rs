@@ -113,7 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestErrors> {
         return Err(finish_err(diags));
     }
 
-    let raw = match serde_saphyr::from_str::<raw::RawManifest>(text) {
+    let raw = match serde_saphyr::from_str_with_options::<raw::RawManifest>(text, node::options()) {
         Ok(raw) => raw,
         Err(err) => {
             // The structural pass accepts what the typed pass accepts; this is
