@@ -917,10 +917,11 @@ fn deep_nesting_is_a_syntax_diagnostic_not_a_stack_overflow() {
     ] {
         let e = parse_err(&text);
         assert_eq!(e.codes(), ["M001"]);
+        // Either the depth budget or the parser's own recursion limit stops it.
+        let message = &e.diagnostics[0].message;
         assert!(
-            e.diagnostics[0].message.contains("nested more than"),
-            "{}",
-            e.diagnostics[0].message
+            message.contains("nested more than") || message.contains("recursion limit"),
+            "{message}"
         );
     }
 }
