@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::Location;
 
-/// Stable diagnostic codes. See the table in the [module docs](super).
+/// Stable diagnostic codes; the `manifest` module docs have the full table.
 pub mod codes {
     /// The file is not valid YAML (or holds several documents).
     pub const YAML_SYNTAX: &str = "M001";
@@ -177,15 +177,15 @@ impl fmt::Display for ManifestErrors {
 impl std::error::Error for ManifestErrors {}
 
 /// Collects diagnostics for one file.
-pub(crate) struct Sink<'a> {
+pub(crate) struct Diags<'a> {
     file: &'a Path,
     lines: Vec<&'a str>,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl<'a> Sink<'a> {
+impl<'a> Diags<'a> {
     pub(crate) fn new(file: &'a Path, text: &'a str) -> Self {
-        Sink {
+        Diags {
             file,
             lines: text.lines().collect(),
             diagnostics: Vec::new(),
