@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::model::Location;
 
-/// Stable diagnostic codes. See the table in the [module docs](super).
+/// Stable diagnostic codes; the `manifest` module docs have the full table.
 pub mod codes {
     /// The file is not valid YAML (or holds several documents).
     pub const YAML_SYNTAX: &str = "M001";
@@ -177,15 +177,15 @@ impl fmt::Display for ManifestErrors {
 impl std::error::Error for ManifestErrors {}
 
 /// Collects diagnostics for one file.
-pub(crate) struct Sink<'a> {
+pub(crate) struct Diags<'a> {
     file: &'a Path,
     lines: Vec<&'a str>,
     diagnostics: Vec<Diagnostic>,
 }
 
-impl<'a> Sink<'a> {
+impl<'a> Diags<'a> {
     pub(crate) fn new(file: &'a Path, text: &'a str) -> Self {
-        Sink {
+        Diags {
             file,
             lines: text.lines().collect(),
             diagnostics: Vec::new(),
@@ -278,8 +278,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -325,8 +325,8 @@ pub(crate) fn from_yaml_error(
             codes::YAML_SYNTAX,
             at,
             format!(
-                "the YAML is too large or too deeply nested: {}",
-                strip_position(&inner.to_string())
+                "the YAML is nested more than {} levels deep or exceeds the parser's size limits",
+                super::node::MAX_DEPTH
             ),
             "a manifest is a small, shallow file; check for runaway aliases or nesting".to_owned(),
         ),

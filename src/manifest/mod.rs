@@ -98,7 +98,7 @@ pub const EXAMPLE_MANIFEST: &str = include_str!("example.yml");
 /// Parses and validates manifest `text`, as read from `path` (used in
 /// diagnostics only). Pure: no I/O. Never panics.
 pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestErrors> {
-    let mut diags = diag::Sink::new(path, text);
+    let mut diags = diag::Diags::new(path, text);
 
     let tree = match node::parse(text) {
         Ok(tree) => tree,
@@ -113,7 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestErrors> {
         return Err(finish_err(diags));
     }
 
-    let raw = match serde_saphyr::from_str::<raw::RawManifest>(text) {
+    let raw = match serde_saphyr::from_str_with_options::<raw::RawManifest>(text, node::options()) {
         Ok(raw) => raw,
         Err(err) => {
             // The structural pass accepts what the typed pass accepts; this is
@@ -141,7 +141,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestErrors> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(path, &text),
         Err(err) => {
-            let mut diags = diag::Sink::new(path, "");
+            let mut diags = diag::Diags::new(path, "");
             let (message, hint) = match err.kind() {
                 std::io::ErrorKind::NotFound => (
                     format!("manifest not found: {}", path.display()),
@@ -170,7 +170,7 @@ pub fn json_schema() -> serde_json::Value {
     schema::schema().clone()
 }
 
-fn finish_err(diags: diag::Sink<'_>) -> ManifestErrors {
+fn finish_err(diags: diag::Diags<'_>) -> ManifestErrors {
     match diags.finish() {
         Err(errors) => errors,
         // Only called with at least one diagnostic recorded.

@@ -136,7 +136,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// Deepest container nesting accepted. A manifest nests 6 levels deep
+/// (root → credentials → entry → sinks → sink → ids); the limit keeps
+/// recursion, and so stack use, small for hostile input.
+pub(crate) const MAX_DEPTH: usize = 16;
+
+/// Parser options shared by both passes: the default safety budget with a
+/// shallow depth limit; duplicate keys are errors.
+pub(crate) fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options
+}
+
 /// Parses a YAML document into a node tree.
 pub(crate) fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
-    serde_saphyr::from_str::<Node>(text)
+    serde_saphyr::from_str_with_options::<Node>(text, options())
 }

@@ -7,19 +7,19 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::diag::{codes, did_you_mean, show, Sink};
+use super::diag::{codes, did_you_mean, show, Diags};
 use super::model::Location;
 use super::node::{Node, Value};
 
 /// Walks `root` against `schema`, reporting into `sink`.
-pub(crate) fn check(root: &Node, schema: &Json, sink: &mut Sink<'_>) {
+pub(crate) fn check(root: &Node, schema: &Json, sink: &mut Diags<'_>) {
     let walker = Walker { schema, sink };
     walker.run(root);
 }
 
 struct Walker<'s, 'd, 'f> {
     schema: &'s Json,
-    sink: &'d mut Sink<'f>,
+    sink: &'d mut Diags<'f>,
 }
 
 /// What the schema expects of one node.

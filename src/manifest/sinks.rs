@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_saphyr::Spanned;
 
 use super::checks;
-use super::diag::{codes, did_you_mean, show, Sink as Diags};
+use super::diag::{codes, did_you_mean, show, Diags};
 use super::model::{
     Location, OrgVisibility, RepoRef, SecretFormat, SecretStore, Sink, VariableStore, VariableValue,
 };

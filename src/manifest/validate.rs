@@ -7,7 +7,7 @@ use std::path::Path;
 use time::Duration;
 
 use super::checks;
-use super::diag::{codes, did_you_mean, show, Sink as Diags};
+use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
     Alg, CredentialEntry, KeySize, Location, Manifest, Tenant, UploadFormat, Verify,
