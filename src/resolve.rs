@@ -1,7 +1,7 @@
 //! Resolve: bind a validated manifest to the repository the tool runs in,
 //! producing executable entry specs.
 
-use crate::apply::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
+use crate::apply::{EntrySpec, SinkSpec};
 use crate::github::{Repo, Store};
 use crate::manifest::{self, Manifest, SecretStore, Sink, VariableStore};
 use crate::plan::Policy;
@@ -64,10 +64,7 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
             },
             tenant_domain: manifest.tenants[&e.tenant].domain.clone(),
             key_size: e.key_size,
-            upload: match e.upload {
-                manifest::UploadFormat::PublicKey => Upload::PublicKey,
-                manifest::UploadFormat::Certificate => Upload::Certificate,
-            },
+            upload: e.upload,
             lifetime: e.lifetime,
             max_overlap: e.max_overlap,
             verify_audience: e.verify.as_ref().map(|v| v.audience.clone()),
@@ -83,20 +80,14 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                     } => SinkSpec::Secret {
                         store: secret_store(this_repo, store),
                         name: name.clone(),
-                        format: match format {
-                            manifest::SecretFormat::Pem => SecretFormat::Pem,
-                            manifest::SecretFormat::Json => SecretFormat::Json,
-                        },
+                        format: *format,
                     },
                     Sink::Variable {
                         store, name, value, ..
                     } => SinkSpec::Variable {
                         store: variable_store(this_repo, store),
                         name: name.clone(),
-                        value: match value {
-                            manifest::VariableValue::Kid => VariableValue::Kid,
-                            manifest::VariableValue::CredentialId => VariableValue::CredentialId,
-                        },
+                        value: *value,
                     },
                 })
                 .collect(),

@@ -8,35 +8,7 @@ use crate::github::Store;
 use crate::keys::KeySize;
 use crate::plan::Policy;
 
-/// What is uploaded to Auth0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Upload {
-    /// SPKI public key PEM.
-    PublicKey,
-    /// Self-signed X.509 certificate (`parse_expiry_from_cert`).
-    Certificate,
-}
-
-/// Secret content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretFormat {
-    /// PKCS#8 PEM.
-    Pem,
-    /// `{client_id, kid, alg, private_key_pem}`.
-    Json,
-}
-
-/// What a variable holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VariableValue {
-    /// The credential's kid.
-    Kid,
-    /// The credential's id.
-    CredentialId,
-}
+pub use crate::manifest::{SecretFormat, UploadFormat as Upload, VariableValue};
 
 /// One destination of a rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
