@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use auth0_rotate::emulator::github::{GitHubEmulator, GitHubEmulatorError, SecretStoreRef, TokenKind};
+use auth0_rotate::emulator::github::{
+    GitHubEmulator, GitHubEmulatorError, SecretStoreRef, TokenKind,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use crypto_box::aead::OsRng;
@@ -85,7 +87,13 @@ fn seal(key_b64: &str, plaintext: &[u8]) -> String {
 
 fn assert_error_shape(v: &Value, status: &str) {
     assert!(v["message"].is_string(), "{v}");
-    assert!(v["documentation_url"].as_str().unwrap().starts_with("https://docs.github.com/"), "{v}");
+    assert!(
+        v["documentation_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://docs.github.com/"),
+        "{v}"
+    );
     assert_eq!(v["status"], status, "{v}");
 }
 
@@ -93,9 +101,16 @@ fn assert_error_shape(v: &Value, status: &str) {
 async fn repo_secret_round_trip_and_201_then_204() {
     let env = Env::start().await;
     env.emu.create_org("acme");
-    env.emu.create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
+    env.emu
+        .create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
 
-    let (s, key) = env.call(Method::GET, "/repos/acme/svc/actions/secrets/public-key", None).await;
+    let (s, key) = env
+        .call(
+            Method::GET,
+            "/repos/acme/svc/actions/secrets/public-key",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(B64.decode(key["key"].as_str().unwrap()).unwrap().len(), 32);
     let key_id = key["key_id"].as_str().unwrap().to_owned();
@@ -104,49 +119,99 @@ async fn repo_secret_round_trip_and_201_then_204() {
     let value = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n";
     let body = json!({"encrypted_value": seal(key["key"].as_str().unwrap(), value.as_bytes()), "key_id": key_id});
     let (s, _, v) = env
-        .call_as(Some(APP), Method::PUT, "/repos/acme/svc/actions/secrets/auth0_private_key", Some(body))
+        .call_as(
+            Some(APP),
+            Method::PUT,
+            "/repos/acme/svc/actions/secrets/auth0_private_key",
+            Some(body),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(v, json!({}));
     let store = repo_store("acme", "svc");
-    let plain = env.emu.secret_plaintext(&store, "AUTH0_PRIVATE_KEY").unwrap();
+    let plain = env
+        .emu
+        .secret_plaintext(&store, "AUTH0_PRIVATE_KEY")
+        .unwrap();
     assert_eq!(plain.expose(), value.as_bytes());
-    assert_eq!(env.emu.secret_names(&store), vec!["AUTH0_PRIVATE_KEY".to_owned()]);
+    assert_eq!(
+        env.emu.secret_names(&store),
+        vec!["AUTH0_PRIVATE_KEY".to_owned()]
+    );
 
     // Update: 204 without a body, new value visible.
-    let body = json!({"encrypted_value": seal(key["key"].as_str().unwrap(), b"v2"), "key_id": key_id});
+    let body =
+        json!({"encrypted_value": seal(key["key"].as_str().unwrap(), b"v2"), "key_id": key_id});
     let (s, _, v) = env
-        .call_as(Some(APP), Method::PUT, "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY", Some(body))
+        .call_as(
+            Some(APP),
+            Method::PUT,
+            "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY",
+            Some(body),
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(v, Value::Null);
-    assert_eq!(env.emu.secret_plaintext(&store, "auth0_private_key").unwrap().expose(), b"v2");
+    assert_eq!(
+        env.emu
+            .secret_plaintext(&store, "auth0_private_key")
+            .unwrap()
+            .expose(),
+        b"v2"
+    );
 
     // GET never returns the value; lookups are case-insensitive.
-    let (s, v) = env.call(Method::GET, "/repos/acme/svc/actions/secrets/Auth0_Private_Key", None).await;
+    let (s, v) = env
+        .call(
+            Method::GET,
+            "/repos/acme/svc/actions/secrets/Auth0_Private_Key",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["name"], "AUTH0_PRIVATE_KEY");
     assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(v.get("value").is_none() && v.get("encrypted_value").is_none());
-    let (_, list) = env.call(Method::GET, "/repos/acme/svc/actions/secrets", None).await;
+    let (_, list) = env
+        .call(Method::GET, "/repos/acme/svc/actions/secrets", None)
+        .await;
     assert_eq!(list["total_count"], 1);
 
     // Admin plaintext route answers base64 of the plaintext.
     let admin: Value = env
         .http
-        .get(format!("{}/repos/acme/svc/actions/secrets/auth0_private_key/plaintext", env.admin))
+        .get(format!(
+            "{}/repos/acme/svc/actions/secrets/auth0_private_key/plaintext",
+            env.admin
+        ))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(B64.decode(admin["plaintext_base64"].as_str().unwrap()).unwrap(), b"v2");
+    assert_eq!(
+        B64.decode(admin["plaintext_base64"].as_str().unwrap())
+            .unwrap(),
+        b"v2"
+    );
 
     // DELETE → 204, then 404.
-    let (s, _) = env.call(Method::DELETE, "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY", None).await;
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY",
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
-    let (s, v) = env.call(Method::GET, "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY", None).await;
+    let (s, v) = env
+        .call(
+            Method::GET,
+            "/repos/acme/svc/actions/secrets/AUTH0_PRIVATE_KEY",
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
     assert_error_shape(&v, "404");
 }
@@ -154,8 +219,15 @@ async fn repo_secret_round_trip_and_201_then_204() {
 #[tokio::test]
 async fn bad_secret_puts_are_rejected_and_store_nothing() {
     let env = Env::start().await;
-    env.emu.create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
-    let (_, key) = env.call(Method::GET, "/repos/acme/svc/actions/secrets/public-key", None).await;
+    env.emu
+        .create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
+    let (_, key) = env
+        .call(
+            Method::GET,
+            "/repos/acme/svc/actions/secrets/public-key",
+            None,
+        )
+        .await;
     let key_b64 = key["key"].as_str().unwrap().to_owned();
     let key_id = key["key_id"].as_str().unwrap().to_owned();
     let store = repo_store("acme", "svc");
@@ -164,40 +236,80 @@ async fn bad_secret_puts_are_rejected_and_store_nothing() {
     let wrong_key = B64.encode(other.seal(&mut OsRng, b"x").unwrap());
     let good = seal(&key_b64, b"x");
     let cases = [
-        ("WRONG_KEY", json!({"encrypted_value": wrong_key, "key_id": key_id})),
-        ("STALE_ID", json!({"encrypted_value": good, "key_id": "123456789012345678"})),
-        ("BAD_B64", json!({"encrypted_value": "not base64!", "key_id": key_id})),
-        ("UNPADDED", json!({"encrypted_value": good.trim_end_matches('='), "key_id": key_id})),
-        ("bad-name", json!({"encrypted_value": good, "key_id": key_id})),
-        ("1STARTS_WITH_DIGIT", json!({"encrypted_value": good, "key_id": key_id})),
-        ("github_token_x", json!({"encrypted_value": good, "key_id": key_id})),
+        (
+            "WRONG_KEY",
+            json!({"encrypted_value": wrong_key, "key_id": key_id}),
+        ),
+        (
+            "STALE_ID",
+            json!({"encrypted_value": good, "key_id": "123456789012345678"}),
+        ),
+        (
+            "BAD_B64",
+            json!({"encrypted_value": "not base64!", "key_id": key_id}),
+        ),
+        (
+            "UNPADDED",
+            json!({"encrypted_value": good.trim_end_matches('='), "key_id": key_id}),
+        ),
+        (
+            "bad-name",
+            json!({"encrypted_value": good, "key_id": key_id}),
+        ),
+        (
+            "1STARTS_WITH_DIGIT",
+            json!({"encrypted_value": good, "key_id": key_id}),
+        ),
+        (
+            "github_token_x",
+            json!({"encrypted_value": good, "key_id": key_id}),
+        ),
         ("NO_KEY_ID", json!({"encrypted_value": good})),
     ];
     // The unpadded case only differs if the good value has padding; make sure it does something.
     for (name, body) in cases {
         let (s, v) = env
-            .call(Method::PUT, &format!("/repos/acme/svc/actions/secrets/{name}"), Some(body))
+            .call(
+                Method::PUT,
+                &format!("/repos/acme/svc/actions/secrets/{name}"),
+                Some(body),
+            )
             .await;
         if name == "UNPADDED" && !good.ends_with('=') {
             continue;
         }
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {v}");
         assert_error_shape(&v, "422");
-        assert!(v["errors"].as_array().is_some_and(|e| !e.is_empty()), "{name}: {v}");
+        assert!(
+            v["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "{name}: {v}"
+        );
     }
     assert!(env.emu.secret_names(&store).is_empty());
 
     // Too large (48 KB plaintext limit).
     let big = vec![b'a'; 48 * 1024 + 1];
     let body = json!({"encrypted_value": seal(&key_b64, &big), "key_id": key_id});
-    let (s, _) = env.call(Method::PUT, "/repos/acme/svc/actions/secrets/BIG", Some(body)).await;
+    let (s, _) = env
+        .call(
+            Method::PUT,
+            "/repos/acme/svc/actions/secrets/BIG",
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 422);
 
     // A key rotation makes the old key id stale.
     let new_id = env.emu.rotate_secret_key(&store).unwrap();
     assert_ne!(new_id, key_id);
     let body = json!({"encrypted_value": seal(&key_b64, b"x"), "key_id": key_id});
-    let (s, v) = env.call(Method::PUT, "/repos/acme/svc/actions/secrets/AFTER_ROTATE", Some(body)).await;
+    let (s, v) = env
+        .call(
+            Method::PUT,
+            "/repos/acme/svc/actions/secrets/AFTER_ROTATE",
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 422, "{v}");
     assert!(env.emu.secret_names(&store).is_empty());
 }
@@ -206,43 +318,80 @@ async fn bad_secret_puts_are_rejected_and_store_nothing() {
 async fn environment_and_org_secrets_have_their_own_keys() {
     let env = Env::start().await;
     env.emu.create_org("acme");
-    let repo_id = env.emu.create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
+    let repo_id = env
+        .emu
+        .create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
     env.emu.create_environment("acme", "svc", "prod");
 
-    let (_, repo_key) = env.call(Method::GET, "/repos/acme/svc/actions/secrets/public-key", None).await;
+    let (_, repo_key) = env
+        .call(
+            Method::GET,
+            "/repos/acme/svc/actions/secrets/public-key",
+            None,
+        )
+        .await;
     let (s, env_key) = env
-        .call(Method::GET, "/repos/acme/svc/environments/prod/secrets/public-key", None)
+        .call(
+            Method::GET,
+            "/repos/acme/svc/environments/prod/secrets/public-key",
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     assert_ne!(repo_key["key"], env_key["key"]);
     assert_ne!(repo_key["key_id"], env_key["key_id"]);
     let (s, v) = env
-        .call(Method::GET, "/repos/acme/svc/environments/staging/secrets/public-key", None)
+        .call(
+            Method::GET,
+            "/repos/acme/svc/environments/staging/secrets/public-key",
+            None,
+        )
         .await;
     assert_eq!(s, 404);
     assert_eq!(v["message"], "Not Found");
 
     // A box sealed for the repo key does not open in the environment store.
     let body = json!({"encrypted_value": seal(repo_key["key"].as_str().unwrap(), b"e"), "key_id": env_key["key_id"]});
-    let (s, _) = env.call(Method::PUT, "/repos/acme/svc/environments/prod/secrets/K", Some(body)).await;
+    let (s, _) = env
+        .call(
+            Method::PUT,
+            "/repos/acme/svc/environments/prod/secrets/K",
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 422);
     let body = json!({"encrypted_value": seal(env_key["key"].as_str().unwrap(), b"env-value"), "key_id": env_key["key_id"]});
-    let (s, _) = env.call(Method::PUT, "/repos/acme/svc/environments/prod/secrets/K", Some(body)).await;
+    let (s, _) = env
+        .call(
+            Method::PUT,
+            "/repos/acme/svc/environments/prod/secrets/K",
+            Some(body),
+        )
+        .await;
     assert_eq!(s, 201);
     let store = SecretStoreRef::Environment {
         owner: "acme".into(),
         repo: "svc".into(),
         environment: "prod".into(),
     };
-    assert_eq!(env.emu.secret_plaintext(&store, "K").unwrap().expose(), b"env-value");
+    assert_eq!(
+        env.emu.secret_plaintext(&store, "K").unwrap().expose(),
+        b"env-value"
+    );
     assert!(env.emu.secret_names(&repo_store("acme", "svc")).is_empty());
 
     // Org secrets need a visibility; repository ids only with `selected`.
-    let (_, org_key) = env.call(Method::GET, "/orgs/acme/actions/secrets/public-key", None).await;
+    let (_, org_key) = env
+        .call(Method::GET, "/orgs/acme/actions/secrets/public-key", None)
+        .await;
     let sealed = seal(org_key["key"].as_str().unwrap(), b"org-value");
     let kid = org_key["key_id"].clone();
     let (s, _) = env
-        .call(Method::PUT, "/orgs/acme/actions/secrets/O", Some(json!({"encrypted_value": sealed, "key_id": kid})))
+        .call(
+            Method::PUT,
+            "/orgs/acme/actions/secrets/O",
+            Some(json!({"encrypted_value": sealed, "key_id": kid})),
+        )
         .await;
     assert_eq!(s, 422);
     let (s, _) = env
@@ -261,27 +410,42 @@ async fn environment_and_org_secrets_have_their_own_keys() {
         )
         .await;
     assert_eq!(s, 201);
-    let (s, v) = env.call(Method::GET, "/orgs/acme/actions/secrets/O", None).await;
+    let (s, v) = env
+        .call(Method::GET, "/orgs/acme/actions/secrets/O", None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["visibility"], "selected");
-    assert!(v["selected_repositories_url"].as_str().unwrap().ends_with("/orgs/acme/actions/secrets/O/repositories"));
+    assert!(v["selected_repositories_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/orgs/acme/actions/secrets/O/repositories"));
     let org = SecretStoreRef::Org { org: "acme".into() };
-    assert_eq!(env.emu.secret_plaintext(&org, "o").unwrap().expose(), b"org-value");
-    let (s, _) = env.call(Method::GET, "/orgs/nope/actions/secrets/public-key", None).await;
+    assert_eq!(
+        env.emu.secret_plaintext(&org, "o").unwrap().expose(),
+        b"org-value"
+    );
+    let (s, _) = env
+        .call(Method::GET, "/orgs/nope/actions/secrets/public-key", None)
+        .await;
     assert_eq!(s, 404);
 }
 
 #[tokio::test]
 async fn auth_workflow_token_and_rate_limit_headers() {
     let env = Env::start().await;
-    env.emu.create_repo("acme", "svc", "main", &[("ledger.json", "{}\n")]);
+    env.emu
+        .create_repo("acme", "svc", "main", &[("ledger.json", "{}\n")]);
 
-    let (s, h, v) = env.call_as(None, Method::GET, "/repos/acme/svc", None).await;
+    let (s, h, v) = env
+        .call_as(None, Method::GET, "/repos/acme/svc", None)
+        .await;
     assert_eq!(s, 401);
     assert_eq!(v["message"], "Bad credentials");
     assert_error_shape(&v, "401");
     assert!(h.contains_key("x-ratelimit-limit"));
-    let (s, _, _) = env.call_as(Some("unknown"), Method::GET, "/repos/acme/svc", None).await;
+    let (s, _, _) = env
+        .call_as(Some("unknown"), Method::GET, "/repos/acme/svc", None)
+        .await;
     assert_eq!(s, 401);
 
     for path in [
@@ -295,20 +459,43 @@ async fn auth_workflow_token_and_rate_limit_headers() {
         assert_error_shape(&v, "403");
     }
     let (s, _, v) = env
-        .call_as(Some(WORKFLOW), Method::POST, "/repos/acme/svc/actions/variables", Some(json!({"name": "A", "value": "b"})))
+        .call_as(
+            Some(WORKFLOW),
+            Method::POST,
+            "/repos/acme/svc/actions/variables",
+            Some(json!({"name": "A", "value": "b"})),
+        )
         .await;
     assert_eq!(s, 403, "{v}");
     assert!(env.emu.variable(&repo_store("acme", "svc"), "A").is_none());
 
-    let (s, h, v) = env.call_as(Some(WORKFLOW), Method::GET, "/repos/acme/svc/contents/ledger.json", None).await;
+    let (s, h, v) = env
+        .call_as(
+            Some(WORKFLOW),
+            Method::GET,
+            "/repos/acme/svc/contents/ledger.json",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["type"], "file");
     let limit: u64 = h["x-ratelimit-limit"].to_str().unwrap().parse().unwrap();
-    let remaining: u64 = h["x-ratelimit-remaining"].to_str().unwrap().parse().unwrap();
+    let remaining: u64 = h["x-ratelimit-remaining"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let used: u64 = h["x-ratelimit-used"].to_str().unwrap().parse().unwrap();
     assert!(limit >= 5000);
     assert_eq!(remaining + used, limit);
-    assert!(h["x-ratelimit-reset"].to_str().unwrap().parse::<i64>().unwrap() > 1_700_000_000);
+    assert!(
+        h["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 1_700_000_000
+    );
     assert_eq!(h["x-ratelimit-resource"], "core");
     // `token <t>` works as well as `Bearer <t>`.
     let resp = env
@@ -352,22 +539,59 @@ async fn variables_create_update_get_delete() {
     env.emu.create_environment("acme", "svc", "prod");
     let base = "/repos/acme/svc/actions/variables";
 
-    let (s, v) = env.call(Method::POST, base, Some(json!({"name": "auth0_kid", "value": "k1"}))).await;
+    let (s, v) = env
+        .call(
+            Method::POST,
+            base,
+            Some(json!({"name": "auth0_kid", "value": "k1"})),
+        )
+        .await;
     assert_eq!((s, v), (StatusCode::CREATED, json!({})));
-    let (s, v) = env.call(Method::POST, base, Some(json!({"name": "AUTH0_KID", "value": "k1"}))).await;
+    let (s, v) = env
+        .call(
+            Method::POST,
+            base,
+            Some(json!({"name": "AUTH0_KID", "value": "k1"})),
+        )
+        .await;
     assert_eq!(s, 409);
     assert_error_shape(&v, "409");
-    let (s, v) = env.call(Method::PATCH, &format!("{base}/AUTH0_KID"), Some(json!({"value": "k2"}))).await;
+    let (s, v) = env
+        .call(
+            Method::PATCH,
+            &format!("{base}/AUTH0_KID"),
+            Some(json!({"value": "k2"})),
+        )
+        .await;
     assert_eq!((s, v), (StatusCode::NO_CONTENT, Value::Null));
-    let (s, v) = env.call(Method::GET, &format!("{base}/auth0_kid"), None).await;
+    let (s, v) = env
+        .call(Method::GET, &format!("{base}/auth0_kid"), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["name"], "AUTH0_KID");
     assert_eq!(v["value"], "k2");
     assert!(v["updated_at"].is_string());
-    assert_eq!(env.emu.variable(&repo_store("acme", "svc"), "AUTH0_KID").as_deref(), Some("k2"));
-    let (s, _) = env.call(Method::PATCH, &format!("{base}/MISSING"), Some(json!({"value": "x"}))).await;
+    assert_eq!(
+        env.emu
+            .variable(&repo_store("acme", "svc"), "AUTH0_KID")
+            .as_deref(),
+        Some("k2")
+    );
+    let (s, _) = env
+        .call(
+            Method::PATCH,
+            &format!("{base}/MISSING"),
+            Some(json!({"value": "x"})),
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = env.call(Method::POST, base, Some(json!({"name": "GITHUB_X", "value": "x"}))).await;
+    let (s, _) = env
+        .call(
+            Method::POST,
+            base,
+            Some(json!({"name": "GITHUB_X", "value": "x"})),
+        )
+        .await;
     assert_eq!(s, 422);
     let (_, list) = env.call(Method::GET, base, None).await;
     assert_eq!(list["total_count"], 1);
@@ -375,23 +599,48 @@ async fn variables_create_update_get_delete() {
 
     // Environment and org variables.
     let (s, _) = env
-        .call(Method::POST, "/repos/acme/svc/environments/prod/variables", Some(json!({"name": "E", "value": "1"})))
+        .call(
+            Method::POST,
+            "/repos/acme/svc/environments/prod/variables",
+            Some(json!({"name": "E", "value": "1"})),
+        )
         .await;
     assert_eq!(s, 201);
-    let store = SecretStoreRef::Environment { owner: "acme".into(), repo: "svc".into(), environment: "prod".into() };
+    let store = SecretStoreRef::Environment {
+        owner: "acme".into(),
+        repo: "svc".into(),
+        environment: "prod".into(),
+    };
     assert_eq!(env.emu.variable(&store, "e").as_deref(), Some("1"));
-    let (s, _) = env.call(Method::POST, "/orgs/acme/actions/variables", Some(json!({"name": "O", "value": "1"}))).await;
+    let (s, _) = env
+        .call(
+            Method::POST,
+            "/orgs/acme/actions/variables",
+            Some(json!({"name": "O", "value": "1"})),
+        )
+        .await;
     assert_eq!(s, 422, "org variables need a visibility");
     let (s, _) = env
-        .call(Method::POST, "/orgs/acme/actions/variables", Some(json!({"name": "O", "value": "1", "visibility": "all"})))
+        .call(
+            Method::POST,
+            "/orgs/acme/actions/variables",
+            Some(json!({"name": "O", "value": "1", "visibility": "all"})),
+        )
         .await;
     assert_eq!(s, 201);
-    let (_, v) = env.call(Method::GET, "/orgs/acme/actions/variables/O", None).await;
+    let (_, v) = env
+        .call(Method::GET, "/orgs/acme/actions/variables/O", None)
+        .await;
     assert_eq!(v["visibility"], "all");
 
-    let (s, _) = env.call(Method::DELETE, &format!("{base}/AUTH0_KID"), None).await;
+    let (s, _) = env
+        .call(Method::DELETE, &format!("{base}/AUTH0_KID"), None)
+        .await;
     assert_eq!(s, 204);
-    assert!(env.emu.variable(&repo_store("acme", "svc"), "AUTH0_KID").is_none());
+    assert!(env
+        .emu
+        .variable(&repo_store("acme", "svc"), "AUTH0_KID")
+        .is_none());
 }
 
 fn git(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> String {
@@ -401,20 +650,37 @@ fn git(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> String {
         .envs(envs.iter().copied())
         .output()
         .expect("git is installed");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[tokio::test]
 async fn git_object_ids_match_the_git_cli() {
     let env = Env::start().await;
-    env.emu.create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
+    env.emu
+        .create_repo("acme", "svc", "main", &[("README.md", "hi\n")]);
     let repo = "/repos/acme/svc";
 
-    let (s, v) = env.call(Method::POST, &format!("{repo}/git/blobs"), Some(json!({"content": "hello\n", "encoding": "utf-8"}))).await;
+    let (s, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/blobs"),
+            Some(json!({"content": "hello\n", "encoding": "utf-8"})),
+        )
+        .await;
     assert_eq!(s, 201);
     assert_eq!(v["sha"], "ce013625030ba8dba906f756967f9e9ca394464a");
-    let (_, v) = env.call(Method::POST, &format!("{repo}/git/blobs"), Some(json!({"content": "aGVsbG8K", "encoding": "base64"}))).await;
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/blobs"),
+            Some(json!({"content": "aGVsbG8K", "encoding": "base64"})),
+        )
+        .await;
     assert_eq!(v["sha"], "ce013625030ba8dba906f756967f9e9ca394464a");
 
     // A nested tree built without base_tree, and a root commit with fixed dates.
@@ -423,9 +689,12 @@ async fn git_object_ids_match_the_git_cli() {
         {"path": "dir/sub/b.txt", "mode": "100644", "type": "blob", "content": "beta\n"},
         {"path": "dir.txt", "mode": "100755", "type": "blob", "sha": "ce013625030ba8dba906f756967f9e9ca394464a"},
     ]});
-    let (s, tree) = env.call(Method::POST, &format!("{repo}/git/trees"), Some(tree_body)).await;
+    let (s, tree) = env
+        .call(Method::POST, &format!("{repo}/git/trees"), Some(tree_body))
+        .await;
     assert_eq!(s, 201, "{tree}");
-    let author = json!({"name": "Rotator", "email": "rotator@example.com", "date": "2024-05-01T12:00:00Z"});
+    let author =
+        json!({"name": "Rotator", "email": "rotator@example.com", "date": "2024-05-01T12:00:00Z"});
     let (s, c1) = env
         .call(
             Method::POST,
@@ -484,18 +753,47 @@ async fn git_object_ids_match_the_git_cli() {
     git(d, &["add", "dir/c.txt"], &[]);
     let git_tree2 = git(d, &["write-tree"], &[]);
     assert_eq!(tree2["sha"], git_tree2.as_str());
-    let git_c2 = git(d, &["commit-tree", &git_tree2, "-p", &git_c1, "-m", "child"], &dates);
+    let git_c2 = git(
+        d,
+        &["commit-tree", &git_tree2, "-p", &git_c1, "-m", "child"],
+        &dates,
+    );
     assert_eq!(c2["sha"], git_c2.as_str());
-    let (s, got) = env.call(Method::GET, &format!("{repo}/git/commits/{git_c2}"), None).await;
+    let (s, got) = env
+        .call(Method::GET, &format!("{repo}/git/commits/{git_c2}"), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(got["parents"][0]["sha"], git_c1.as_str());
     assert_eq!(got["tree"]["sha"], git_tree2.as_str());
 
     // Recursive tree listing.
-    let (_, t) = env.call(Method::GET, &format!("{repo}/git/trees/{}?recursive=1", tree["sha"].as_str().unwrap()), None).await;
-    let paths: Vec<&str> = t["tree"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
-    assert!(paths.contains(&"dir/sub/b.txt") && paths.contains(&"dir/sub"), "{paths:?}");
-    let (_, blob) = env.call(Method::GET, &format!("{repo}/git/blobs/ce013625030ba8dba906f756967f9e9ca394464a"), None).await;
+    let (_, t) = env
+        .call(
+            Method::GET,
+            &format!(
+                "{repo}/git/trees/{}?recursive=1",
+                tree["sha"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    let paths: Vec<&str> = t["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"dir/sub/b.txt") && paths.contains(&"dir/sub"),
+        "{paths:?}"
+    );
+    let (_, blob) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/git/blobs/ce013625030ba8dba906f756967f9e9ca394464a"),
+            None,
+        )
+        .await;
     assert_eq!(blob["encoding"], "base64");
     assert_eq!(blob["content"], "aGVsbG8K\n");
 }
@@ -503,18 +801,33 @@ async fn git_object_ids_match_the_git_cli() {
 #[tokio::test]
 async fn branch_flow_refs_and_contents() {
     let env = Env::start().await;
-    env.emu.create_repo("acme", "svc", "main", &[("README.md", "hi\n"), (".auth0-rotate/ledger.json", "[]\n")]);
+    env.emu.create_repo(
+        "acme",
+        "svc",
+        "main",
+        &[("README.md", "hi\n"), (".auth0-rotate/ledger.json", "[]\n")],
+    );
     let repo = "/repos/acme/svc";
-    let (s, main_ref) = env.call(Method::GET, &format!("{repo}/git/ref/heads/main"), None).await;
+    let (s, main_ref) = env
+        .call(Method::GET, &format!("{repo}/git/ref/heads/main"), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(main_ref["ref"], "refs/heads/main");
     assert_eq!(main_ref["object"]["type"], "commit");
     let main_sha = main_ref["object"]["sha"].as_str().unwrap().to_owned();
     assert_eq!(env.emu.branch_sha("acme", "svc", "main").unwrap(), main_sha);
-    let (_, main_commit) = env.call(Method::GET, &format!("{repo}/git/commits/{main_sha}"), None).await;
+    let (_, main_commit) = env
+        .call(Method::GET, &format!("{repo}/git/commits/{main_sha}"), None)
+        .await;
 
     let ledger = format!("{{\"entries\": [\"{}\"]}}\n", "x".repeat(100));
-    let (_, blob) = env.call(Method::POST, &format!("{repo}/git/blobs"), Some(json!({"content": B64.encode(&ledger), "encoding": "base64"}))).await;
+    let (_, blob) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/blobs"),
+            Some(json!({"content": B64.encode(&ledger), "encoding": "base64"})),
+        )
+        .await;
     let (_, tree) = env
         .call(
             Method::POST,
@@ -525,31 +838,56 @@ async fn branch_flow_refs_and_contents() {
         )
         .await;
     let (_, commit) = env
-        .call(Method::POST, &format!("{repo}/git/commits"), Some(json!({"message": "rotate", "tree": tree["sha"], "parents": [main_sha]})))
+        .call(
+            Method::POST,
+            &format!("{repo}/git/commits"),
+            Some(json!({"message": "rotate", "tree": tree["sha"], "parents": [main_sha]})),
+        )
         .await;
     let commit_sha = commit["sha"].as_str().unwrap().to_owned();
     assert_eq!(commit["author"]["name"], "auth0-rotate[bot]");
 
     let branch = "auth0-rotate/prod/billing-worker";
     let (s, r) = env
-        .call(Method::POST, &format!("{repo}/git/refs"), Some(json!({"ref": format!("refs/heads/{branch}"), "sha": commit_sha})))
+        .call(
+            Method::POST,
+            &format!("{repo}/git/refs"),
+            Some(json!({"ref": format!("refs/heads/{branch}"), "sha": commit_sha})),
+        )
         .await;
     assert_eq!(s, 201, "{r}");
     assert_eq!(r["ref"], format!("refs/heads/{branch}"));
     let (s, v) = env
-        .call(Method::POST, &format!("{repo}/git/refs"), Some(json!({"ref": format!("refs/heads/{branch}"), "sha": commit_sha})))
+        .call(
+            Method::POST,
+            &format!("{repo}/git/refs"),
+            Some(json!({"ref": format!("refs/heads/{branch}"), "sha": commit_sha})),
+        )
         .await;
     assert_eq!(s, 422);
     assert_eq!(v["message"], "Reference already exists");
-    let (s, r) = env.call(Method::GET, &format!("{repo}/git/ref/heads/{branch}"), None).await;
+    let (s, r) = env
+        .call(Method::GET, &format!("{repo}/git/ref/heads/{branch}"), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(r["object"]["sha"], commit_sha.as_str());
-    let (_, m) = env.call(Method::GET, &format!("{repo}/git/matching-refs/heads/auth0-rotate/"), None).await;
+    let (_, m) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/git/matching-refs/heads/auth0-rotate/"),
+            None,
+        )
+        .await;
     assert_eq!(m.as_array().unwrap().len(), 1);
 
     // Contents API on the branch, base64 wrapped at 60 characters.
     let (s, f) = env
-        .call_as(Some(WORKFLOW), Method::GET, &format!("{repo}/contents/.auth0-rotate/prod/ledger.json?ref={branch}"), None)
+        .call_as(
+            Some(WORKFLOW),
+            Method::GET,
+            &format!("{repo}/contents/.auth0-rotate/prod/ledger.json?ref={branch}"),
+            None,
+        )
         .await
         .pipe(|(s, _, v)| (s, v));
     assert_eq!(s, 200, "{f}");
@@ -563,33 +901,73 @@ async fn branch_flow_refs_and_contents() {
     assert!(content.lines().all(|l| l.len() <= 60) && content.contains('\n'));
     let decoded = B64.decode(content.replace('\n', "")).unwrap();
     assert_eq!(decoded, ledger.as_bytes());
-    assert_eq!(env.emu.file("acme", "svc", branch, ".auth0-rotate/prod/ledger.json").unwrap(), ledger.as_bytes());
-    let (s, _) = env.call(Method::GET, &format!("{repo}/contents/.auth0-rotate/prod/ledger.json"), None).await;
+    assert_eq!(
+        env.emu
+            .file("acme", "svc", branch, ".auth0-rotate/prod/ledger.json")
+            .unwrap(),
+        ledger.as_bytes()
+    );
+    let (s, _) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/contents/.auth0-rotate/prod/ledger.json"),
+            None,
+        )
+        .await;
     assert_eq!(s, 404, "not on main");
-    let (s, dir) = env.call(Method::GET, &format!("{repo}/contents/.auth0-rotate?ref={branch}"), None).await;
+    let (s, dir) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/contents/.auth0-rotate?ref={branch}"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(dir.as_array().unwrap().len(), 2);
 
     // Moving the branch backwards needs force.
     let (s, v) = env
-        .call(Method::PATCH, &format!("{repo}/git/refs/heads/{branch}"), Some(json!({"sha": main_sha})))
+        .call(
+            Method::PATCH,
+            &format!("{repo}/git/refs/heads/{branch}"),
+            Some(json!({"sha": main_sha})),
+        )
         .await;
     assert_eq!(s, 422);
     assert_eq!(v["message"], "Update is not a fast forward");
-    assert_eq!(env.emu.branch_sha("acme", "svc", branch).unwrap(), commit_sha);
+    assert_eq!(
+        env.emu.branch_sha("acme", "svc", branch).unwrap(),
+        commit_sha
+    );
     let (s, _) = env
-        .call(Method::PATCH, &format!("{repo}/git/refs/heads/{branch}"), Some(json!({"sha": main_sha, "force": true})))
+        .call(
+            Method::PATCH,
+            &format!("{repo}/git/refs/heads/{branch}"),
+            Some(json!({"sha": main_sha, "force": true})),
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(env.emu.branch_sha("acme", "svc", branch).unwrap(), main_sha);
     // Fast-forward without force is fine.
     let (s, _) = env
-        .call(Method::PATCH, &format!("{repo}/git/refs/heads/{branch}"), Some(json!({"sha": commit_sha})))
+        .call(
+            Method::PATCH,
+            &format!("{repo}/git/refs/heads/{branch}"),
+            Some(json!({"sha": commit_sha})),
+        )
         .await;
     assert_eq!(s, 200);
-    let (s, _) = env.call(Method::DELETE, &format!("{repo}/git/refs/heads/{branch}"), None).await;
+    let (s, _) = env
+        .call(
+            Method::DELETE,
+            &format!("{repo}/git/refs/heads/{branch}"),
+            None,
+        )
+        .await;
     assert_eq!(s, 204);
-    let (s, v) = env.call(Method::GET, &format!("{repo}/git/ref/heads/{branch}"), None).await;
+    let (s, v) = env
+        .call(Method::GET, &format!("{repo}/git/ref/heads/{branch}"), None)
+        .await;
     assert_eq!(s, 404);
     assert_error_shape(&v, "404");
 }
@@ -605,15 +983,39 @@ impl<T> Pipe for T {}
 async fn pull_requests_create_list_update_merge() {
     let env = Env::start().await;
     env.emu.create_org("acme");
-    env.emu.create_repo("acme", "svc", "main", &[("a.txt", "a1\n"), ("b.txt", "b1\n")]);
+    env.emu.create_repo(
+        "acme",
+        "svc",
+        "main",
+        &[("a.txt", "a1\n"), ("b.txt", "b1\n")],
+    );
     let repo = "/repos/acme/svc";
     let e = &env.emu;
-    e.commit_files("acme", "svc", "f1", "change a", &[("a.txt", Some("a2\n"))]).unwrap();
-    e.commit_files("acme", "svc", "f2", "change b", &[("b.txt", Some("b2\n")), ("c.txt", Some("c\n"))]).unwrap();
-    e.commit_files("acme", "svc", "f3", "change a too", &[("a.txt", Some("a3\n"))]).unwrap();
+    e.commit_files("acme", "svc", "f1", "change a", &[("a.txt", Some("a2\n"))])
+        .unwrap();
+    e.commit_files(
+        "acme",
+        "svc",
+        "f2",
+        "change b",
+        &[("b.txt", Some("b2\n")), ("c.txt", Some("c\n"))],
+    )
+    .unwrap();
+    e.commit_files(
+        "acme",
+        "svc",
+        "f3",
+        "change a too",
+        &[("a.txt", Some("a3\n"))],
+    )
+    .unwrap();
 
     let (s, pr) = env
-        .call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "Rotate", "head": "f1", "base": "main", "body": "why"})))
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "Rotate", "head": "f1", "base": "main", "body": "why"})),
+        )
         .await;
     assert_eq!(s, 201, "{pr}");
     assert_eq!(pr["number"], 1);
@@ -621,7 +1023,10 @@ async fn pull_requests_create_list_update_merge() {
     assert_eq!(pr["merged"], false);
     assert_eq!(pr["head"]["label"], "acme:f1");
     assert_eq!(pr["head"]["ref"], "f1");
-    assert_eq!(pr["head"]["sha"], e.branch_sha("acme", "svc", "f1").unwrap().as_str());
+    assert_eq!(
+        pr["head"]["sha"],
+        e.branch_sha("acme", "svc", "f1").unwrap().as_str()
+    );
     assert_eq!(pr["base"]["ref"], "main");
     assert_eq!(pr["html_url"], "https://github.com/acme/svc/pull/1");
     assert_eq!(pr["merge_commit_sha"], Value::Null);
@@ -630,53 +1035,121 @@ async fn pull_requests_create_list_update_merge() {
     assert_eq!(pr["changed_files"], 1);
 
     let (s, v) = env
-        .call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "again", "head": "acme:f1", "base": "main"})))
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "again", "head": "acme:f1", "base": "main"})),
+        )
         .await;
     assert_eq!(s, 422);
     assert_eq!(v["message"], "Validation Failed");
-    assert_eq!(v["errors"][0]["message"], "A pull request already exists for acme:f1.");
+    assert_eq!(
+        v["errors"][0]["message"],
+        "A pull request already exists for acme:f1."
+    );
     assert_eq!(v["errors"][0]["resource"], "PullRequest");
     assert_eq!(v["errors"][0]["code"], "custom");
 
     let main = e.branch_sha("acme", "svc", "main").unwrap();
-    env.call(Method::POST, &format!("{repo}/git/refs"), Some(json!({"ref": "refs/heads/same", "sha": main}))).await;
+    env.call(
+        Method::POST,
+        &format!("{repo}/git/refs"),
+        Some(json!({"ref": "refs/heads/same", "sha": main})),
+    )
+    .await;
     let (s, v) = env
-        .call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "none", "head": "same", "base": "main"})))
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "none", "head": "same", "base": "main"})),
+        )
         .await;
     assert_eq!(s, 422);
-    assert_eq!(v["errors"][0]["message"], "No commits between main and same");
+    assert_eq!(
+        v["errors"][0]["message"],
+        "No commits between main and same"
+    );
 
-    let (_, pr2) = env.call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "B", "head": "f2", "base": "main"}))).await;
-    let (_, pr3) = env.call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "C", "head": "f3", "base": "main"}))).await;
-    assert_eq!((pr2["number"].as_u64(), pr3["number"].as_u64()), (Some(2), Some(3)));
+    let (_, pr2) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "B", "head": "f2", "base": "main"})),
+        )
+        .await;
+    let (_, pr3) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "C", "head": "f3", "base": "main"})),
+        )
+        .await;
+    assert_eq!(
+        (pr2["number"].as_u64(), pr3["number"].as_u64()),
+        (Some(2), Some(3))
+    );
 
-    let (s, list) = env.call(Method::GET, &format!("{repo}/pulls?state=open&head=acme:f1&base=main"), None).await;
+    let (s, list) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/pulls?state=open&head=acme:f1&base=main"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["number"], 1);
-    let (_, list) = env.call(Method::GET, &format!("{repo}/pulls?head=acme:nothing"), None).await;
+    let (_, list) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/pulls?head=acme:nothing"),
+            None,
+        )
+        .await;
     assert!(list.as_array().unwrap().is_empty());
     let (_, list) = env.call(Method::GET, &format!("{repo}/pulls"), None).await;
     assert_eq!(list.as_array().unwrap().len(), 3);
 
-    let (s, upd) = env.call(Method::PATCH, &format!("{repo}/pulls/1"), Some(json!({"title": "Rotate v2", "body": "new body"}))).await;
+    let (s, upd) = env
+        .call(
+            Method::PATCH,
+            &format!("{repo}/pulls/1"),
+            Some(json!({"title": "Rotate v2", "body": "new body"})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(upd["title"], "Rotate v2");
     assert_eq!(upd["body"], "new body");
 
     // Labels on the PR (unknown labels are created).
     let (s, labels) = env
-        .call(Method::POST, &format!("{repo}/issues/1/labels"), Some(json!({"labels": ["auth0-rotate", "prod"]})))
+        .call(
+            Method::POST,
+            &format!("{repo}/issues/1/labels"),
+            Some(json!({"labels": ["auth0-rotate", "prod"]})),
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(labels.as_array().unwrap().len(), 2);
     assert_eq!(labels[0]["name"], "auth0-rotate");
     let (_, repo_labels) = env.call(Method::GET, &format!("{repo}/labels"), None).await;
     assert_eq!(repo_labels.as_array().unwrap().len(), 2);
-    let (s, v) = env.call(Method::POST, &format!("{repo}/labels"), Some(json!({"name": "PROD", "color": "ff0000"}))).await;
+    let (s, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/labels"),
+            Some(json!({"name": "PROD", "color": "ff0000"})),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(v["errors"][0]["code"], "already_exists");
-    let (s, l) = env.call(Method::POST, &format!("{repo}/labels"), Some(json!({"name": "rotation", "color": "ff0000", "description": "d"}))).await;
+    let (s, l) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/labels"),
+            Some(json!({"name": "rotation", "color": "ff0000", "description": "d"})),
+        )
+        .await;
     assert_eq!(s, 201);
     assert_eq!(l["color"], "ff0000");
 
@@ -684,23 +1157,41 @@ async fn pull_requests_create_list_update_merge() {
     let sha1 = e.merge_pull("acme", "svc", 1).unwrap();
     assert_eq!(e.branch_sha("acme", "svc", "main").unwrap(), sha1);
     assert_eq!(e.file("acme", "svc", "main", "a.txt").unwrap(), b"a2\n");
-    let (_, mc) = env.call(Method::GET, &format!("{repo}/git/commits/{sha1}"), None).await;
+    let (_, mc) = env
+        .call(Method::GET, &format!("{repo}/git/commits/{sha1}"), None)
+        .await;
     assert_eq!(mc["parents"].as_array().unwrap().len(), 2);
     assert_eq!(mc["parents"][0]["sha"], main.as_str());
-    let (_, got) = env.call(Method::GET, &format!("{repo}/pulls/1"), None).await;
+    let (_, got) = env
+        .call(Method::GET, &format!("{repo}/pulls/1"), None)
+        .await;
     assert_eq!(got["merged"], true);
     assert_eq!(got["state"], "closed");
     assert_eq!(got["merge_commit_sha"], sha1.as_str());
     assert!(got["merged_at"].is_string() && got["closed_at"].is_string());
     let snap = e.pulls("acme", "svc");
     assert!(snap[0].merged && snap[0].labels == vec!["auth0-rotate".to_owned(), "prod".to_owned()]);
-    assert!(matches!(e.merge_pull("acme", "svc", 1), Err(GitHubEmulatorError::Invalid(_))));
-    let (s, _) = env.call(Method::PATCH, &format!("{repo}/pulls/1"), Some(json!({"state": "open"}))).await;
+    assert!(matches!(
+        e.merge_pull("acme", "svc", 1),
+        Err(GitHubEmulatorError::Invalid(_))
+    ));
+    let (s, _) = env
+        .call(
+            Method::PATCH,
+            &format!("{repo}/pulls/1"),
+            Some(json!({"state": "open"})),
+        )
+        .await;
     assert_eq!(s, 422);
 
     // #2 touched other files: merges cleanly on top.
-    let (_, before) = env.call(Method::GET, &format!("{repo}/pulls/3"), None).await;
-    assert_eq!(before["mergeable"], false, "f3 conflicts with the merged f1");
+    let (_, before) = env
+        .call(Method::GET, &format!("{repo}/pulls/3"), None)
+        .await;
+    assert_eq!(
+        before["mergeable"], false,
+        "f3 conflicts with the merged f1"
+    );
     let sha2 = e.merge_pull("acme", "svc", 2).unwrap();
     assert_eq!(e.file("acme", "svc", "main", "a.txt").unwrap(), b"a2\n");
     assert_eq!(e.file("acme", "svc", "main", "b.txt").unwrap(), b"b2\n");
@@ -708,30 +1199,59 @@ async fn pull_requests_create_list_update_merge() {
 
     // #3 changed a.txt differently: conflict, nothing changes.
     let err = e.merge_pull("acme", "svc", 3).unwrap_err();
-    assert!(matches!(&err, GitHubEmulatorError::Conflict(m) if m.contains("a.txt")), "{err:?}");
+    assert!(
+        matches!(&err, GitHubEmulatorError::Conflict(m) if m.contains("a.txt")),
+        "{err:?}"
+    );
     assert_eq!(e.branch_sha("acme", "svc", "main").unwrap(), sha2);
-    let (_, p3) = env.call(Method::GET, &format!("{repo}/pulls/3"), None).await;
+    let (_, p3) = env
+        .call(Method::GET, &format!("{repo}/pulls/3"), None)
+        .await;
     assert_eq!(p3["state"], "open");
     assert_eq!(p3["merged"], false);
 
     // Closing and listing closed ones; admin merge answers 409 on conflict.
-    let resp = env.http.post(format!("{}/repos/acme/svc/pulls/3/merge", env.admin)).send().await.unwrap();
+    let resp = env
+        .http
+        .post(format!("{}/repos/acme/svc/pulls/3/merge", env.admin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 409);
     e.close_pull("acme", "svc", 3).unwrap();
-    let (_, closed) = env.call(Method::GET, &format!("{repo}/pulls?state=closed"), None).await;
+    let (_, closed) = env
+        .call(Method::GET, &format!("{repo}/pulls?state=closed"), None)
+        .await;
     assert_eq!(closed.as_array().unwrap().len(), 3);
-    let (_, open) = env.call(Method::GET, &format!("{repo}/pulls?state=open"), None).await;
+    let (_, open) = env
+        .call(Method::GET, &format!("{repo}/pulls?state=open"), None)
+        .await;
     assert!(open.as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn issues_and_the_issue_list_including_pulls() {
     let env = Env::start().await;
-    env.emu.create_repo("acme", "svc", "main", &[("a.txt", "a\n")]);
+    env.emu
+        .create_repo("acme", "svc", "main", &[("a.txt", "a\n")]);
     let repo = "/repos/acme/svc";
-    env.emu.commit_files("acme", "svc", "f1", "x", &[("a.txt", None), ("new.txt", Some("n\n"))]).unwrap();
+    env.emu
+        .commit_files(
+            "acme",
+            "svc",
+            "f1",
+            "x",
+            &[("a.txt", None), ("new.txt", Some("n\n"))],
+        )
+        .unwrap();
     assert!(env.emu.file("acme", "svc", "f1", "a.txt").is_none());
-    let (s, _) = env.call(Method::POST, &format!("{repo}/pulls"), Some(json!({"title": "PR", "head": "f1", "base": "main"}))).await;
+    let (s, _) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "PR", "head": "f1", "base": "main"})),
+        )
+        .await;
     assert_eq!(s, 201);
 
     let (s, issue) = env
@@ -744,16 +1264,38 @@ async fn issues_and_the_issue_list_including_pulls() {
     assert!(issue.get("pull_request").is_none());
     assert_eq!(issue["user"]["login"], "auth0-rotate[bot]");
 
-    let (_, all) = env.call(Method::GET, &format!("{repo}/issues?state=all"), None).await;
+    let (_, all) = env
+        .call(Method::GET, &format!("{repo}/issues?state=all"), None)
+        .await;
     let all = all.as_array().unwrap();
     assert_eq!(all.len(), 2);
-    assert!(all.iter().any(|i| i["number"] == 1 && i["pull_request"]["url"].is_string()));
-    let (_, by_label) = env.call(Method::GET, &format!("{repo}/issues?labels=failure,auth0-rotate"), None).await;
+    assert!(all
+        .iter()
+        .any(|i| i["number"] == 1 && i["pull_request"]["url"].is_string()));
+    let (_, by_label) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/issues?labels=failure,auth0-rotate"),
+            None,
+        )
+        .await;
     assert_eq!(by_label.as_array().unwrap().len(), 1);
-    let (_, by_creator) = env.call(Method::GET, &format!("{repo}/issues?creator=someone-else"), None).await;
+    let (_, by_creator) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/issues?creator=someone-else"),
+            None,
+        )
+        .await;
     assert!(by_creator.as_array().unwrap().is_empty());
 
-    let (s, upd) = env.call(Method::PATCH, &format!("{repo}/issues/2"), Some(json!({"state": "closed", "labels": ["resolved"]}))).await;
+    let (s, upd) = env
+        .call(
+            Method::PATCH,
+            &format!("{repo}/issues/2"),
+            Some(json!({"state": "closed", "labels": ["resolved"]})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(upd["state"], "closed");
     assert!(upd["closed_at"].is_string());
@@ -762,8 +1304,14 @@ async fn issues_and_the_issue_list_including_pulls() {
     assert_eq!(snaps[0].labels, vec!["resolved".to_owned()]);
     assert_eq!(snaps[0].state, "closed");
     let (_, open) = env.call(Method::GET, &format!("{repo}/issues"), None).await;
-    assert_eq!(open.as_array().unwrap().len(), 1, "only the PR is still open");
-    let (s, _) = env.call(Method::GET, &format!("{repo}/issues/99"), None).await;
+    assert_eq!(
+        open.as_array().unwrap().len(),
+        1,
+        "only the PR is still open"
+    );
+    let (s, _) = env
+        .call(Method::GET, &format!("{repo}/issues/99"), None)
+        .await;
     assert_eq!(s, 404);
 }
 
@@ -779,15 +1327,49 @@ async fn admin_routes_seed_and_inspect() {
     let r = post("/repos", json!({"owner": "acme", "name": "svc", "default_branch": "main", "files": {"x/y.txt": "yy\n"}})).await;
     assert_eq!(r.status(), 201);
     assert!(r.json::<Value>().await.unwrap()["id"].is_u64());
-    assert_eq!(post("/tokens", json!({"token": "t2", "kind": "app"})).await.status(), 201);
-    assert_eq!(post("/repos/acme/svc/environments/prod", json!({})).await.status(), 201);
-    let (s, _, _) = env.call_as(Some("t2"), Method::GET, "/repos/acme/svc/environments/prod/secrets/public-key", None).await;
+    assert_eq!(
+        post("/tokens", json!({"token": "t2", "kind": "app"}))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        post("/repos/acme/svc/environments/prod", json!({}))
+            .await
+            .status(),
+        201
+    );
+    let (s, _, _) = env
+        .call_as(
+            Some("t2"),
+            Method::GET,
+            "/repos/acme/svc/environments/prod/secrets/public-key",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let r = post("/repos/acme/svc/commits", json!({"branch": "main", "message": "m", "files": {"z.txt": "z\n", "x/y.txt": null}})).await;
+    let r = post(
+        "/repos/acme/svc/commits",
+        json!({"branch": "main", "message": "m", "files": {"z.txt": "z\n", "x/y.txt": null}}),
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let f = env.http.get(format!("{}/repos/acme/svc/files/z.txt", env.admin)).send().await.unwrap();
+    let f = env
+        .http
+        .get(format!("{}/repos/acme/svc/files/z.txt", env.admin))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(f.status(), 200);
     assert_eq!(f.bytes().await.unwrap().as_ref(), b"z\n");
-    let f = env.http.get(format!("{}/repos/acme/svc/files/x/y.txt?ref=main", env.admin)).send().await.unwrap();
+    let f = env
+        .http
+        .get(format!(
+            "{}/repos/acme/svc/files/x/y.txt?ref=main",
+            env.admin
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(f.status(), 404);
 }

@@ -86,7 +86,10 @@ async fn create_environment(
     let (o, r, e) = (&p["owner"], &p["repo"], &p["env"]);
     match ops::create_environment(&mut emu.lock(), o, r, e) {
         Some(()) => (StatusCode::CREATED, Json(json!({"name": e}))).into_response(),
-        None => err(StatusCode::NOT_FOUND, format!("repository {o}/{r} not found")),
+        None => err(
+            StatusCode::NOT_FOUND,
+            format!("repository {o}/{r} not found"),
+        ),
     }
 }
 
@@ -223,11 +226,9 @@ async fn file(
         },
     };
     match emu.file(o, r, &git_ref, &p["path"]) {
-        Some(bytes) => (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            bytes,
-        )
-            .into_response(),
+        Some(bytes) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
         None => err(StatusCode::NOT_FOUND, "file not found"),
     }
 }
@@ -282,7 +283,10 @@ pub(crate) fn router(emu: GitHubEmulator) -> Router {
         .route("/orgs", post(create_org))
         .route("/repos", post(create_repo))
         .route("/tokens", post(add_token))
-        .route(&format!("{repo}/environments/{{env}}"), post(create_environment))
+        .route(
+            &format!("{repo}/environments/{{env}}"),
+            post(create_environment),
+        )
         .route(&format!("{repo}/commits"), post(commit_files))
         .route(&format!("{repo}/pulls"), get(pulls))
         .route(&format!("{repo}/issues"), get(issues))
@@ -297,8 +301,14 @@ pub(crate) fn router(emu: GitHubEmulator) -> Router {
     ] {
         router = router
             .route(&format!("{base}/secrets"), get(secret_names))
-            .route(&format!("{base}/secrets/public-key/rotate"), post(rotate_key))
-            .route(&format!("{base}/secrets/{{name}}/plaintext"), get(secret_plaintext))
+            .route(
+                &format!("{base}/secrets/public-key/rotate"),
+                post(rotate_key),
+            )
+            .route(
+                &format!("{base}/secrets/{{name}}/plaintext"),
+                get(secret_plaintext),
+            )
             .route(&format!("{base}/variables/{{name}}"), get(variable));
     }
     router.with_state(emu)

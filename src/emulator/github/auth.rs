@@ -93,13 +93,10 @@ pub(crate) async fn middleware(
         let web = st.web_base.clone();
         let rate_key = token_str.clone().unwrap_or_default();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let window = st
-            .rate
-            .entry(rate_key)
-            .or_insert(super::state::RateWindow {
-                reset: now + 3600,
-                used: 0,
-            });
+        let window = st.rate.entry(rate_key).or_insert(super::state::RateWindow {
+            reset: now + 3600,
+            used: 0,
+        });
         if now >= window.reset {
             window.reset = now + 3600;
             window.used = 0;
@@ -110,7 +107,9 @@ pub(crate) async fn middleware(
     };
 
     let mut response = match token {
-        None => ApiError::new(StatusCode::UNAUTHORIZED, "Bad credentials", DOCS_AUTH).into_response(),
+        None => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "Bad credentials", DOCS_AUTH).into_response()
+        }
         Some(token)
             if matches!(token.kind, TokenKind::WorkflowToken)
                 && is_secrets_or_variables_path(&inner_path) =>

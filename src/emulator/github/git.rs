@@ -74,7 +74,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -204,7 +204,9 @@ impl ObjectStore {
     pub fn put_tree(&mut self, mut entries: Vec<TreeEntry>) -> String {
         sort_entries(&mut entries);
         let id = object_id("tree", &serialize_tree(&entries));
-        self.objects.entry(id.clone()).or_insert(Object::Tree(entries));
+        self.objects
+            .entry(id.clone())
+            .or_insert(Object::Tree(entries));
         id
     }
 
@@ -287,7 +289,11 @@ impl ObjectStore {
         let mut current = tree.to_owned();
         let parts: Vec<&str> = path.split('/').collect();
         for (i, part) in parts.iter().enumerate() {
-            let entry = self.tree(&current)?.iter().find(|e| e.name == *part)?.clone();
+            let entry = self
+                .tree(&current)?
+                .iter()
+                .find(|e| e.name == *part)?
+                .clone();
             if i + 1 == parts.len() {
                 return Some(entry);
             }
@@ -360,7 +366,10 @@ impl ObjectStore {
         };
         for change in changes {
             let path = change.path.trim_matches('/');
-            if path.is_empty() || path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+            if path.is_empty()
+                || path
+                    .split('/')
+                    .any(|p| p.is_empty() || p == "." || p == "..")
             {
                 return Err(GitError::BadPath(change.path.clone()));
             }

@@ -56,9 +56,7 @@ pub(crate) fn repo_mut<'a>(
 
 /// `heads/<branch>` → `<branch>`; other namespaces are not emulated.
 fn branch_of(reference: &str) -> Option<&str> {
-    reference
-        .strip_prefix("heads/")
-        .filter(|b| !b.is_empty())
+    reference.strip_prefix("heads/").filter(|b| !b.is_empty())
 }
 
 /// `GET /git/ref/{*ref}`.
@@ -130,7 +128,10 @@ pub(crate) async fn create_ref(
             "Reference name must start with 'refs/' and have at least two slashes.",
         ));
     }
-    let Some(branch) = reference.strip_prefix("refs/heads/").filter(|b| !b.is_empty()) else {
+    let Some(branch) = reference
+        .strip_prefix("refs/heads/")
+        .filter(|b| !b.is_empty())
+    else {
         return Err(ApiError::unprocessable(
             d,
             "Only branch references (refs/heads/...) are supported by this emulator.",
@@ -235,7 +236,9 @@ pub(crate) async fn create_blob(
             let compact: String = content.split_ascii_whitespace().collect();
             base64::engine::general_purpose::STANDARD
                 .decode(compact)
-                .map_err(|_| ApiError::invalid_field(d, "Blob", "content", "content is not valid Base64"))?
+                .map_err(|_| {
+                    ApiError::invalid_field(d, "Blob", "content", "content is not valid Base64")
+                })?
         }
         other => {
             return Err(ApiError::invalid_field(
@@ -259,7 +262,11 @@ pub(crate) async fn get_blob(
 ) -> ApiResult {
     let mut st = emu.lock();
     let r = repo_mut(&mut st, &p, DOC_GET_BLOB)?;
-    let sha = p.get("sha").cloned().unwrap_or_default().to_ascii_lowercase();
+    let sha = p
+        .get("sha")
+        .cloned()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let data = r
         .objects
         .blob(&sha)
@@ -334,11 +341,21 @@ pub(crate) async fn create_tree(
             } else if let Some(c) = r.objects.commit(&s) {
                 c.tree.clone()
             } else {
-                return Err(ApiError::unprocessable(d, format!("base_tree {s} is not a valid tree")));
+                return Err(ApiError::unprocessable(
+                    d,
+                    format!("base_tree {s} is not a valid tree"),
+                ));
             };
             Some(tree)
         }
-        Some(_) => return Err(ApiError::invalid_field(d, "Tree", "base_tree", "base_tree must be a string")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                d,
+                "Tree",
+                "base_tree",
+                "base_tree must be a string",
+            ))
+        }
     };
     let items = req
         .get("tree")
@@ -356,28 +373,34 @@ pub(crate) async fn create_tree(
             .get("path")
             .and_then(Value::as_str)
             .ok_or_else(|| field_err("tree.path is required".into()))?;
-        let mode = item
-            .get("mode")
-            .and_then(Value::as_str)
-            .unwrap_or("100644");
+        let mode = item.get("mode").and_then(Value::as_str).unwrap_or("100644");
         let mode = if mode == "40000" { "040000" } else { mode };
         if !matches!(mode, "100644" | "100755" | "040000" | "160000" | "120000") {
-            return Err(field_err(format!("tree.mode {mode} is not one of 100644, 100755, 040000, 160000, 120000")));
+            return Err(field_err(format!(
+                "tree.mode {mode} is not one of 100644, 100755, 040000, 160000, 120000"
+            )));
         }
         let expected_type = match mode {
             "040000" => "tree",
             "160000" => "commit",
             _ => "blob",
         };
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or(expected_type);
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(expected_type);
         if kind != expected_type {
-            return Err(field_err(format!("tree.type {kind} does not match mode {mode}")));
+            return Err(field_err(format!(
+                "tree.type {kind} does not match mode {mode}"
+            )));
         }
         let content = item.get("content");
         let sha = item.get("sha");
         let target = match (sha, content) {
             (Some(Value::String(_)), Some(Value::String(_))) => {
-                return Err(field_err("Provide either tree.sha or tree.content, not both".into()))
+                return Err(field_err(
+                    "Provide either tree.sha or tree.content, not both".into(),
+                ))
             }
             (Some(Value::Null), None) | (Some(Value::Null), Some(Value::Null)) => None,
             (_, Some(Value::String(c))) => {
@@ -394,11 +417,17 @@ pub(crate) async fn create_tree(
                     _ => is_sha(&s),
                 };
                 if !exists {
-                    return Err(field_err(format!("tree.sha {s} is not a valid {expected_type}")));
+                    return Err(field_err(format!(
+                        "tree.sha {s} is not a valid {expected_type}"
+                    )));
                 }
                 Some((mode.to_owned(), s))
             }
-            _ => return Err(field_err("Must supply either tree.sha or tree.content".into())),
+            _ => {
+                return Err(field_err(
+                    "Must supply either tree.sha or tree.content".into(),
+                ))
+            }
         };
         changes.push(TreeChange {
             path: path.to_owned(),
@@ -474,7 +503,12 @@ pub(crate) async fn create_commit(
         return Err(ApiError::unprocessable(d, "Tree SHA does not exist"));
     }
     let mut parents = Vec::new();
-    for parent in req.get("parents").and_then(Value::as_array).into_iter().flatten() {
+    for parent in req
+        .get("parents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let s = parent.as_str().unwrap_or_default().to_ascii_lowercase();
         if r.objects.commit(&s).is_none() {
             return Err(ApiError::unprocessable(
@@ -494,7 +528,12 @@ pub(crate) async fn create_commit(
     let author = match req.get("author") {
         None | Some(Value::Null) => default_sig.clone(),
         Some(v) => parse_signature(v, now).ok_or_else(|| {
-            ApiError::invalid_field(d, "Commit", "author", "author needs name, email and an ISO 8601 date")
+            ApiError::invalid_field(
+                d,
+                "Commit",
+                "author",
+                "author needs name, email and an ISO 8601 date",
+            )
         })?,
     };
     let committer = match req.get("committer") {
@@ -506,8 +545,14 @@ pub(crate) async fn create_commit(
             }
         }
         Some(v) => {
-            let name = v.get("name").and_then(Value::as_str).unwrap_or(&author.name);
-            let email = v.get("email").and_then(Value::as_str).unwrap_or(&author.email);
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(&author.name);
+            let email = v
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or(&author.email);
             let mut merged = json!({"name": name, "email": email});
             if let Some(date) = v.get("date") {
                 merged["date"] = date.clone();
@@ -536,7 +581,11 @@ pub(crate) async fn get_commit(
 ) -> ApiResult {
     let mut st = emu.lock();
     let r = repo_mut(&mut st, &p, DOC_GET_COMMIT)?;
-    let sha = p.get("sha").cloned().unwrap_or_default().to_ascii_lowercase();
+    let sha = p
+        .get("sha")
+        .cloned()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let commit = r
         .objects
         .commit(&sha)

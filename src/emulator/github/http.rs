@@ -98,9 +98,8 @@ pub(crate) fn body<T: DeserializeOwned>(
     doc: &'static str,
     payload: Result<Json<Value>, JsonRejection>,
 ) -> ApiResult<T> {
-    let Json(value) = payload.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing JSON", doc)
-    })?;
+    let Json(value) = payload
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "Problems parsing JSON", doc))?;
     serde_json::from_value(value).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -14,9 +14,11 @@ use super::render;
 use super::state::{Issue, Label, Repo, State};
 use super::GitHubEmulator;
 
-const DOC_LIST_LABELS: &str = "https://docs.github.com/rest/issues/labels#list-labels-for-a-repository";
+const DOC_LIST_LABELS: &str =
+    "https://docs.github.com/rest/issues/labels#list-labels-for-a-repository";
 const DOC_CREATE_LABEL: &str = "https://docs.github.com/rest/issues/labels#create-a-label";
-const DOC_ISSUE_LABELS: &str = "https://docs.github.com/rest/issues/labels#list-labels-for-an-issue";
+const DOC_ISSUE_LABELS: &str =
+    "https://docs.github.com/rest/issues/labels#list-labels-for-an-issue";
 const DOC_ADD_LABELS: &str = "https://docs.github.com/rest/issues/labels#add-labels-to-an-issue";
 const DOC_SET_LABELS: &str = "https://docs.github.com/rest/issues/labels#set-labels-for-an-issue";
 const DOC_LIST: &str = "https://docs.github.com/rest/issues/issues#list-repository-issues";
@@ -115,7 +117,10 @@ pub(crate) async fn create_label(
         .get("description")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    if description.as_ref().is_some_and(|s| s.chars().count() > 100) {
+    if description
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 100)
+    {
         return Err(ApiError::validation(
             d,
             json!({"resource": "Label", "code": "invalid", "field": "description"}),
@@ -138,7 +143,10 @@ pub(crate) async fn create_label(
 }
 
 fn issue_labels_json(ctx: &Ctx, r: &Repo, number: u64) -> Value {
-    let names = r.issue(number).map(|i| i.labels.clone()).unwrap_or_default();
+    let names = r
+        .issue(number)
+        .map(|i| i.labels.clone())
+        .unwrap_or_default();
     Value::Array(
         names
             .iter()
@@ -157,7 +165,8 @@ pub(crate) async fn list_issue_labels(
     let mut st = emu.lock();
     let r = repo_mut(&mut st, &p, DOC_ISSUE_LABELS)?;
     let number = issue_number(&p, DOC_ISSUE_LABELS)?;
-    r.issue(number).ok_or_else(|| ApiError::not_found(DOC_ISSUE_LABELS))?;
+    r.issue(number)
+        .ok_or_else(|| ApiError::not_found(DOC_ISSUE_LABELS))?;
     Ok(ok(issue_labels_json(&ctx, r, number)))
 }
 
@@ -168,7 +177,11 @@ async fn change_labels(
     payload: Result<Json<Value>, JsonRejection>,
     replace: bool,
 ) -> ApiResult {
-    let d = if replace { DOC_SET_LABELS } else { DOC_ADD_LABELS };
+    let d = if replace {
+        DOC_SET_LABELS
+    } else {
+        DOC_ADD_LABELS
+    };
     let req: Value = body(d, payload)?;
     // Accept `{"labels": [...]}` or a bare array.
     let names = match &req {
@@ -178,7 +191,12 @@ async fn change_labels(
     }
     .ok_or_else(|| ApiError::missing_field(d, "Label", "labels"))?;
     if names.is_empty() && !replace {
-        return Err(ApiError::invalid_field(d, "Label", "labels", "labels must contain at least one label"));
+        return Err(ApiError::invalid_field(
+            d,
+            "Label",
+            "labels",
+            "labels must contain at least one label",
+        ));
     }
     let mut st = emu.lock();
     let mut ids = reserve_ids(&mut st, names.len());
@@ -274,7 +292,9 @@ pub(crate) async fn get(
     let mut st = emu.lock();
     let r = repo_mut(&mut st, &p, DOC_GET)?;
     let number = issue_number(&p, DOC_GET)?;
-    let issue = r.issue(number).ok_or_else(|| ApiError::not_found(DOC_GET))?;
+    let issue = r
+        .issue(number)
+        .ok_or_else(|| ApiError::not_found(DOC_GET))?;
     Ok(ok(render::issue(&ctx, r, issue)))
 }
 
@@ -292,11 +312,19 @@ pub(crate) async fn update(
     let mut ids = reserve_ids(&mut st, names.as_ref().map_or(0, Vec::len));
     let r = repo_mut(&mut st, &p, d)?;
     let number = issue_number(&p, d)?;
-    let existing = r.issue(number).cloned().ok_or_else(|| ApiError::not_found(d))?;
+    let existing = r
+        .issue(number)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(d))?;
     let state = req.get("state").and_then(Value::as_str);
     if let Some(s) = state {
         if !matches!(s, "open" | "closed") {
-            return Err(ApiError::invalid_field(d, "Issue", "state", "state must be open or closed"));
+            return Err(ApiError::invalid_field(
+                d,
+                "Issue",
+                "state",
+                "state must be open or closed",
+            ));
         }
         if s == "open" && existing.pull.as_ref().is_some_and(|p| p.merged) {
             return Err(ApiError::custom(
@@ -336,7 +364,11 @@ pub(crate) async fn update(
             issue.state_reason = Some(
                 req.get("state_reason")
                     .and_then(Value::as_str)
-                    .unwrap_or(if s == "closed" { "completed" } else { "reopened" })
+                    .unwrap_or(if s == "closed" {
+                        "completed"
+                    } else {
+                        "reopened"
+                    })
                     .to_owned(),
             );
         }
@@ -360,7 +392,12 @@ pub(crate) async fn list(
     let r = repo_mut(&mut st, &p, DOC_LIST)?;
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     if !matches!(state, "open" | "closed" | "all") {
-        return Err(ApiError::invalid_field(DOC_LIST, "Issue", "state", "state must be open, closed or all"));
+        return Err(ApiError::invalid_field(
+            DOC_LIST,
+            "Issue",
+            "state",
+            "state must be open, closed or all",
+        ));
     }
     let wanted: Vec<String> = q
         .get("labels")

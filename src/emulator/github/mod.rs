@@ -273,7 +273,12 @@ impl GitHubEmulator {
     }
 
     /// Closes a pull request without merging it.
-    pub fn close_pull(&self, owner: &str, repo: &str, number: u64) -> Result<(), GitHubEmulatorError> {
+    pub fn close_pull(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<(), GitHubEmulatorError> {
         pulls::close(&mut self.lock(), owner, repo, number)
     }
 

@@ -102,8 +102,10 @@ pub(crate) fn create_repo(
         message: "Initial commit".into(),
     });
     repo.branches.insert(default_branch.to_owned(), sha);
-    st.repos
-        .insert(format!("{}/{}", owner.to_lowercase(), name.to_lowercase()), repo);
+    st.repos.insert(
+        format!("{}/{}", owner.to_lowercase(), name.to_lowercase()),
+        repo,
+    );
     id
 }
 
@@ -158,8 +160,12 @@ pub(crate) fn commit_files(
         .iter()
         .map(|(path, content)| TreeChange {
             path: (*path).to_owned(),
-            target: content
-                .map(|c| ("100644".to_owned(), r.objects.put_blob(c.as_bytes().to_vec()))),
+            target: content.map(|c| {
+                (
+                    "100644".to_owned(),
+                    r.objects.put_blob(c.as_bytes().to_vec()),
+                )
+            }),
         })
         .collect();
     let tree = r
@@ -186,7 +192,13 @@ pub(crate) fn commit_files(
 }
 
 /// File bytes at a branch or commit.
-pub(crate) fn file(st: &State, owner: &str, repo: &str, git_ref: &str, path: &str) -> Option<Vec<u8>> {
+pub(crate) fn file(
+    st: &State,
+    owner: &str,
+    repo: &str,
+    git_ref: &str,
+    path: &str,
+) -> Option<Vec<u8>> {
     let r = st.repo(owner, repo)?;
     let commit = r.resolve(git_ref)?;
     let tree = r.objects.commit(&commit)?.tree.clone();

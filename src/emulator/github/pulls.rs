@@ -39,8 +39,16 @@ fn line_delta(old: &[u8], new: &[u8]) -> (usize, usize) {
     for l in new.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         *counts.entry(l).or_default() += 1;
     }
-    let additions = counts.values().filter(|c| **c > 0).map(|c| *c as usize).sum();
-    let deletions = counts.values().filter(|c| **c < 0).map(|c| (-*c) as usize).sum();
+    let additions = counts
+        .values()
+        .filter(|c| **c > 0)
+        .map(|c| *c as usize)
+        .sum();
+    let deletions = counts
+        .values()
+        .filter(|c| **c < 0)
+        .map(|c| (-*c) as usize)
+        .sum();
     (additions, deletions)
 }
 
@@ -53,8 +61,8 @@ pub(crate) fn stats(r: &mut Repo, p: &PullData) -> PullStats {
     };
     let merge_base = r.objects.merge_base(&base, &head);
     let tree_of = |r: &Repo, c: &str| r.objects.commit(c).map(|c| c.tree.clone());
-    if let (Some(mb), Some(head_tree)) = (merge_base.clone(), tree_of(r, &head)) {
-        if let (Some(mb_tree), true) = (tree_of(r, &mb), true) {
+    if let (Some(mb), Some(head_tree)) = (merge_base, tree_of(r, &head)) {
+        if let Some(mb_tree) = tree_of(r, &mb) {
             let old = r.objects.flatten(&mb_tree).unwrap_or_default();
             let new = r.objects.flatten(&head_tree).unwrap_or_default();
             let mut paths: Vec<&String> = old.keys().chain(new.keys()).collect();
@@ -148,14 +156,21 @@ pub(crate) async fn create(
         Some(_) => return Err(invalid("head")),
         None => head.clone(),
     };
-    let head_sha = r.branches.get(&head_ref).cloned().ok_or_else(|| invalid("head"))?;
-    let base_sha = r.branches.get(&base).cloned().ok_or_else(|| invalid("base"))?;
+    let head_sha = r
+        .branches
+        .get(&head_ref)
+        .cloned()
+        .ok_or_else(|| invalid("head"))?;
+    let base_sha = r
+        .branches
+        .get(&base)
+        .cloned()
+        .ok_or_else(|| invalid("base"))?;
     r.sync_pulls();
     let label = format!("{}:{head_ref}", r.owner.login);
     let duplicate = r.issues.iter().any(|i| {
         i.state == "open"
-            && i
-                .pull
+            && i.pull
                 .as_ref()
                 .is_some_and(|p| p.head_ref == head_ref && p.base_ref == base)
     });
@@ -218,7 +233,12 @@ pub(crate) async fn list(
     r.sync_pulls();
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     if !matches!(state, "open" | "closed" | "all") {
-        return Err(ApiError::invalid_field(DOC_LIST, "PullRequest", "state", "state must be open, closed or all"));
+        return Err(ApiError::invalid_field(
+            DOC_LIST,
+            "PullRequest",
+            "state",
+            "state must be open, closed or all",
+        ));
     }
     let head_filter = q.get("head").map(|h| match h.split_once(':') {
         Some((owner, branch)) => (Some(owner.to_owned()), branch.to_owned()),
@@ -400,9 +420,10 @@ pub(crate) fn merge(
         .get(&pull.head_ref)
         .cloned()
         .unwrap_or(pull.head_sha.clone());
-    let base = r.branches.get(&pull.base_ref).cloned().ok_or_else(|| {
-        GitHubEmulatorError::NotFound(format!("base branch {}", pull.base_ref))
-    })?;
+    let base =
+        r.branches.get(&pull.base_ref).cloned().ok_or_else(|| {
+            GitHubEmulatorError::NotFound(format!("base branch {}", pull.base_ref))
+        })?;
     if r.objects.is_ancestor(&head, &base) {
         return Err(GitHubEmulatorError::Invalid(format!(
             "No commits between {} and {}",
@@ -410,10 +431,9 @@ pub(crate) fn merge(
         )));
     }
     let tree = r.objects.merge_trees(&base, &head).map_err(|e| match e {
-        GitError::Conflict(paths) => GitHubEmulatorError::Conflict(format!(
-            "merge conflict in {}",
-            paths.join(", ")
-        )),
+        GitError::Conflict(paths) => {
+            GitHubEmulatorError::Conflict(format!("merge conflict in {}", paths.join(", ")))
+        }
         other => GitHubEmulatorError::Invalid(format!("{other:?}")),
     })?;
     let now = super::git::now_seconds();

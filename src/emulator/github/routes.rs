@@ -17,7 +17,10 @@ pub(crate) fn api_router(emu: GitHubEmulator) -> Router {
     for base in [format!("{repo}/actions"), env.to_owned(), org.to_owned()] {
         router = router
             .route(&format!("{base}/secrets"), get(secrets::list))
-            .route(&format!("{base}/secrets/public-key"), get(secrets::public_key))
+            .route(
+                &format!("{base}/secrets/public-key"),
+                get(secrets::public_key),
+            )
             .route(
                 &format!("{base}/secrets/{{name}}"),
                 get(secrets::get).put(secrets::put).delete(secrets::delete),
@@ -59,15 +62,24 @@ pub(crate) fn api_router(emu: GitHubEmulator) -> Router {
         )
         // Contents.
         .route(&format!("{repo}/contents"), get(repos::get_contents))
-        .route(&format!("{repo}/contents/{{*path}}"), get(repos::get_contents))
+        .route(
+            &format!("{repo}/contents/{{*path}}"),
+            get(repos::get_contents),
+        )
         // Pull requests.
-        .route(&format!("{repo}/pulls"), get(pulls::list).post(pulls::create))
+        .route(
+            &format!("{repo}/pulls"),
+            get(pulls::list).post(pulls::create),
+        )
         .route(
             &format!("{repo}/pulls/{{number}}"),
             get(pulls::get).patch(pulls::update),
         )
         // Issues and labels.
-        .route(&format!("{repo}/issues"), get(issues::list).post(issues::create))
+        .route(
+            &format!("{repo}/issues"),
+            get(issues::list).post(issues::create),
+        )
         .route(
             &format!("{repo}/issues/{{number}}"),
             get(issues::get).patch(issues::update),
@@ -83,6 +95,9 @@ pub(crate) fn api_router(emu: GitHubEmulator) -> Router {
             get(issues::list_labels).post(issues::create_label),
         )
         .fallback(auth::not_found)
-        .layer(middleware::from_fn_with_state(emu.clone(), auth::middleware))
+        .layer(middleware::from_fn_with_state(
+            emu.clone(),
+            auth::middleware,
+        ))
         .with_state(emu)
 }

@@ -52,20 +52,48 @@ impl Addr {
 /// Documentation links per operation and scope.
 fn doc(op: &str, addr: &Addr) -> &'static str {
     match (op, addr) {
-        ("key", Addr::Repo(..)) => "https://docs.github.com/rest/actions/secrets#get-a-repository-public-key",
-        ("key", Addr::Env(..)) => "https://docs.github.com/rest/actions/secrets#get-an-environment-public-key",
-        ("key", Addr::Org(..)) => "https://docs.github.com/rest/actions/secrets#get-an-organization-public-key",
-        ("get", Addr::Repo(..)) => "https://docs.github.com/rest/actions/secrets#get-a-repository-secret",
-        ("get", Addr::Env(..)) => "https://docs.github.com/rest/actions/secrets#get-an-environment-secret",
-        ("get", Addr::Org(..)) => "https://docs.github.com/rest/actions/secrets#get-an-organization-secret",
-        ("put", Addr::Repo(..)) => "https://docs.github.com/rest/actions/secrets#create-or-update-a-repository-secret",
-        ("put", Addr::Env(..)) => "https://docs.github.com/rest/actions/secrets#create-or-update-an-environment-secret",
-        ("put", Addr::Org(..)) => "https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret",
-        ("delete", Addr::Repo(..)) => "https://docs.github.com/rest/actions/secrets#delete-a-repository-secret",
-        ("delete", Addr::Env(..)) => "https://docs.github.com/rest/actions/secrets#delete-an-environment-secret",
-        ("delete", Addr::Org(..)) => "https://docs.github.com/rest/actions/secrets#delete-an-organization-secret",
-        ("list", Addr::Repo(..)) => "https://docs.github.com/rest/actions/secrets#list-repository-secrets",
-        ("list", Addr::Env(..)) => "https://docs.github.com/rest/actions/secrets#list-environment-secrets",
+        ("key", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-a-repository-public-key"
+        }
+        ("key", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-an-environment-public-key"
+        }
+        ("key", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-an-organization-public-key"
+        }
+        ("get", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-a-repository-secret"
+        }
+        ("get", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-an-environment-secret"
+        }
+        ("get", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/secrets#get-an-organization-secret"
+        }
+        ("put", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/secrets#create-or-update-a-repository-secret"
+        }
+        ("put", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/secrets#create-or-update-an-environment-secret"
+        }
+        ("put", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/secrets#create-or-update-an-organization-secret"
+        }
+        ("delete", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/secrets#delete-a-repository-secret"
+        }
+        ("delete", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/secrets#delete-an-environment-secret"
+        }
+        ("delete", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/secrets#delete-an-organization-secret"
+        }
+        ("list", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/secrets#list-repository-secrets"
+        }
+        ("list", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/secrets#list-environment-secrets"
+        }
         _ => "https://docs.github.com/rest/actions/secrets#list-organization-secrets",
     }
 }
@@ -94,7 +122,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
 
 /// The spec's `encrypted_value` pattern: padded standard base64, non-empty.
 pub(crate) fn is_padded_base64(s: &str) -> bool {
-    if s.is_empty() || s.len() % 4 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(4) {
         return false;
     }
     let bytes = s.as_bytes();
@@ -342,7 +370,12 @@ pub(crate) async fn put(
     let sealed = base64::engine::general_purpose::STANDARD
         .decode(&value)
         .map_err(|_| {
-            ApiError::invalid_field(d, "Secret", "encrypted_value", "encrypted_value is not valid base64.")
+            ApiError::invalid_field(
+                d,
+                "Secret",
+                "encrypted_value",
+                "encrypted_value is not valid base64.",
+            )
         })?;
     let plaintext = scope.secrets.secret_key.unseal(&sealed).map_err(|_| {
         ApiError::invalid_field(

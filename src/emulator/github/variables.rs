@@ -17,20 +17,48 @@ use super::GitHubEmulator;
 
 fn doc(op: &str, addr: &Addr) -> &'static str {
     match (op, addr) {
-        ("list", Addr::Repo(..)) => "https://docs.github.com/rest/actions/variables#list-repository-variables",
-        ("list", Addr::Env(..)) => "https://docs.github.com/rest/actions/variables#list-environment-variables",
-        ("list", Addr::Org(..)) => "https://docs.github.com/rest/actions/variables#list-organization-variables",
-        ("create", Addr::Repo(..)) => "https://docs.github.com/rest/actions/variables#create-a-repository-variable",
-        ("create", Addr::Env(..)) => "https://docs.github.com/rest/actions/variables#create-an-environment-variable",
-        ("create", Addr::Org(..)) => "https://docs.github.com/rest/actions/variables#create-an-organization-variable",
-        ("get", Addr::Repo(..)) => "https://docs.github.com/rest/actions/variables#get-a-repository-variable",
-        ("get", Addr::Env(..)) => "https://docs.github.com/rest/actions/variables#get-an-environment-variable",
-        ("get", Addr::Org(..)) => "https://docs.github.com/rest/actions/variables#get-an-organization-variable",
-        ("update", Addr::Repo(..)) => "https://docs.github.com/rest/actions/variables#update-a-repository-variable",
-        ("update", Addr::Env(..)) => "https://docs.github.com/rest/actions/variables#update-an-environment-variable",
-        ("update", Addr::Org(..)) => "https://docs.github.com/rest/actions/variables#update-an-organization-variable",
-        ("delete", Addr::Repo(..)) => "https://docs.github.com/rest/actions/variables#delete-a-repository-variable",
-        ("delete", Addr::Env(..)) => "https://docs.github.com/rest/actions/variables#delete-an-environment-variable",
+        ("list", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/variables#list-repository-variables"
+        }
+        ("list", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/variables#list-environment-variables"
+        }
+        ("list", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/variables#list-organization-variables"
+        }
+        ("create", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/variables#create-a-repository-variable"
+        }
+        ("create", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/variables#create-an-environment-variable"
+        }
+        ("create", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/variables#create-an-organization-variable"
+        }
+        ("get", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/variables#get-a-repository-variable"
+        }
+        ("get", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/variables#get-an-environment-variable"
+        }
+        ("get", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/variables#get-an-organization-variable"
+        }
+        ("update", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/variables#update-a-repository-variable"
+        }
+        ("update", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/variables#update-an-environment-variable"
+        }
+        ("update", Addr::Org(..)) => {
+            "https://docs.github.com/rest/actions/variables#update-an-organization-variable"
+        }
+        ("delete", Addr::Repo(..)) => {
+            "https://docs.github.com/rest/actions/variables#delete-a-repository-variable"
+        }
+        ("delete", Addr::Env(..)) => {
+            "https://docs.github.com/rest/actions/variables#delete-an-environment-variable"
+        }
         _ => "https://docs.github.com/rest/actions/variables#delete-an-organization-variable",
     }
 }
@@ -123,7 +151,10 @@ fn validate_visibility(
     let ids: Vec<u64> = ids
         .iter()
         .flatten()
-        .filter_map(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .filter_map(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .collect();
     if visibility != "selected" && !ids.is_empty() {
         return Err(ApiError::invalid_field(
