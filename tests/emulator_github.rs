@@ -1373,3 +1373,282 @@ async fn admin_routes_seed_and_inspect() {
         .unwrap();
     assert_eq!(f.status(), 404);
 }
+
+/// Minimal OpenAPI checker: every `required` property present, with the declared type.
+struct Spec(Value);
+
+impl Spec {
+    fn load() -> Option<Self> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/reference/github-rest-api.subset.json");
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(Self(serde_json::from_str(&text).unwrap()))
+    }
+
+    fn resolve<'a>(&'a self, mut s: &'a Value) -> &'a Value {
+        while let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            s = self.0.pointer(r.trim_start_matches('#')).unwrap();
+        }
+        s
+    }
+
+    fn response_schema(&self, path: &str, method: &str, status: &str) -> &Value {
+        let op = &self.0["paths"][path][method];
+        let resp = self.resolve(&op["responses"][status]);
+        self.resolve(&resp["content"]["application/json"]["schema"])
+    }
+
+    fn check(&self, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+        let s = self.resolve(schema);
+        if v.is_null() {
+            if !s["nullable"].as_bool().unwrap_or(false) && s.get("type").is_some() {
+                errors.push(format!("{at}: null but not nullable"));
+            }
+            return;
+        }
+        if let Some(all) = s["allOf"].as_array() {
+            for sub in all {
+                self.check(sub, v, at, errors);
+            }
+            return;
+        }
+        if s.get("anyOf").is_some() || s.get("oneOf").is_some() {
+            return;
+        }
+        let ok = match s["type"].as_str() {
+            Some("string") => v.is_string(),
+            Some("integer") => v.is_i64() || v.is_u64(),
+            Some("number") => v.is_number(),
+            Some("boolean") => v.is_boolean(),
+            Some("array") => v.is_array(),
+            Some("object") => v.is_object(),
+            _ => true,
+        };
+        if !ok {
+            errors.push(format!("{at}: expected {}, got {v}", s["type"]));
+            return;
+        }
+        if let Some(items) = v.as_array() {
+            for (i, item) in items.iter().enumerate() {
+                self.check(&s["items"], item, &format!("{at}[{i}]"), errors);
+            }
+        }
+        if let Some(obj) = v.as_object() {
+            for req in s["required"].as_array().into_iter().flatten() {
+                let k = req.as_str().unwrap();
+                if !obj.contains_key(k) {
+                    errors.push(format!("{at}.{k}: missing"));
+                }
+            }
+            if let Some(props) = s["properties"].as_object() {
+                for (k, sub) in props {
+                    if let Some(val) = obj.get(k) {
+                        self.check(sub, val, &format!("{at}.{k}"), errors);
+                    }
+                }
+            }
+        }
+    }
+
+    fn assert_matches(&self, path: &str, method: &str, status: &str, v: &Value) {
+        let mut errors = Vec::new();
+        self.check(
+            self.response_schema(path, method, status),
+            v,
+            "$",
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{method} {path} {status}: {errors:#?}");
+    }
+}
+
+#[tokio::test]
+async fn responses_match_the_openapi_description() {
+    let Some(spec) = Spec::load() else {
+        eprintln!("OpenAPI subset not found; skipping");
+        return;
+    };
+    let env = Env::start().await;
+    env.emu.create_org("acme");
+    env.emu
+        .create_repo("acme", "svc", "main", &[("a.txt", "a\n")]);
+    env.emu
+        .commit_files("acme", "svc", "f1", "x", &[("a.txt", Some("b\n"))])
+        .unwrap();
+    let repo = "/repos/acme/svc";
+    let r = "/repos/{owner}/{repo}";
+
+    let (_, v) = env.call(Method::GET, repo, None).await;
+    spec.assert_matches(r, "get", "200", &v);
+    // The checker itself notices a missing required field and a wrong type.
+    let mut broken = v.clone();
+    broken.as_object_mut().unwrap().remove("clone_url");
+    broken["owner"]["id"] = json!("1");
+    let mut errors = Vec::new();
+    spec.check(
+        spec.response_schema(r, "get", "200"),
+        &broken,
+        "$",
+        &mut errors,
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let (_, v) = env
+        .call(
+            Method::GET,
+            &format!("{repo}/actions/secrets/public-key"),
+            None,
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/actions/secrets/public-key"), "get", "200", &v);
+    let body =
+        json!({"encrypted_value": seal(v["key"].as_str().unwrap(), b"s"), "key_id": v["key_id"]});
+    env.call(
+        Method::PUT,
+        &format!("{repo}/actions/secrets/S"),
+        Some(body),
+    )
+    .await;
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/actions/secrets/S"), None)
+        .await;
+    spec.assert_matches(
+        &format!("{r}/actions/secrets/{{secret_name}}"),
+        "get",
+        "200",
+        &v,
+    );
+    env.call(
+        Method::POST,
+        &format!("{repo}/actions/variables"),
+        Some(json!({"name": "V", "value": "v"})),
+    )
+    .await;
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/actions/variables/V"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/actions/variables/{{name}}"), "get", "200", &v);
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/actions/variables"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/actions/variables"), "get", "200", &v);
+
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/git/ref/heads/main"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/git/ref/{{ref}}"), "get", "200", &v);
+    let main = v["object"]["sha"].as_str().unwrap().to_owned();
+    let (_, c) = env
+        .call(Method::GET, &format!("{repo}/git/commits/{main}"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/git/commits/{{commit_sha}}"), "get", "200", &c);
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/blobs"),
+            Some(json!({"content": "x"})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/git/blobs"), "post", "201", &v);
+    let (_, t) = env
+        .call(Method::POST, &format!("{repo}/git/trees"), Some(json!({"base_tree": c["tree"]["sha"], "tree": [{"path": "d/x", "mode": "100644", "type": "blob", "content": "x"}]})))
+        .await;
+    spec.assert_matches(&format!("{r}/git/trees"), "post", "201", &t);
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/commits"),
+            Some(json!({"message": "m", "tree": t["sha"], "parents": [main]})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/git/commits"), "post", "201", &v);
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/git/refs"),
+            Some(json!({"ref": "refs/heads/n", "sha": v["sha"]})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/git/refs"), "post", "201", &v);
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/contents/a.txt"), None)
+        .await;
+    let file_schema = spec
+        .resolve(&json!({"$ref": "#/components/schemas/content-file"}))
+        .clone();
+    let mut errors = Vec::new();
+    spec.check(&file_schema, &v, "$", &mut errors);
+    assert!(errors.is_empty(), "contents: {errors:#?}");
+
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "t", "head": "f1", "base": "main"})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/pulls"), "post", "201", &v);
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/pulls/1"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/pulls/{{pull_number}}"), "get", "200", &v);
+    let (_, v) = env.call(Method::GET, &format!("{repo}/pulls"), None).await;
+    spec.assert_matches(&format!("{r}/pulls"), "get", "200", &v);
+    let (_, v) = env
+        .call(
+            Method::PATCH,
+            &format!("{repo}/pulls/1"),
+            Some(json!({"body": "b"})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/pulls/{{pull_number}}"), "patch", "200", &v);
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/issues/1/labels"),
+            Some(json!({"labels": ["l"]})),
+        )
+        .await;
+    spec.assert_matches(
+        &format!("{r}/issues/{{issue_number}}/labels"),
+        "post",
+        "200",
+        &v,
+    );
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/labels"),
+            Some(json!({"name": "m"})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/labels"), "post", "201", &v);
+    let (_, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/issues"),
+            Some(json!({"title": "i", "labels": ["l"]})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/issues"), "post", "201", &v);
+    let (_, v) = env
+        .call(
+            Method::PATCH,
+            &format!("{repo}/issues/2"),
+            Some(json!({"state": "closed"})),
+        )
+        .await;
+    spec.assert_matches(&format!("{r}/issues/{{issue_number}}"), "patch", "200", &v);
+    let (_, v) = env
+        .call(Method::GET, &format!("{repo}/issues?state=all"), None)
+        .await;
+    spec.assert_matches(&format!("{r}/issues"), "get", "200", &v);
+    let (s, v) = env
+        .call(
+            Method::POST,
+            &format!("{repo}/pulls"),
+            Some(json!({"title": "t", "head": "f1", "base": "main"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    spec.assert_matches(&format!("{r}/git/trees"), "post", "422", &v);
+}
