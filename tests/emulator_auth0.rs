@@ -337,7 +337,7 @@ async fn a_detached_key_stops_working_and_a_new_one_starts() {
     try_key(&new_key, Alg::PS256).await.unwrap();
     try_key(&f.key, Alg::RS256).await.unwrap();
     f.mgmt
-        .set_private_key_jwt(APP, &[c2.id.clone()])
+        .set_private_key_jwt(APP, std::slice::from_ref(&c2.id))
         .await
         .unwrap();
     let err = try_key(&f.key, Alg::RS256).await.unwrap_err();
