@@ -120,6 +120,13 @@ pub struct RunArgs {
     /// Only these entries (`name` or `tenant/name`, repeatable).
     #[arg(long)]
     pub only: Vec<String>,
+    /// age identity file (`AGE-SECRET-KEY-1…`): journal each new key, encrypted,
+    /// on its rotation branch before registering it, so an interrupted run resumes.
+    #[arg(long, env = "AUTH0_ROTATE_AGE_IDENTITY_FILE")]
+    pub age_identity_file: Option<PathBuf>,
+    /// Escrow recipient (`age1…`) that can also decrypt journaled keys (repeatable).
+    #[arg(long = "age-recipient")]
+    pub age_recipients: Vec<String>,
     /// Plan as of this instant (RFC 3339) instead of now.
     #[arg(long, hide = true, value_parser = parse_time)]
     pub now: Option<OffsetDateTime>,
@@ -176,6 +183,13 @@ impl RunArgs {
             .collect::<BTreeMap<_, _>>();
         s.ledger_dir = self.ledger_dir.clone();
         s.only = self.only.clone();
+        if let Some(path) = &self.age_identity_file {
+            s.age_identity = Some(SecretString::new(
+                std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+            ));
+        }
+        s.age_recipients = self.age_recipients.clone();
         Ok(s)
     }
 
@@ -187,6 +201,7 @@ impl RunArgs {
 fn options(force: &[String]) -> PlanOptions {
     PlanOptions {
         force: force.iter().cloned().collect(),
+        can_resume: false,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod demo;
 pub mod emulator;
 pub mod github;
+pub mod journal;
 pub mod keys;
 pub mod ledger;
 pub mod manifest;

@@ -4,6 +4,7 @@
 use crate::apply::EntrySpec;
 use crate::auth0::Auth0Api;
 use crate::github::{GitHubApi, GitHubError, Repo};
+use crate::journal::{journal_path, Journal, JournalError};
 use crate::ledger::{entry_path, LedgerEntry, LedgerError};
 use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull};
 
@@ -30,6 +31,11 @@ impl Workspace {
     pub fn ledger_path(&self, tenant: &str, entry: &str) -> String {
         entry_path(&self.ledger_dir, tenant, entry)
     }
+
+    /// The journal file of an entry (on its rotation branch).
+    pub fn journal_path(&self, tenant: &str, entry: &str) -> String {
+        journal_path(&self.ledger_dir, tenant, entry)
+    }
 }
 
 /// Observation failures that make planning unsafe.
@@ -41,6 +47,26 @@ pub enum ObserveError {
     /// A ledger file is corrupt.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A journal file is corrupt.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Reads an entry's journal from its rotation branch (absent branch = none).
+pub async fn read_journal<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+) -> Result<Option<Journal>, ObserveError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    if gh.branch_sha(&ws.repo, &branch).await?.is_none() {
+        return Ok(None);
+    }
+    let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
+    match gh.file(&ws.repo, &path, &branch).await? {
+        Some(text) => Ok(Some(Journal::parse(&path, &text)?)),
+        None => Ok(None),
+    }
 }
 
 /// Reads an entry's ledger at `git_ref`.
@@ -108,9 +134,14 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         }),
         None => None,
     };
+    let journal = match pull {
+        Some(_) => None,
+        None => read_journal(gh, ws, spec).await?,
+    };
     Ok(ObservedEntry {
         ledger,
         client,
         pull,
+        journal,
     })
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::apply::{self, Context, EntrySpec, Report};
 use crate::auth0::{Auth0Error, HttpAuth0, ManagementAuth};
 use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
+use crate::journal::{JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
 use crate::observe::{observe_entry, ObserveError, Workspace};
@@ -60,6 +61,10 @@ pub struct Settings {
     pub branch_prefix: String,
     /// Restrict to these entries (`name` or `tenant/name`); empty = all.
     pub only: Vec<String>,
+    /// age identity (file text) for the pending-key journal.
+    pub age_identity: Option<SecretString>,
+    /// Escrow recipients of journaled keys.
+    pub age_recipients: Vec<String>,
 }
 
 impl Settings {
@@ -81,6 +86,8 @@ impl Settings {
             ledger_dir: crate::ledger::DEFAULT_LEDGER_DIR.to_owned(),
             branch_prefix: "auth0-rotate".to_owned(),
             only: Vec::new(),
+            age_identity: None,
+            age_recipients: Vec::new(),
         }
     }
 }
@@ -103,6 +110,9 @@ pub enum SessionError {
     /// A setting is wrong.
     #[error("{0}")]
     Settings(String),
+    /// The age identity or recipients are invalid.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// An opened run.
@@ -117,6 +127,8 @@ pub struct Session {
     pub auth0: BTreeMap<String, HttpAuth0>,
     /// Repository layout.
     pub workspace: Workspace,
+    /// Journal encryption keys.
+    pub journal: JournalKeys,
 }
 
 fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
@@ -195,7 +207,9 @@ impl Session {
                 HttpAuth0::new(&tenant.domain, base.as_deref(), management_auth(m)?)?,
             );
         }
+        let journal = JournalKeys::new(settings.age_identity.as_ref(), &settings.age_recipients)?;
         Ok(Self {
+            journal,
             manifest,
             specs,
             github,
@@ -228,7 +242,9 @@ impl Session {
             );
         }
         let policies: Vec<_> = self.specs.iter().map(|s| s.policy.clone()).collect();
-        Ok(plan::plan(&policies, &observed, now, options))
+        let mut options = options.clone();
+        options.can_resume = self.journal.can_resume();
+        Ok(plan::plan(&policies, &observed, now, &options))
     }
 
     fn context(&self, now: OffsetDateTime) -> Context<'_, HttpAuth0, OctocrabGitHub> {
@@ -236,6 +252,7 @@ impl Session {
             auth0: &self.auth0,
             github: &self.github,
             workspace: &self.workspace,
+            journal: &self.journal,
             now,
         }
     }

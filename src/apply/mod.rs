@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::auth0::{Auth0Api, Auth0Error};
 use crate::github::{GitHubApi, GitHubError};
+use crate::journal::{JournalError, JournalKeys};
 use crate::keys::KeyError;
 use crate::observe::{ObserveError, Workspace};
 use crate::plan::{Decision, Plan};
@@ -46,6 +47,12 @@ pub enum ApplyError {
     /// The step would break a guarantee; refused.
     #[error("refused: {0}")]
     Unsafe(String),
+    /// Another run holds the entry's rotation branch.
+    #[error("another run is rotating this entry (its rotation branch moved); nothing was changed")]
+    Busy,
+    /// The journal could not be written or read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// Everything apply needs.
@@ -56,6 +63,8 @@ pub struct Context<'a, A, G> {
     pub github: &'a G,
     /// Repository layout.
     pub workspace: &'a Workspace,
+    /// Keys for the pending-key journal.
+    pub journal: &'a JournalKeys,
     /// The instant to act at.
     pub now: OffsetDateTime,
 }
@@ -99,7 +108,10 @@ pub async fn rotate<A: Auth0Api, G: GitHubApi>(
         let mut steps = Vec::new();
         let result = match &ep.decision {
             Decision::Rotate { reason } => {
-                rotate::rotate_entry(ctx, spec, reason, &mut steps).await
+                rotate::rotate_entry(ctx, spec, rotate::Mode::Fresh(reason), &mut steps).await
+            }
+            Decision::Resume { kid } => {
+                rotate::rotate_entry(ctx, spec, rotate::Mode::Resume(kid), &mut steps).await
             }
             Decision::InFlight { pull, .. } => {
                 rotate::refresh_pull(ctx, spec, *pull, &mut steps).await

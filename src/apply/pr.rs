@@ -157,9 +157,8 @@ pub async fn publish<G: GitHubApi>(
         }],
     )
     .await?;
-    match gh.branch_sha(&ws.repo, &branch).await? {
-        Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
-        None => gh.create_branch(&ws.repo, &branch, &commit).await?,
+    if !gh.create_branch(&ws.repo, &branch, &commit).await? {
+        gh.force_branch(&ws.repo, &branch, &commit).await?;
     }
     let title = title(spec, ledger);
     if let Some(existing) = gh

@@ -7,9 +7,10 @@ use super::sinks::write_sinks;
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
 use crate::auth0::{Auth0Api, Credential, NewCredential};
 use crate::github::GitHubApi;
+use crate::journal::Journal;
 use crate::keys::PrivateKey;
 use crate::ledger::{CredentialRecord, LedgerEntry, Retiring, LEDGER_VERSION};
-use crate::observe::{client_state, read_ledger};
+use crate::observe::{client_state, read_journal, read_ledger, Workspace};
 use crate::plan::{date, ClientState, DueReason};
 
 /// Attempts of the proving token exchange (Auth0 may take a moment to
@@ -28,16 +29,16 @@ fn expected_old(
     ledger: Option<&LedgerEntry>,
     reason: &DueReason,
 ) -> Result<String, ApplyError> {
+    let expected = match (reason, ledger) {
+        (DueReason::Adopt { credential_id }, _) => Some(credential_id),
+        (_, Some(l)) => Some(&l.current.credential_id),
+        _ => None,
+    };
     let [only] = state.attached.as_slice() else {
         return Err(ApplyError::Changed(format!(
             "expected exactly one attached credential, found {}",
             state.attached.len()
         )));
-    };
-    let expected = match (reason, ledger) {
-        (DueReason::Adopt { credential_id }, _) => Some(credential_id),
-        (_, Some(l)) => Some(&l.current.credential_id),
-        _ => None,
     };
     if expected.is_some_and(|e| e != only) {
         return Err(ApplyError::Changed(format!(
@@ -154,10 +155,61 @@ async fn rollback<A: Auth0Api>(
     }
 }
 
+/// How the rotation gets its key.
+pub(super) enum Mode<'a> {
+    /// Generate a new key (the plan's reason given).
+    Fresh(&'a DueReason),
+    /// Continue an interrupted run with the key journaled under this kid.
+    Resume(&'a str),
+}
+
+/// Writes the journal commit on the entry's branch with a compare-and-swap:
+/// create the branch, or fast-forward it from the head observed now. Losing
+/// the race means another run is rotating this entry.
+async fn claim_branch<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    journal: &Journal,
+) -> Result<(), ApplyError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let base = gh
+        .branch_sha(&ws.repo, &ws.default_branch)
+        .await?
+        .ok_or_else(|| {
+            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
+        })?;
+    let head = gh.branch_sha(&ws.repo, &branch).await?;
+    let tree = gh.commit_tree(&ws.repo, &base).await?;
+    let blob = gh.create_blob(&ws.repo, &journal.render()).await?;
+    let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
+    let tree = gh
+        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
+        .await?;
+    let parent = head.clone().unwrap_or(base);
+    let message = format!(
+        "auth0-rotate: rotating {} to kid {} (journal)",
+        spec.key(),
+        journal.kid
+    );
+    let commit = gh
+        .create_commit(&ws.repo, &message, &tree, &[parent])
+        .await?;
+    let won = match head {
+        None => gh.create_branch(&ws.repo, &branch, &commit).await?,
+        Some(_) => gh.fast_forward_branch(&ws.repo, &branch, &commit).await?,
+    };
+    if won {
+        Ok(())
+    } else {
+        Err(ApplyError::Busy)
+    }
+}
+
 pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
-    reason: &DueReason,
+    mode: Mode<'_>,
     steps: &mut Vec<Step>,
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
@@ -165,32 +217,119 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     let ws = ctx.workspace;
     let ledger = read_ledger(ctx.github, ws, spec, &ws.default_branch).await?;
     let state = client_state(auth0, client_id).await?;
-    let old_id = expected_old(&state, ledger.as_ref(), reason)?;
+    let previous = read_journal(ctx.github, ws, spec).await?;
+
+    // The key, and the credential it replaces.
+    let (key, old_id, resuming) =
+        match mode {
+            Mode::Resume(kid) => {
+                let j = previous.as_ref().filter(|j| j.kid == kid).ok_or_else(|| {
+                    ApplyError::Changed(format!("the journal for kid {kid} is gone"))
+                })?;
+                let armored = j
+                    .encrypted_key
+                    .as_deref()
+                    .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
+                let key = ctx.journal.open(armored)?;
+                if key.kid() != j.kid {
+                    return Err(ApplyError::Unsafe(format!(
+                        "the journaled key's kid {} does not match the journal's {}",
+                        key.kid(),
+                        j.kid
+                    )));
+                }
+                step(
+                    steps,
+                    format!("resuming the interrupted rotation with its journaled key, kid {kid}"),
+                );
+                (key, j.replaces.clone(), true)
+            }
+            Mode::Fresh(reason) => {
+                // An unattached credential left by an interrupted run was never
+                // written to a sink (sinks come after attach + verify): delete it
+                // so it does not hold a slot of the pool.
+                if let Some(j) = &previous {
+                    if let Some(orphan) = state.credentials.iter().find(|c| {
+                        c.kid.as_deref() == Some(j.kid.as_str()) && !state.is_attached(&c.id)
+                    }) {
+                        auth0.delete_credential(client_id, &orphan.id).await?;
+                        step(
+                            steps,
+                            format!(
+                                "deleted {} left unattached by an interrupted run",
+                                orphan.id
+                            ),
+                        );
+                    }
+                }
+                let old_id = expected_old(&state, ledger.as_ref(), reason)?;
+                let key = generate(spec).await?;
+                step(
+                    steps,
+                    format!(
+                        "generated a {}-bit RSA key, kid {}",
+                        spec.key_size.bits(),
+                        key.kid()
+                    ),
+                );
+                (key, old_id, false)
+            }
+        };
+    let kid = key.kid();
     let old = state.credential(&old_id).cloned().ok_or_else(|| {
         ApplyError::Changed(format!(
-            "attached credential {old_id} is missing from the credential list"
+            "credential {old_id} is missing from the credential list"
         ))
     })?;
 
-    let key = generate(spec).await?;
-    let kid = key.kid();
+    // Journal (and lock) before the first Auth0 write.
+    let journal = Journal {
+        version: 1,
+        tenant: spec.policy.tenant.clone(),
+        entry: spec.policy.entry.clone(),
+        client_id: client_id.clone(),
+        kid: kid.clone(),
+        replaces: old_id.clone(),
+        started_at: ctx.now,
+        encrypted_key: ctx.journal.seal(&key)?,
+    };
+    claim_branch(ctx.github, ws, spec, &journal).await?;
     step(
         steps,
         format!(
-            "generated a {}-bit RSA key, kid {kid}",
-            spec.key_size.bits()
+            "journaled the rotation on {}{}",
+            ws.branch(&spec.policy.tenant, &spec.policy.entry),
+            if journal.encrypted_key.is_some() {
+                " (key age-encrypted)"
+            } else {
+                ""
+            }
         ),
     );
 
     let new_req = new_credential(ctx.now, spec, &key)?;
-    let cred = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
-    step(
-        steps,
-        format!(
-            "registered credential {} ({}) in Auth0",
-            cred.id, new_req.alg
-        ),
-    );
+    let existing = auth0
+        .list_credentials(client_id)
+        .await?
+        .into_iter()
+        .find(|c| c.kid.as_deref() == Some(kid.as_str()));
+    let cred = match existing {
+        Some(c) => {
+            step(
+                steps,
+                format!("found credential {} already registered for kid {kid}", c.id),
+            );
+            c
+        }
+        None => {
+            let c = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
+            step(
+                steps,
+                format!("registered credential {} ({}) in Auth0", c.id, new_req.alg),
+            );
+            c
+        }
+    };
 
     // Attach next to the old one: the complete list, re-checked first.
     let result = async {
@@ -242,7 +381,10 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     let verified = match result {
         Ok(v) => v,
         Err(e) => {
-            rollback(auth0, client_id, &old_id, &cred.id, steps).await;
+            // A resumed run may already have written the key to sinks: keep it.
+            if !resuming {
+                rollback(auth0, client_id, &old_id, &cred.id, steps).await;
+            }
             return Err(e);
         }
     };
@@ -274,7 +416,7 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     {
         Ok(w) => w,
         Err((w, e)) => {
-            if w.is_empty() {
+            if w.is_empty() && !resuming {
                 rollback(auth0, client_id, &old_id, &cred.id, steps).await;
             }
             return Err(e);

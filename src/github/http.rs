@@ -445,17 +445,46 @@ impl GitHubApi for OctocrabGitHub {
         field(&v, &["sha"], op)
     }
 
-    async fn create_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError> {
+    async fn create_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, GitHubError> {
         let op = "POST git ref";
         let body = json!({"ref": format!("refs/heads/{branch}"), "sha": sha});
-        self.expect(
-            Verb::Post,
-            &format!("{}/git/refs", repo_path(repo)),
-            Some(&body),
-            op,
-        )
-        .await?;
-        Ok(())
+        let path = format!("{}/git/refs", repo_path(repo));
+        let (status, v) = self.send(Verb::Post, &path, Some(&body), op).await?;
+        if status.is_success() {
+            return Ok(true);
+        }
+        if status == StatusCode::UNPROCESSABLE_ENTITY
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("already exists"))
+        {
+            return Ok(false);
+        }
+        Err(api_error(op, status, &v))
+    }
+
+    async fn fast_forward_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, GitHubError> {
+        let op = "PATCH git ref";
+        let body = json!({"sha": sha, "force": false});
+        let path = format!("{}/git/refs/heads/{}", repo_path(repo), branch_path(branch));
+        let (status, v) = self.send(Verb::Patch, &path, Some(&body), op).await?;
+        if status.is_success() {
+            return Ok(true);
+        }
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            return Ok(false);
+        }
+        Err(api_error(op, status, &v))
     }
 
     async fn force_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError> {

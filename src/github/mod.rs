@@ -182,10 +182,23 @@ pub trait GitHubApi {
         tree: &str,
         parents: &[String],
     ) -> Result<String, GitHubError>;
-    /// Creates `refs/heads/<branch>` at `sha`.
-    async fn create_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError>;
+    /// Creates `refs/heads/<branch>` at `sha`; `Ok(false)` if it already exists.
+    async fn create_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, GitHubError>;
     /// Moves a branch to `sha` (force).
     async fn force_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError>;
+    /// Moves a branch to `sha` only if that is a fast-forward (a
+    /// compare-and-swap on the branch head); `Ok(false)` if it is not.
+    async fn fast_forward_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, GitHubError>;
     /// The open PR from `branch` into `base`, if any.
     async fn find_open_pull(
         &self,

@@ -40,6 +40,8 @@ pub struct Policy {
 pub struct PlanOptions {
     /// Entries (by name or `tenant/name`) to rotate even if not due.
     pub force: BTreeSet<String>,
+    /// An age identity is configured, so journaled keys can be resumed.
+    pub can_resume: bool,
 }
 
 /// Why a rotation is due.
@@ -66,6 +68,12 @@ pub enum DueReason {
     },
     /// Rotation was forced.
     Forced,
+    /// An earlier run was interrupted before its credential was attached;
+    /// start again (its unattached credential is deleted first).
+    Restart {
+        /// Kid of the abandoned key.
+        abandoned_kid: String,
+    },
 }
 
 /// Something only a human can resolve.
@@ -89,6 +97,14 @@ pub enum Attention {
         /// The ledger's current credential.
         credential_id: String,
     },
+    /// A run was interrupted after attaching its credential, and its key
+    /// cannot be recovered (no age identity): the key may already be in a sink.
+    Interrupted {
+        /// The attached credential of the interrupted run.
+        credential_id: String,
+        /// Its kid.
+        kid: String,
+    },
 }
 
 /// The decision for one entry.
@@ -99,6 +115,17 @@ pub enum Decision {
     Rotate {
         /// Why.
         reason: DueReason,
+    },
+    /// Continue an interrupted rotation with the key from its journal.
+    Resume {
+        /// Kid of the journaled key.
+        kid: String,
+    },
+    /// Another run started rotating this entry moments ago.
+    Busy {
+        /// When that run started.
+        #[serde(with = "time::serde::rfc3339")]
+        since: OffsetDateTime,
     },
     /// A rotation PR is open; `rotate` only refreshes it.
     InFlight {
@@ -317,10 +344,69 @@ fn decide(
         );
     }
 
+    // 3. A run that did not reach its PR left a journal on the branch.
+    if let Some(j) = &o.journal {
+        let cred = client
+            .credentials
+            .iter()
+            .find(|c| c.kid.as_deref() == Some(j.kid.as_str()));
+        let current = Some(summary(client, &j.replaces, now));
+        if j.is_fresh(now) {
+            return (
+                Decision::Busy {
+                    since: j.started_at,
+                },
+                current,
+                format!(
+                    "another run started rotating at {}; leaving it alone",
+                    j.started_at
+                ),
+            );
+        }
+        if j.encrypted_key.is_some() && options.can_resume {
+            return (
+                Decision::Resume { kid: j.kid.clone() },
+                current,
+                format!(
+                    "an interrupted rotation (kid {}) will be resumed with its journaled key",
+                    short_kid(&j.kid)
+                ),
+            );
+        }
+        match cred {
+            Some(c) if client.is_attached(&c.id) => {
+                return attention(
+                    Attention::Interrupted { credential_id: c.id.clone(), kid: j.kid.clone() },
+                    current,
+                    format!(
+                        "a run was interrupted after attaching {} (kid {}) and its key cannot be recovered without an age identity. \
+                         If no consumer uses kid {}, detach and delete {} in Auth0 and delete the branch {}/{}/{}; \
+                         otherwise keep it and finish the rotation by hand",
+                        c.id, short_kid(&j.kid), short_kid(&j.kid), c.id, "auth0-rotate", p.tenant, p.entry
+                    ),
+                );
+            }
+            _ => {
+                return (
+                    Decision::Rotate {
+                        reason: DueReason::Restart {
+                            abandoned_kid: j.kid.clone(),
+                        },
+                    },
+                    current,
+                    format!(
+                        "a run was interrupted before attaching its key (kid {}); rotating again",
+                        short_kid(&j.kid)
+                    ),
+                );
+            }
+        }
+    }
+
     let forced = options.force.contains(&p.entry)
         || options.force.contains(&format!("{}/{}", p.tenant, p.entry));
 
-    // 3. Not yet managed: adopt the single attached credential.
+    // 4. Not yet managed: adopt the single attached credential.
     let Some(ledger) = &o.ledger else {
         return match client.attached.as_slice() {
             [] => attention(
@@ -429,6 +515,10 @@ fn decide(
         Some(current),
         format!("not due until {}", date(next_due)),
     )
+}
+
+fn short_kid(kid: &str) -> String {
+    format!("{}…", kid.chars().take(12).collect::<String>())
 }
 
 fn cap_message(attached: &[String]) -> String {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::journal::Journal;
 use crate::ledger::LedgerEntry;
 
 /// One credential record as Auth0 reported it.
@@ -63,4 +64,6 @@ pub struct ObservedEntry {
     pub client: Result<ClientState, String>,
     /// The entry's open rotation PR, if any.
     pub pull: Option<OpenPull>,
+    /// A journal left on the rotation branch by a run that did not reach its PR.
+    pub journal: Option<Journal>,
 }

@@ -10,6 +10,8 @@ impl Decision {
     pub fn label(&self) -> &'static str {
         match self {
             Decision::Rotate { .. } => "rotate",
+            Decision::Resume { .. } => "resume",
+            Decision::Busy { .. } => "busy",
             Decision::InFlight { .. } => "in flight",
             Decision::Finalize { .. } => "finalize",
             Decision::NotDue { .. } => "not due",
@@ -34,9 +36,15 @@ impl Plan {
     pub fn counts(&self) -> [(&'static str, usize); 5] {
         let n = |f: fn(&Decision) -> bool| self.entries.iter().filter(|e| f(&e.decision)).count();
         [
-            ("to rotate", n(|d| matches!(d, Decision::Rotate { .. }))),
+            (
+                "to rotate",
+                n(|d| matches!(d, Decision::Rotate { .. } | Decision::Resume { .. })),
+            ),
             ("to finalize", n(|d| matches!(d, Decision::Finalize { .. }))),
-            ("in flight", n(|d| matches!(d, Decision::InFlight { .. }))),
+            (
+                "in flight",
+                n(|d| matches!(d, Decision::InFlight { .. } | Decision::Busy { .. })),
+            ),
             (
                 "need attention",
                 n(|d| matches!(d, Decision::NeedsAttention { .. })),

@@ -63,6 +63,7 @@ fn observe(
             credentials: creds,
         }),
         pull,
+        journal: None,
     }
 }
 
@@ -267,6 +268,7 @@ fn cap_drift_and_failures_need_a_human() {
         ledger: None,
         client: Err("HTTP 403".into()),
         pull: None,
+        journal: None,
     };
     assert!(matches!(
         decide_one(o, false).decision,

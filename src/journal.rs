@@ -1,0 +1,234 @@
+//! The pending-key journal: written to an entry's rotation branch before the
+//! first Auth0 write, so an interrupted rotation can be recognised, and — when
+//! an age identity is configured — resumed with the very key it generated.
+//!
+//! The journal commit is also the rotation lock: it is written with a
+//! compare-and-swap on the branch (create, or fast-forward from the head the
+//! run observed), so of two runs that start at once only one proceeds.
+
+use std::io::Write;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::keys::PrivateKey;
+use crate::secret::{SecretBytes, SecretString};
+
+/// How long a journal counts as another run's work in progress.
+pub const FRESH_FOR: time::Duration = time::Duration::minutes(10);
+
+/// An interrupted (or running) rotation, as recorded on its branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// Format version.
+    pub version: u32,
+    /// Tenant name.
+    pub tenant: String,
+    /// Entry name.
+    pub entry: String,
+    /// Auth0 client id.
+    pub client_id: String,
+    /// Kid of the key being rotated in.
+    pub kid: String,
+    /// The credential it replaces.
+    pub replaces: String,
+    /// When the run started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// The private key, age-encrypted (armored) to the tool's identity and any
+    /// escrow recipients; absent when no identity is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_key: Option<String>,
+}
+
+/// Journal errors (never carry key material).
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The identity or a recipient did not parse.
+    #[error("age key: {0}")]
+    BadKey(String),
+    /// Encryption failed.
+    #[error("age encryption failed: {0}")]
+    Encrypt(String),
+    /// Decryption failed.
+    #[error("cannot decrypt the journal's key with the configured age identity: {0}")]
+    Decrypt(String),
+    /// The journal file is malformed.
+    #[error("journal {path}: {detail}")]
+    Parse {
+        /// File path.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Repository path of an entry's journal (on its rotation branch only).
+pub fn journal_path(dir: &str, tenant: &str, entry: &str) -> String {
+    format!("{}/{tenant}/{entry}.pending.yml", dir.trim_end_matches('/'))
+}
+
+impl Journal {
+    /// Parses a journal file.
+    pub fn parse(path: &str, text: &str) -> Result<Self, JournalError> {
+        serde_saphyr::from_str(text).map_err(|e| JournalError::Parse {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Serializes with a header.
+    pub fn render(&self) -> String {
+        format!(
+            "# Written by auth0-rotate while a rotation runs; replaced by the ledger when its PR opens.\n{}",
+            serde_saphyr::to_string(self).expect("journals always serialize")
+        )
+    }
+
+    /// True while the run that wrote it may still be working.
+    pub fn is_fresh(&self, now: OffsetDateTime) -> bool {
+        now - self.started_at < FRESH_FOR
+    }
+}
+
+/// The age identity that can resume rotations, and escrow recipients.
+#[derive(Default)]
+pub struct JournalKeys {
+    identity: Option<age::x25519::Identity>,
+    escrow: Vec<age::x25519::Recipient>,
+}
+
+impl std::fmt::Debug for JournalKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalKeys")
+            .field("identity", &self.identity.as_ref().map(|_| "<redacted>"))
+            .field("escrow", &self.escrow.len())
+            .finish()
+    }
+}
+
+impl JournalKeys {
+    /// No identity: interrupted rotations are reported, not resumed.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Parses an age identity file's text (`AGE-SECRET-KEY-1…`, comments allowed)
+    /// and escrow recipients (`age1…`).
+    pub fn new(identity: Option<&SecretString>, escrow: &[String]) -> Result<Self, JournalError> {
+        let identity = match identity {
+            None => None,
+            Some(text) => {
+                let line = text
+                    .expose()
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+                    .ok_or_else(|| {
+                        JournalError::BadKey("no AGE-SECRET-KEY-1… line in the identity".into())
+                    })?;
+                Some(
+                    age::x25519::Identity::from_str(line)
+                        .map_err(|e| JournalError::BadKey(e.to_string()))?,
+                )
+            }
+        };
+        let escrow = escrow
+            .iter()
+            .map(|r| {
+                age::x25519::Recipient::from_str(r.trim())
+                    .map_err(|e| JournalError::BadKey(format!("{r}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { identity, escrow })
+    }
+
+    /// True when journals can be written with keys and resumed.
+    pub fn can_resume(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// The identity's public recipient (`age1…`), if any.
+    pub fn recipient(&self) -> Option<String> {
+        self.identity.as_ref().map(|i| i.to_public().to_string())
+    }
+
+    /// Encrypts the key's PKCS#8 PEM to the identity and escrow recipients;
+    /// `None` without an identity.
+    pub fn seal(&self, key: &PrivateKey) -> Result<Option<String>, JournalError> {
+        let Some(identity) = &self.identity else {
+            return Ok(None);
+        };
+        let own = identity.to_public();
+        let recipients: Vec<&dyn age::Recipient> = std::iter::once(&own as &dyn age::Recipient)
+            .chain(self.escrow.iter().map(|r| r as &dyn age::Recipient))
+            .collect();
+        let encryptor = age::Encryptor::with_recipients(recipients.into_iter())
+            .map_err(|e| JournalError::Encrypt(e.to_string()))?;
+        let pem = key.to_pkcs8_pem();
+        let mut out = Vec::with_capacity(pem.expose().len() * 2 + 512);
+        let armored =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .map_err(|e| JournalError::Encrypt(e.to_string()))?;
+        let mut writer = encryptor
+            .wrap_output(armored)
+            .map_err(|e| JournalError::Encrypt(e.to_string()))?;
+        writer
+            .write_all(pem.expose().as_bytes())
+            .map_err(|e| JournalError::Encrypt(e.to_string()))?;
+        writer
+            .finish()
+            .and_then(|w| w.finish())
+            .map_err(|e| JournalError::Encrypt(e.to_string()))?;
+        String::from_utf8(out)
+            .map(Some)
+            .map_err(|e| JournalError::Encrypt(e.to_string()))
+    }
+
+    /// Decrypts a journal's key.
+    pub fn open(&self, armored: &str) -> Result<PrivateKey, JournalError> {
+        let identity = self
+            .identity
+            .as_ref()
+            .ok_or_else(|| JournalError::Decrypt("no age identity configured".into()))?;
+        let plain = SecretBytes::new(
+            age::decrypt(identity, armored.as_bytes())
+                .map_err(|e| JournalError::Decrypt(e.to_string()))?,
+        );
+        let pem = SecretString::new(
+            String::from_utf8(plain.expose().to_vec())
+                .map_err(|_| JournalError::Decrypt("not UTF-8".into()))?,
+        );
+        PrivateKey::from_pkcs8_pem(&pem).map_err(|e| JournalError::Decrypt(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeySize;
+
+    #[test]
+    fn seals_to_identity_and_escrow_and_round_trips() {
+        let id = age::x25519::Identity::generate();
+        let escrow = age::x25519::Identity::generate();
+        let text = SecretString::new(format!("# created: now\n{}\n", secrecy_str(&id)));
+        let keys = JournalKeys::new(Some(&text), &[escrow.to_public().to_string()]).unwrap();
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let armored = keys.seal(&key).unwrap().unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert_eq!(keys.open(&armored).unwrap().kid(), key.kid());
+        let escrow_text = SecretString::new(secrecy_str(&escrow));
+        let escrow_keys = JournalKeys::new(Some(&escrow_text), &[]).unwrap();
+        assert_eq!(escrow_keys.open(&armored).unwrap().kid(), key.kid());
+        assert!(JournalKeys::none().seal(&key).unwrap().is_none());
+        assert!(!format!("{keys:?}").contains("AGE-SECRET"));
+    }
+
+    fn secrecy_str(id: &age::x25519::Identity) -> String {
+        use age::secrecy::ExposeSecret;
+        id.to_string().expose_secret().to_owned()
+    }
+}
