@@ -225,13 +225,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let session = Session::open(&run.settings()?).await?;
             let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
             print!("{}\n{}", plan.to_text(), report.to_text());
-            Ok(i32::from(report.has_failures()))
+            Ok(report.exit_code())
         }
         Command::Finalize { run } => {
             let session = Session::open(&run.settings()?).await?;
             let (_, report) = session.finalize(run.now()).await?;
             print!("{}", report.to_text());
-            Ok(i32::from(report.has_failures()))
+            Ok(report.exit_code())
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {

@@ -6,7 +6,7 @@ use crate::auth0::Auth0Api;
 use crate::github::{GitHubApi, GitHubError, Repo};
 use crate::journal::{journal_path, Journal, JournalError};
 use crate::ledger::{entry_path, LedgerEntry, LedgerError};
-use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull};
+use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Provenance};
 
 /// Where the tool keeps its state in the repository.
 #[derive(Debug, Clone)]
@@ -138,10 +138,49 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         Some(_) => None,
         None => read_journal(gh, ws, spec).await?,
     };
+    let provenance = match &ledger {
+        Some(l) if !l.retiring.is_empty() => provenance(gh, ws, spec, l).await?,
+        _ => Provenance::Unchecked,
+    };
     Ok(ObservedEntry {
         ledger,
         client,
         pull,
         journal,
+        provenance,
+    })
+}
+
+/// Checks that the default branch's ledger is exactly what the latest merged
+/// rotation PR of the entry proposed (at its head commit).
+pub async fn provenance<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    ledger: &LedgerEntry,
+) -> Result<Provenance, ObserveError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let pulls = gh
+        .merged_pulls(&ws.repo, &branch, &ws.default_branch)
+        .await?;
+    let Some(latest) = pulls.first() else {
+        return Ok(Provenance::Unverified {
+            reason: format!(
+                "no merged pull request from {branch} wrote this ledger; only a merged auth0-rotate PR approves a retirement"
+            ),
+        });
+    };
+    let proposed = read_ledger(gh, ws, spec, &latest.head.sha).await?;
+    Ok(if proposed.as_ref() == Some(ledger) {
+        Provenance::Merged {
+            pull: latest.number,
+        }
+    } else {
+        Provenance::Unverified {
+            reason: format!(
+                "the ledger on {} differs from what PR #{} proposed; it was edited after the merge",
+                ws.default_branch, latest.number
+            ),
+        }
     })
 }

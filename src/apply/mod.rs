@@ -116,6 +116,9 @@ pub async fn rotate<A: Auth0Api, G: GitHubApi>(
             Decision::InFlight { pull, .. } => {
                 rotate::refresh_pull(ctx, spec, *pull, &mut steps).await
             }
+            Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+                reason: ep.explanation.clone(),
+            }),
             _ => Ok(Outcome::Unchanged {
                 reason: ep.explanation.clone(),
             }),
@@ -138,6 +141,9 @@ pub async fn finalize<A: Auth0Api, G: GitHubApi>(
             Decision::Finalize { retire } => {
                 finalize::finalize_entry(ctx, spec, retire, &mut steps).await
             }
+            Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+                reason: ep.explanation.clone(),
+            }),
             _ => Ok(Outcome::Unchanged {
                 reason: ep.explanation.clone(),
             }),

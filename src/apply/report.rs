@@ -49,6 +49,11 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// A human must decide; nothing was changed for this entry.
+    NeedsAttention {
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The entry failed; independent entries went on.
     Failed {
         /// What went wrong (never key material).
@@ -82,6 +87,24 @@ impl Report {
             .any(|e| matches!(e.outcome, Outcome::Failed { .. }))
     }
 
+    /// Entries that failed or need a human.
+    pub fn needing_attention(&self) -> Vec<&EntryReport> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.outcome,
+                    Outcome::NeedsAttention { .. } | Outcome::Failed { .. }
+                )
+            })
+            .collect()
+    }
+
+    /// Process exit code: 0 all fine, 1 if any entry failed or needs a human.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(!self.needing_attention().is_empty())
+    }
+
     /// Plain-text rendering.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -109,6 +132,7 @@ impl Report {
                     format!("finalized: retired {}", retired.join(", "))
                 }
                 Outcome::Unchanged { reason } => format!("unchanged: {reason}"),
+                Outcome::NeedsAttention { reason } => format!("NEEDS ATTENTION: {reason}"),
                 Outcome::Failed { error } => format!("FAILED: {error}"),
             };
             out.push_str(&format!("{}: {head}\n", e.entry));

@@ -515,6 +515,26 @@ impl GitHubApi for OctocrabGitHub {
             .find(|p| p.head.branch == branch && p.state == "open"))
     }
 
+    async fn merged_pulls(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        base: &str,
+    ) -> Result<Vec<Pull>, GitHubError> {
+        let op = "GET pulls";
+        let path = format!(
+            "{}/pulls?state=closed&sort=updated&direction=desc&per_page=50&head={}&base={}",
+            repo_path(repo),
+            seg(&format!("{}:{branch}", repo.owner)),
+            seg(base)
+        );
+        let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
+        let mut pulls: Vec<Pull> = decode(v, op)?;
+        pulls.retain(|p| p.head.branch == branch && p.merged_at.is_some());
+        pulls.sort_by(|a, b| b.merged_at.cmp(&a.merged_at));
+        Ok(pulls)
+    }
+
     async fn create_pull(
         &self,
         repo: &Repo,

@@ -104,9 +104,12 @@ pub struct Pull {
     /// Body.
     #[serde(default)]
     pub body: Option<String>,
-    /// Merged?
+    /// Merged? (only on single-PR responses)
     #[serde(default)]
     pub merged: Option<bool>,
+    /// When it was merged (also on list responses).
+    #[serde(default)]
+    pub merged_at: Option<String>,
     /// Head.
     pub head: PullRef,
     /// Base.
@@ -206,6 +209,13 @@ pub trait GitHubApi {
         branch: &str,
         base: &str,
     ) -> Result<Option<Pull>, GitHubError>;
+    /// Closed PRs from `branch` into `base` that were merged, newest first.
+    async fn merged_pulls(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        base: &str,
+    ) -> Result<Vec<Pull>, GitHubError>;
     /// Opens a PR.
     async fn create_pull(
         &self,

@@ -7,7 +7,7 @@
 mod observed;
 mod render;
 
-pub use observed::{ClientState, ObservedCredential, ObservedEntry, OpenPull};
+pub use observed::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Provenance};
 
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -96,6 +96,12 @@ pub enum Attention {
     Drift {
         /// The ledger's current credential.
         credential_id: String,
+    },
+    /// The ledger on the default branch asks for something unsafe, or was not
+    /// written by a merged rotation PR; nothing is retired.
+    UnsafeLedger {
+        /// What is wrong.
+        reason: String,
     },
     /// A run was interrupted after attaching its credential, and its key
     /// cannot be recovered (no age identity): the key may already be in a sink.
@@ -311,6 +317,15 @@ fn decide(
             );
         }
         if !pending.is_empty() {
+            if let Some(reason) = ledger_problem(p, ledger, client, &o.provenance) {
+                return attention(
+                    Attention::UnsafeLedger {
+                        reason: reason.clone(),
+                    },
+                    current,
+                    format!("finalize refused, nothing was deleted: {reason}"),
+                );
+            }
             let ids: Vec<&str> = pending.iter().map(|r| r.credential_id.as_str()).collect();
             return (
                 Decision::Finalize {
@@ -515,6 +530,54 @@ fn decide(
         Some(current),
         format!("not due until {}", date(next_due)),
     )
+}
+
+/// Why the default branch's ledger must not drive a deletion, if it must not.
+fn ledger_problem(
+    p: &Policy,
+    ledger: &crate::ledger::LedgerEntry,
+    client: &ClientState,
+    provenance: &Provenance,
+) -> Option<String> {
+    if ledger.client_id != p.client_id || ledger.tenant != p.tenant || ledger.entry != p.entry {
+        return Some(format!(
+            "the ledger names {}/{} client {}, but the manifest entry is {}/{} client {}",
+            ledger.tenant, ledger.entry, ledger.client_id, p.tenant, p.entry, p.client_id
+        ));
+    }
+    for r in &ledger.retiring {
+        if r.credential_id == ledger.current.credential_id || r.kid == ledger.current.kid {
+            return Some(format!(
+                "the ledger lists its current credential {} as retiring",
+                ledger.current.credential_id
+            ));
+        }
+        if let Some(c) = client.credential(&r.credential_id) {
+            if c.kid.as_deref() != Some(r.kid.as_str()) {
+                return Some(format!(
+                    "retiring credential {} has kid {} in Auth0, not {} as the ledger says",
+                    r.credential_id,
+                    c.kid.as_deref().unwrap_or("(none)"),
+                    r.kid
+                ));
+            }
+        }
+    }
+    if let Some(c) = client.credential(&ledger.current.credential_id) {
+        if c.kid.as_deref() != Some(ledger.current.kid.as_str()) {
+            return Some(format!(
+                "current credential {} has kid {} in Auth0, not {} as the ledger says",
+                ledger.current.credential_id,
+                c.kid.as_deref().unwrap_or("(none)"),
+                ledger.current.kid
+            ));
+        }
+    }
+    match provenance {
+        Provenance::Merged { .. } => None,
+        Provenance::Unverified { reason } => Some(reason.clone()),
+        Provenance::Unchecked => Some("the ledger's origin was not checked".into()),
+    }
 }
 
 fn short_kid(kid: &str) -> String {

@@ -66,4 +66,25 @@ pub struct ObservedEntry {
     pub pull: Option<OpenPull>,
     /// A journal left on the rotation branch by a run that did not reach its PR.
     pub journal: Option<Journal>,
+    /// Whether the ledger on the default branch is what a merged rotation PR
+    /// proposed (checked when it retires something).
+    pub provenance: Provenance,
+}
+
+/// Where the default branch's ledger came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Provenance {
+    /// Not checked (nothing to retire).
+    Unchecked,
+    /// Identical to the ledger of merged PR `pull`.
+    Merged {
+        /// The PR.
+        pull: u64,
+    },
+    /// Not what any merged rotation PR proposed.
+    Unverified {
+        /// Why.
+        reason: String,
+    },
 }

@@ -64,6 +64,7 @@ fn observe(
         }),
         pull,
         journal: None,
+        provenance: Provenance::Merged { pull: 1 },
     }
 }
 
@@ -269,6 +270,7 @@ fn cap_drift_and_failures_need_a_human() {
         client: Err("HTTP 403".into()),
         pull: None,
         journal: None,
+        provenance: Provenance::Unchecked,
     };
     assert!(matches!(
         decide_one(o, false).decision,
