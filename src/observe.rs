@@ -6,7 +6,7 @@ use crate::auth0::Auth0Api;
 use crate::github::{GitHubApi, GitHubError, Repo};
 use crate::journal::{journal_path, Journal, JournalError};
 use crate::ledger::{entry_path, LedgerEntry, LedgerError};
-use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Provenance};
+use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
 
 /// Where the tool keeps its state in the repository.
 #[derive(Debug, Clone)]
@@ -138,6 +138,10 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         Some(_) => None,
         None => read_journal(gh, ws, spec).await?,
     };
+    let proposal = match (&pull, &journal) {
+        (None, None) => branch_proposal(gh, ws, spec, ledger.as_ref()).await?,
+        _ => None,
+    };
     let provenance = match &ledger {
         Some(l) if !l.retiring.is_empty() => provenance(gh, ws, spec, l).await?,
         _ => Provenance::Unchecked,
@@ -147,6 +151,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         client,
         pull,
         journal,
+        proposal,
         provenance,
     })
 }
@@ -161,9 +166,9 @@ pub async fn provenance<G: GitHubApi>(
 ) -> Result<Provenance, ObserveError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let pulls = gh
-        .merged_pulls(&ws.repo, &branch, &ws.default_branch)
+        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
         .await?;
-    let Some(latest) = pulls.first() else {
+    let Some(latest) = pulls.iter().find(|p| p.merged_at.is_some()) else {
         return Ok(Provenance::Unverified {
             reason: format!(
                 "no merged pull request from {branch} wrote this ledger; only a merged auth0-rotate PR approves a retirement"
@@ -183,4 +188,33 @@ pub async fn provenance<G: GitHubApi>(
             ),
         }
     })
+}
+
+/// A ledger on the rotation branch that no open PR proposes and that is not
+/// what the default branch has (an interrupted publish, or a rejected PR).
+async fn branch_proposal<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    main: Option<&LedgerEntry>,
+) -> Result<Option<Proposal>, ObserveError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let Some(head) = gh.branch_sha(&ws.repo, &branch).await? else {
+        return Ok(None);
+    };
+    let Some(proposed) = read_ledger(gh, ws, spec, &branch).await? else {
+        return Ok(None);
+    };
+    if main == Some(&proposed) {
+        return Ok(None);
+    }
+    let closed = gh.closed_pulls(&ws.repo, &branch, &ws.default_branch).await?;
+    let same_head: Vec<_> = closed.iter().filter(|p| p.head.sha == head).collect();
+    if same_head.iter().any(|p| p.merged_at.is_some()) {
+        return Ok(None);
+    }
+    Ok(Some(Proposal {
+        ledger: proposed,
+        rejected_pull: same_head.first().map(|p| p.number),
+    }))
 }

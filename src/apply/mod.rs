@@ -110,6 +110,7 @@ pub async fn rotate<A: Auth0Api, G: GitHubApi>(
             Decision::Rotate { reason } => {
                 rotate::rotate_entry(ctx, spec, rotate::Mode::Fresh(reason), &mut steps).await
             }
+            Decision::Republish { .. } => rotate::republish(ctx, spec, &mut steps).await,
             Decision::Resume { kid } => {
                 rotate::rotate_entry(ctx, spec, rotate::Mode::Resume(kid), &mut steps).await
             }

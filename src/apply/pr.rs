@@ -160,20 +160,26 @@ pub async fn publish<G: GitHubApi>(
     if !gh.create_branch(&ws.repo, &branch, &commit).await? {
         gh.force_branch(&ws.repo, &branch, &commit).await?;
     }
+    open_pull(gh, ws, spec, ledger, body_text).await
+}
+
+/// Opens the entry's PR from its branch, or updates the open one.
+pub async fn open_pull<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    ledger: &LedgerEntry,
+    body_text: &str,
+) -> Result<(Pull, PullOperation), ApplyError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let title = title(spec, ledger);
-    if let Some(existing) = gh
-        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
-        .await?
-    {
-        let pull = gh
-            .update_pull(&ws.repo, existing.number, &title, body_text)
-            .await?;
+    if let Some(existing) = gh.find_open_pull(&ws.repo, &branch, &ws.default_branch).await? {
+        let pull = gh.update_pull(&ws.repo, existing.number, &title, body_text).await?;
         return Ok((pull, PullOperation::Updated));
     }
     let pull = gh
         .create_pull(&ws.repo, &title, &branch, &ws.default_branch, body_text)
         .await?;
-    gh.add_labels(&ws.repo, pull.number, &[LABEL.to_owned()])
-        .await?;
+    gh.add_labels(&ws.repo, pull.number, &[LABEL.to_owned()]).await?;
     Ok((pull, PullOperation::Created))
 }

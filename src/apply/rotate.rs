@@ -518,3 +518,29 @@ pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
         pull_url: pull.html_url,
     })
 }
+
+/// A finished rotation whose PR was never opened: open it from the branch.
+pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    steps: &mut Vec<Step>,
+) -> Result<Outcome, ApplyError> {
+    let ws = ctx.workspace;
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let ledger = read_ledger(ctx.github, ws, spec, &branch)
+        .await?
+        .ok_or_else(|| ApplyError::Changed(format!("no ledger on {branch}")))?;
+    let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
+    let body = pr::body(spec, &ledger, &sinks, None);
+    let (pull, op) = pr::open_pull(ctx.github, ws, spec, &ledger, &body).await?;
+    step(steps, format!("{} PR #{} for the finished rotation: {}", op.as_str(), pull.number, pull.html_url));
+    Ok(Outcome::Rotated {
+        credential_id: ledger.current.credential_id.clone(),
+        kid: ledger.current.kid.clone(),
+        retiring: ledger.retiring.iter().map(|r| r.credential_id.clone()).collect(),
+        pull: pull.number,
+        pull_url: pull.html_url,
+        pull_operation: op.as_str().to_owned(),
+        verified: false,
+    })
+}

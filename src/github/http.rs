@@ -515,7 +515,7 @@ impl GitHubApi for OctocrabGitHub {
             .find(|p| p.head.branch == branch && p.state == "open"))
     }
 
-    async fn merged_pulls(
+    async fn closed_pulls(
         &self,
         repo: &Repo,
         branch: &str,
@@ -530,8 +530,8 @@ impl GitHubApi for OctocrabGitHub {
         );
         let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
         let mut pulls: Vec<Pull> = decode(v, op)?;
-        pulls.retain(|p| p.head.branch == branch && p.merged_at.is_some());
-        pulls.sort_by(|a, b| b.merged_at.cmp(&a.merged_at));
+        pulls.retain(|p| p.head.branch == branch);
+        pulls.sort_by(|a, b| b.number.cmp(&a.number));
         Ok(pulls)
     }
 

@@ -209,8 +209,8 @@ pub trait GitHubApi {
         branch: &str,
         base: &str,
     ) -> Result<Option<Pull>, GitHubError>;
-    /// Closed PRs from `branch` into `base` that were merged, newest first.
-    async fn merged_pulls(
+    /// Closed PRs from `branch` into `base` (merged or not), newest first.
+    async fn closed_pulls(
         &self,
         repo: &Repo,
         branch: &str,

@@ -7,7 +7,7 @@
 mod observed;
 mod render;
 
-pub use observed::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Provenance};
+pub use observed::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
 
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -103,6 +103,13 @@ pub enum Attention {
         /// What is wrong.
         reason: String,
     },
+    /// The rotation PR was closed without merging.
+    Rejected {
+        /// The closed PR.
+        pull: u64,
+        /// The credential it proposed.
+        credential_id: String,
+    },
     /// A run was interrupted after attaching its credential, and its key
     /// cannot be recovered (no age identity): the key may already be in a sink.
     Interrupted {
@@ -126,6 +133,11 @@ pub enum Decision {
     Resume {
         /// Kid of the journaled key.
         kid: String,
+    },
+    /// A finished rotation's PR was never opened: open it.
+    Republish {
+        /// The proposed current credential.
+        credential_id: String,
     },
     /// Another run started rotating this entry moments ago.
     Busy {
@@ -359,7 +371,30 @@ fn decide(
         );
     }
 
-    // 3. A run that did not reach its PR left a journal on the branch.
+    // 3. A proposal on the branch without an open PR.
+    if let Some(prop) = &o.proposal {
+        let cred = &prop.ledger.current.credential_id;
+        let current = Some(summary(client, cred, now));
+        if let Some(n) = prop.rejected_pull {
+            return attention(
+                Attention::Rejected { pull: n, credential_id: cred.clone() },
+                current,
+                format!(
+                    "PR #{n} was closed without merging, but its credential {cred} is still attached next to the old one. \
+                     Reopen and merge PR #{n} to finish the rotation, or detach and delete {cred} in Auth0 and delete the branch to abandon it"
+                ),
+            );
+        }
+        if client.is_attached(cred) {
+            return (
+                Decision::Republish { credential_id: cred.clone() },
+                current,
+                format!("a rotation to {cred} finished but its PR was not opened; it will be opened"),
+            );
+        }
+    }
+
+    // 4. A run that did not reach its PR left a journal on the branch.
     if let Some(j) = &o.journal {
         let cred = client
             .credentials
@@ -421,7 +456,7 @@ fn decide(
     let forced = options.force.contains(&p.entry)
         || options.force.contains(&format!("{}/{}", p.tenant, p.entry));
 
-    // 4. Not yet managed: adopt the single attached credential.
+    // 5. Not yet managed: adopt the single attached credential.
     let Some(ledger) = &o.ledger else {
         return match client.attached.as_slice() {
             [] => attention(

@@ -66,9 +66,21 @@ pub struct ObservedEntry {
     pub pull: Option<OpenPull>,
     /// A journal left on the rotation branch by a run that did not reach its PR.
     pub journal: Option<Journal>,
+    /// A ledger proposal on the rotation branch with no open PR (an interrupted
+    /// publish, or a PR closed without merging).
+    pub proposal: Option<Proposal>,
     /// Whether the ledger on the default branch is what a merged rotation PR
     /// proposed (checked when it retires something).
     pub provenance: Provenance,
+}
+
+/// An unmerged ledger proposal on the rotation branch without an open PR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    /// The proposed ledger.
+    pub ledger: LedgerEntry,
+    /// A PR with exactly this head that was closed without merging.
+    pub rejected_pull: Option<u64>,
 }
 
 /// Where the default branch's ledger came from.

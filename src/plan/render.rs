@@ -11,6 +11,7 @@ impl Decision {
         match self {
             Decision::Rotate { .. } => "rotate",
             Decision::Resume { .. } => "resume",
+            Decision::Republish { .. } => "open PR",
             Decision::Busy { .. } => "busy",
             Decision::InFlight { .. } => "in flight",
             Decision::Finalize { .. } => "finalize",
@@ -38,7 +39,7 @@ impl Plan {
         [
             (
                 "to rotate",
-                n(|d| matches!(d, Decision::Rotate { .. } | Decision::Resume { .. })),
+                n(|d| matches!(d, Decision::Rotate { .. } | Decision::Resume { .. } | Decision::Republish { .. })),
             ),
             ("to finalize", n(|d| matches!(d, Decision::Finalize { .. }))),
             (

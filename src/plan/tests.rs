@@ -64,6 +64,7 @@ fn observe(
         }),
         pull,
         journal: None,
+        proposal: None,
         provenance: Provenance::Merged { pull: 1 },
     }
 }
@@ -270,6 +271,7 @@ fn cap_drift_and_failures_need_a_human() {
         client: Err("HTTP 403".into()),
         pull: None,
         journal: None,
+        proposal: None,
         provenance: Provenance::Unchecked,
     };
     assert!(matches!(

@@ -1,3 +1,4 @@
 pub mod auth0_fixture;
+pub mod crash;
 pub mod recordings;
 pub mod scan;
