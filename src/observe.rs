@@ -208,7 +208,9 @@ async fn branch_proposal<G: GitHubApi>(
     if main == Some(&proposed) {
         return Ok(None);
     }
-    let closed = gh.closed_pulls(&ws.repo, &branch, &ws.default_branch).await?;
+    let closed = gh
+        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
+        .await?;
     let same_head: Vec<_> = closed.iter().filter(|p| p.head.sha == head).collect();
     if same_head.iter().any(|p| p.merged_at.is_some()) {
         return Ok(None);

@@ -33,11 +33,17 @@ async fn two_concurrent_rotations_create_one_credential() {
         // Whatever lost the race reported it and left no credential behind.
         for r in &outcomes {
             if let Outcome::Failed { error } = &r.entries[0].outcome {
-                assert!(error.contains("another run") || error.contains("changed"), "round {round}: {error}");
+                assert!(
+                    error.contains("another run") || error.contains("changed"),
+                    "round {round}: {error}"
+                );
             }
         }
         let ours = client.credentials.len() - 1;
-        assert_eq!(ours, rotated, "round {round}: one new credential per successful rotation: {client:?}");
+        assert_eq!(
+            ours, rotated,
+            "round {round}: one new credential per successful rotation: {client:?}"
+        );
         assert!(emu.emulator.github.pulls(OWNER, REPO).len() <= 1);
         emu.stop().await;
     }

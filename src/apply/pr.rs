@@ -173,13 +173,19 @@ pub async fn open_pull<G: GitHubApi>(
 ) -> Result<(Pull, PullOperation), ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let title = title(spec, ledger);
-    if let Some(existing) = gh.find_open_pull(&ws.repo, &branch, &ws.default_branch).await? {
-        let pull = gh.update_pull(&ws.repo, existing.number, &title, body_text).await?;
+    if let Some(existing) = gh
+        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
+        .await?
+    {
+        let pull = gh
+            .update_pull(&ws.repo, existing.number, &title, body_text)
+            .await?;
         return Ok((pull, PullOperation::Updated));
     }
     let pull = gh
         .create_pull(&ws.repo, &title, &branch, &ws.default_branch, body_text)
         .await?;
-    gh.add_labels(&ws.repo, pull.number, &[LABEL.to_owned()]).await?;
+    gh.add_labels(&ws.repo, pull.number, &[LABEL.to_owned()])
+        .await?;
     Ok((pull, PullOperation::Created))
 }

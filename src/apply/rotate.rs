@@ -14,7 +14,7 @@ use crate::observe::{client_state, read_journal, read_ledger, Workspace};
 use crate::plan::{date, ClientState, DueReason};
 
 /// Attempts of the proving token exchange (Auth0 may take a moment to
-/// propagate a new credential).
+/// propagate a new credential, which shows as 401 `invalid_client`).
 const VERIFY_ATTEMPTS: u32 = 3;
 
 fn step(steps: &mut Vec<Step>, what: String) {
@@ -358,7 +358,13 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
                         break;
                     }
                     Err(e) => {
+                        // Only an authentication failure can be propagation
+                        // delay; anything else is reported at once.
+                        let retry = e.status() == Some(401);
                         last = Some(e);
+                        if !retry {
+                            break;
+                        }
                         if attempt < VERIFY_ATTEMPTS {
                             tokio::time::sleep(StdDuration::from_millis(500 * u64::from(attempt)))
                                 .await;
@@ -533,11 +539,23 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
     let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
     let body = pr::body(spec, &ledger, &sinks, None);
     let (pull, op) = pr::open_pull(ctx.github, ws, spec, &ledger, &body).await?;
-    step(steps, format!("{} PR #{} for the finished rotation: {}", op.as_str(), pull.number, pull.html_url));
+    step(
+        steps,
+        format!(
+            "{} PR #{} for the finished rotation: {}",
+            op.as_str(),
+            pull.number,
+            pull.html_url
+        ),
+    );
     Ok(Outcome::Rotated {
         credential_id: ledger.current.credential_id.clone(),
         kid: ledger.current.kid.clone(),
-        retiring: ledger.retiring.iter().map(|r| r.credential_id.clone()).collect(),
+        retiring: ledger
+            .retiring
+            .iter()
+            .map(|r| r.credential_id.clone())
+            .collect(),
         pull: pull.number,
         pull_url: pull.html_url,
         pull_operation: op.as_str().to_owned(),

@@ -7,7 +7,9 @@
 mod observed;
 mod render;
 
-pub use observed::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
+pub use observed::{
+    ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
+};
 
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -387,9 +389,13 @@ fn decide(
         }
         if client.is_attached(cred) {
             return (
-                Decision::Republish { credential_id: cred.clone() },
+                Decision::Republish {
+                    credential_id: cred.clone(),
+                },
                 current,
-                format!("a rotation to {cred} finished but its PR was not opened; it will be opened"),
+                format!(
+                    "a rotation to {cred} finished but its PR was not opened; it will be opened"
+                ),
             );
         }
     }

@@ -39,7 +39,14 @@ impl Plan {
         [
             (
                 "to rotate",
-                n(|d| matches!(d, Decision::Rotate { .. } | Decision::Resume { .. } | Decision::Republish { .. })),
+                n(|d| {
+                    matches!(
+                        d,
+                        Decision::Rotate { .. }
+                            | Decision::Resume { .. }
+                            | Decision::Republish { .. }
+                    )
+                }),
             ),
             ("to finalize", n(|d| matches!(d, Decision::Finalize { .. }))),
             (

@@ -27,7 +27,12 @@ pub enum Gate {
 
 impl Crash {
     pub fn new(at: usize, apply_then_crash: bool) -> Self {
-        Self { at, apply_then_crash, calls: AtomicUsize::new(0), crashed: AtomicBool::new(false) }
+        Self {
+            at,
+            apply_then_crash,
+            calls: AtomicUsize::new(0),
+            crashed: AtomicBool::new(false),
+        }
     }
 
     /// A counter that never crashes (to count a run's calls).
@@ -61,11 +66,17 @@ impl Crash {
 }
 
 fn a0(op: &str) -> Auth0Error {
-    Auth0Error::Transport { operation: op.into(), detail: "simulated crash".into() }
+    Auth0Error::Transport {
+        operation: op.into(),
+        detail: "simulated crash".into(),
+    }
 }
 
 fn gh(op: &str) -> GitHubError {
-    GitHubError::Transport { operation: op.into(), detail: "simulated crash".into() }
+    GitHubError::Transport {
+        operation: op.into(),
+        detail: "simulated crash".into(),
+    }
 }
 
 pub struct CrashAuth0<'a, A> {
@@ -91,22 +102,71 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
         gated!(self, a0, "get_client", self.inner.get_client(id))
     }
     async fn list_credentials(&self, id: &str) -> Result<Vec<Credential>, Auth0Error> {
-        gated!(self, a0, "list_credentials", self.inner.list_credentials(id))
+        gated!(
+            self,
+            a0,
+            "list_credentials",
+            self.inner.list_credentials(id)
+        )
     }
-    async fn create_credential(&self, id: &str, new: &NewCredential) -> Result<Credential, Auth0Error> {
-        gated!(self, a0, "create_credential", self.inner.create_credential(id, new))
+    async fn create_credential(
+        &self,
+        id: &str,
+        new: &NewCredential,
+    ) -> Result<Credential, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "create_credential",
+            self.inner.create_credential(id, new)
+        )
     }
-    async fn set_private_key_jwt(&self, id: &str, ids: &[String]) -> Result<ClientInfo, Auth0Error> {
-        gated!(self, a0, "set_private_key_jwt", self.inner.set_private_key_jwt(id, ids))
+    async fn set_private_key_jwt(
+        &self,
+        id: &str,
+        ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "set_private_key_jwt",
+            self.inner.set_private_key_jwt(id, ids)
+        )
     }
-    async fn set_credential_expiry(&self, id: &str, c: &str, at: OffsetDateTime) -> Result<Credential, Auth0Error> {
-        gated!(self, a0, "set_credential_expiry", self.inner.set_credential_expiry(id, c, at))
+    async fn set_credential_expiry(
+        &self,
+        id: &str,
+        c: &str,
+        at: OffsetDateTime,
+    ) -> Result<Credential, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "set_credential_expiry",
+            self.inner.set_credential_expiry(id, c, at)
+        )
     }
     async fn delete_credential(&self, id: &str, c: &str) -> Result<bool, Auth0Error> {
-        gated!(self, a0, "delete_credential", self.inner.delete_credential(id, c))
+        gated!(
+            self,
+            a0,
+            "delete_credential",
+            self.inner.delete_credential(id, c)
+        )
     }
-    async fn exchange_with_key(&self, id: &str, key: &PrivateKey, alg: Alg, aud: &str) -> Result<(), Auth0Error> {
-        gated!(self, a0, "exchange_with_key", self.inner.exchange_with_key(id, key, alg, aud))
+    async fn exchange_with_key(
+        &self,
+        id: &str,
+        key: &PrivateKey,
+        alg: Alg,
+        aud: &str,
+    ) -> Result<(), Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "exchange_with_key",
+            self.inner.exchange_with_key(id, key, alg, aud)
+        )
     }
 }
 
@@ -120,9 +180,20 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
         gated!(self, gh, "default_branch", self.inner.default_branch(r))
     }
     async fn secret_public_key(&self, s: &Store) -> Result<PublicKey, GitHubError> {
-        gated!(self, gh, "secret_public_key", self.inner.secret_public_key(s))
+        gated!(
+            self,
+            gh,
+            "secret_public_key",
+            self.inner.secret_public_key(s)
+        )
     }
-    async fn put_secret(&self, s: &Store, n: &str, v: &str, k: &str) -> Result<WriteOutcome, GitHubError> {
+    async fn put_secret(
+        &self,
+        s: &Store,
+        n: &str,
+        v: &str,
+        k: &str,
+    ) -> Result<WriteOutcome, GitHubError> {
         gated!(self, gh, "put_secret", self.inner.put_secret(s, n, v, k))
     }
     async fn put_variable(&self, s: &Store, n: &str, v: &str) -> Result<WriteOutcome, GitHubError> {
@@ -140,11 +211,27 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
     async fn create_blob(&self, r: &Repo, c: &str) -> Result<String, GitHubError> {
         gated!(self, gh, "create_blob", self.inner.create_blob(r, c))
     }
-    async fn create_tree(&self, r: &Repo, b: &str, e: &[(String, Option<String>)]) -> Result<String, GitHubError> {
+    async fn create_tree(
+        &self,
+        r: &Repo,
+        b: &str,
+        e: &[(String, Option<String>)],
+    ) -> Result<String, GitHubError> {
         gated!(self, gh, "create_tree", self.inner.create_tree(r, b, e))
     }
-    async fn create_commit(&self, r: &Repo, m: &str, t: &str, p: &[String]) -> Result<String, GitHubError> {
-        gated!(self, gh, "create_commit", self.inner.create_commit(r, m, t, p))
+    async fn create_commit(
+        &self,
+        r: &Repo,
+        m: &str,
+        t: &str,
+        p: &[String],
+    ) -> Result<String, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "create_commit",
+            self.inner.create_commit(r, m, t, p)
+        )
     }
     async fn create_branch(&self, r: &Repo, b: &str, s: &str) -> Result<bool, GitHubError> {
         gated!(self, gh, "create_branch", self.inner.create_branch(r, b, s))
@@ -153,16 +240,48 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
         gated!(self, gh, "force_branch", self.inner.force_branch(r, b, s))
     }
     async fn fast_forward_branch(&self, r: &Repo, b: &str, s: &str) -> Result<bool, GitHubError> {
-        gated!(self, gh, "fast_forward_branch", self.inner.fast_forward_branch(r, b, s))
+        gated!(
+            self,
+            gh,
+            "fast_forward_branch",
+            self.inner.fast_forward_branch(r, b, s)
+        )
     }
-    async fn find_open_pull(&self, r: &Repo, b: &str, base: &str) -> Result<Option<Pull>, GitHubError> {
-        gated!(self, gh, "find_open_pull", self.inner.find_open_pull(r, b, base))
+    async fn find_open_pull(
+        &self,
+        r: &Repo,
+        b: &str,
+        base: &str,
+    ) -> Result<Option<Pull>, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "find_open_pull",
+            self.inner.find_open_pull(r, b, base)
+        )
     }
     async fn closed_pulls(&self, r: &Repo, b: &str, base: &str) -> Result<Vec<Pull>, GitHubError> {
-        gated!(self, gh, "closed_pulls", self.inner.closed_pulls(r, b, base))
+        gated!(
+            self,
+            gh,
+            "closed_pulls",
+            self.inner.closed_pulls(r, b, base)
+        )
     }
-    async fn create_pull(&self, r: &Repo, t: &str, h: &str, b: &str, body: &str) -> Result<Pull, GitHubError> {
-        gated!(self, gh, "create_pull", self.inner.create_pull(r, t, h, b, body))
+    async fn create_pull(
+        &self,
+        r: &Repo,
+        t: &str,
+        h: &str,
+        b: &str,
+        body: &str,
+    ) -> Result<Pull, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "create_pull",
+            self.inner.create_pull(r, t, h, b, body)
+        )
     }
     async fn update_pull(&self, r: &Repo, n: u64, t: &str, b: &str) -> Result<Pull, GitHubError> {
         gated!(self, gh, "update_pull", self.inner.update_pull(r, n, t, b))
