@@ -531,7 +531,7 @@ impl GitHubApi for OctocrabGitHub {
         let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
         let mut pulls: Vec<Pull> = decode(v, op)?;
         pulls.retain(|p| p.head.branch == branch);
-        pulls.sort_by(|a, b| b.number.cmp(&a.number));
+        pulls.sort_by_key(|p| std::cmp::Reverse(p.number));
         Ok(pulls)
     }
 
