@@ -68,6 +68,13 @@ pub enum Command {
         #[arg(long)]
         seed_demo: bool,
     },
+    /// Measure key generation, signing, sealing and a whole rotation against
+    /// their references (OpenSSL; Auth0's rate-limit floor) and print a table.
+    Bench {
+        /// Samples per measurement.
+        #[arg(long, default_value_t = 9)]
+        samples: usize,
+    },
     /// Run a full rotation on the embedded emulator with a live consumer.
     Demo {
         /// Minimum token exchanges the consumer makes across the rotation.
@@ -271,5 +278,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Demo { exchanges } => crate::demo::run(exchanges).await,
+        Command::Bench { samples } => {
+            print!("{}", crate::bench::run(samples).await?);
+            Ok(0)
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod auth0;
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod emulator;
