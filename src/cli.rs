@@ -324,9 +324,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             key_file,
         } => {
             let alg = match alg.as_deref() {
-                Some(a) => Some(
-                    Alg::from_name(a).ok_or_else(|| anyhow::anyhow!("unknown --alg {a:?}"))?,
-                ),
+                Some(a) => {
+                    Some(Alg::from_name(a).ok_or_else(|| anyhow::anyhow!("unknown --alg {a:?}"))?)
+                }
                 None => None,
             };
             let key = match key_file {
@@ -370,11 +370,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 match format {
                     Format::Text => plan.to_text(),
                     Format::Json => plan.to_json() + "\n",
-                    Format::Markdown => crate::action::dashboard::body(
-                        &rows,
-                        &crate::plan::date(now),
-                        None
-                    ),
+                    Format::Markdown =>
+                        crate::action::dashboard::body(&rows, &crate::plan::date(now), None),
                 }
             );
             Ok(0)

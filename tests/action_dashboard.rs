@@ -18,17 +18,27 @@ async fn the_dashboard_is_created_once_then_updated_in_place() {
             .collect::<Vec<_>>()
     };
 
-    let run = fx.run("schedule", json!({}), &[("command", "status")]).await;
+    let run = fx
+        .run("schedule", json!({}), &[("command", "status")])
+        .await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let first = dashboards();
     assert_eq!(first.len(), 1);
     let issue = &first[0];
     assert_eq!(issue.title, dashboard::TITLE);
-    assert_eq!(run.output("dashboard-issue-number"), issue.number.to_string());
-    assert!(run.stdout.contains(&format!("dashboard issue #{} created", issue.number)));
+    assert_eq!(
+        run.output("dashboard-issue-number"),
+        issue.number.to_string()
+    );
+    assert!(run
+        .stdout
+        .contains(&format!("dashboard issue #{} created", issue.number)));
     let body = issue.body.clone().unwrap();
     assert!(body.starts_with(dashboard::MARKER));
-    assert!(body.contains("| `billing-worker` | `demo` | rotate |"), "{body}");
+    assert!(
+        body.contains("| `billing-worker` | `demo` | rotate |"),
+        "{body}"
+    );
 
     // A rotation: same issue, new body listing the PR as a pending retirement.
     let run = fx.run("schedule", json!({}), &[]).await;
@@ -37,7 +47,9 @@ async fn the_dashboard_is_created_once_then_updated_in_place() {
     let after = dashboards();
     assert_eq!(after.len(), 1, "still one dashboard");
     assert_eq!(after[0].number, issue.number);
-    assert!(run.stdout.contains(&format!("dashboard issue #{} updated", issue.number)));
+    assert!(run
+        .stdout
+        .contains(&format!("dashboard issue #{} updated", issue.number)));
     let body = after[0].body.clone().unwrap();
     assert!(
         body.contains(&format!("- [ ] `demo/billing-worker`: merge [#{pull}]")),
@@ -45,10 +57,15 @@ async fn the_dashboard_is_created_once_then_updated_in_place() {
     );
 
     // Nothing changed since: no edit.
-    let run = fx.run("schedule", json!({}), &[("command", "status")]).await;
+    let run = fx
+        .run("schedule", json!({}), &[("command", "status")])
+        .await;
     assert!(
-        run.stdout.contains(&format!("dashboard issue #{} unchanged", issue.number))
-            || run.stdout.contains(&format!("dashboard issue #{} updated", issue.number)),
+        run.stdout
+            .contains(&format!("dashboard issue #{} unchanged", issue.number))
+            || run
+                .stdout
+                .contains(&format!("dashboard issue #{} updated", issue.number)),
         "{}",
         run.stdout
     );
@@ -57,7 +74,11 @@ async fn the_dashboard_is_created_once_then_updated_in_place() {
     // `dashboard: false` leaves it alone.
     let before = dashboards()[0].body.clone();
     let run = fx
-        .run("schedule", json!({}), &[("command", "plan"), ("dashboard", "false")])
+        .run(
+            "schedule",
+            json!({}),
+            &[("command", "plan"), ("dashboard", "false")],
+        )
         .await;
     assert_eq!(run.code, 0);
     assert!(!run.outputs.contains_key("dashboard-issue-number"));

@@ -26,15 +26,22 @@ fn action_yml_declares_exactly_the_inputs_and_outputs_the_binary_uses() {
 
     let declared: BTreeSet<&str> = a.inputs.keys().map(String::as_str).collect();
     let read: BTreeSet<&str> = INPUTS.iter().copied().collect();
-    assert_eq!(declared, read, "action.yml inputs vs inputs the binary reads");
+    assert_eq!(
+        declared, read,
+        "action.yml inputs vs inputs the binary reads"
+    );
     let declared: BTreeSet<&str> = a.outputs.keys().map(String::as_str).collect();
     let written: BTreeSet<&str> = OUTPUTS.iter().copied().collect();
-    assert_eq!(declared, written, "action.yml outputs vs outputs the binary writes");
+    assert_eq!(
+        declared, written,
+        "action.yml outputs vs outputs the binary writes"
+    );
 
     for (name, input) in &a.inputs {
         assert!(!input.description.trim().is_empty(), "{name}");
         assert!(
-            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "kebab-case: {name}"
         );
         assert!(input.deprecation_message.is_none());
@@ -47,7 +54,11 @@ fn action_yml_declares_exactly_the_inputs_and_outputs_the_binary_uses() {
         .map(|n| (input_var(n), String::new()))
         .collect();
     let parsed = ActionEnv::from_map(&env).unwrap();
-    assert!(parsed.unknown_inputs.is_empty(), "{:?}", parsed.unknown_inputs);
+    assert!(
+        parsed.unknown_inputs.is_empty(),
+        "{:?}",
+        parsed.unknown_inputs
+    );
     // And defaults parse.
     let env: std::collections::BTreeMap<String, String> = a
         .inputs
@@ -143,8 +154,14 @@ fn uses_lines(text: &str) -> Vec<String> {
 fn check_workflow(name: &str, text: &str) {
     let v: serde_json::Value =
         serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{name} is not YAML: {e}"));
-    assert!(v.get("permissions").is_some(), "{name}: top-level permissions");
-    assert!(v.get("jobs").and_then(|j| j.as_object()).is_some_and(|j| !j.is_empty()));
+    assert!(
+        v.get("permissions").is_some(),
+        "{name}: top-level permissions"
+    );
+    assert!(v
+        .get("jobs")
+        .and_then(|j| j.as_object())
+        .is_some_and(|j| !j.is_empty()));
     for u in uses_lines(text) {
         let reference = u.split_whitespace().next().unwrap();
         if reference == "./" || reference.starts_with("auth0-rotate/auth0-rotate@") {
@@ -155,7 +172,10 @@ fn check_workflow(name: &str, text: &str) {
             sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
             "{name}: {reference} is not pinned by a full commit SHA"
         );
-        assert!(u.contains("# v"), "{name}: {u} names its version in a comment");
+        assert!(
+            u.contains("# v"),
+            "{name}: {u} names its version in a comment"
+        );
     }
     let checkouts = text.matches("uses: actions/checkout@").count();
     assert_eq!(
@@ -183,7 +203,10 @@ fn workflows_are_pinned_minimal_and_parse() {
     ] {
         check_workflow(file, text);
         let doc = std::fs::read_to_string(repo_root().join("docs/examples").join(file)).unwrap();
-        assert_eq!(doc, text, "docs/examples/{file} is a copy of the init template");
+        assert_eq!(
+            doc, text,
+            "docs/examples/{file} is a copy of the init template"
+        );
     }
     assert!(init::ROTATE_WORKFLOW.contains("concurrency:"));
     assert!(init::ROTATE_WORKFLOW.contains("actions/create-github-app-token@"));
@@ -201,7 +224,11 @@ fn init_writes_a_valid_manifest_and_workflows_and_refuses_to_overwrite() {
             .unwrap()
     };
     let out = run();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let manifest_path = dir.path().join(".github/auth0-rotation.yml");
     let text = std::fs::read_to_string(&manifest_path).unwrap();
     auth0_rotate::manifest::parse(&manifest_path, &text).expect("init's manifest validates");

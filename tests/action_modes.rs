@@ -26,12 +26,18 @@ fn assert_common(run: &Run, mode: &str) {
     );
     for name in run.outputs.keys() {
         assert!(OUTPUTS.contains(&name.as_str()), "undeclared output {name}");
-        assert!(action_yml().outputs.contains_key(name), "{name} not in action.yml");
+        assert!(
+            action_yml().outputs.contains_key(name),
+            "{name} not in action.yml"
+        );
     }
     // Every output uses the multiline syntax with a random delimiter.
     for line in run.outputs_raw.lines().filter(|l| l.contains("<<")) {
         let delim = line.split_once("<<").unwrap().1;
-        assert!(delim.starts_with("ghadelimiter_") && delim.len() == 45, "{line}");
+        assert!(
+            delim.starts_with("ghadelimiter_") && delim.len() == 45,
+            "{line}"
+        );
     }
     assert!(
         run.summary.starts_with(&format!("## auth0-rotate: {mode}")),
@@ -72,7 +78,9 @@ async fn a_rotation_driven_by_events() {
     assert_eq!(pulls.len(), 1);
     let number = pulls[0].number;
     assert_eq!(run.output("pull-request-number"), number.to_string());
-    assert!(run.output("pull-request-url").ends_with(&format!("/pull/{number}")));
+    assert!(run
+        .output("pull-request-url")
+        .ends_with(&format!("/pull/{number}")));
     assert_eq!(run.output("retired"), "");
     assert!(run
         .stdout
@@ -83,14 +91,16 @@ async fn a_rotation_driven_by_events() {
         "| Entry | Tenant | State | Kid | Age | Expires | Next due | Action taken | PR |"
     ));
     assert!(
-        run.summary.contains(&format!(
-            "| `billing-worker` | `demo` | rotate |"
-        )) && run.summary.contains("rotated (verified), PR created")
+        run.summary
+            .contains("| `billing-worker` | `demo` | rotate |")
+            && run.summary.contains("rotated (verified), PR created")
             && run.summary.contains(&format!("[#{number}]")),
         "{}",
         run.summary
     );
-    assert!(run.summary.contains("https://github.com/acme/infra/actions/runs/4242"));
+    assert!(run
+        .summary
+        .contains("https://github.com/acme/infra/actions/runs/4242"));
 
     // 2. the rotation PR is opened → plan, plus the canary with the new secret.
     let key = fx.secret(demo::SECRET);
@@ -113,7 +123,9 @@ async fn a_rotation_driven_by_events() {
     assert_eq!(run.output("changes"), "0");
     let canary = run.commands("notice");
     assert!(
-        canary.iter().any(|l| l.starts_with("::notice title=Canary passed::verified: client")),
+        canary
+            .iter()
+            .any(|l| l.starts_with("::notice title=Canary passed::verified: client")),
         "{}",
         run.stdout
     );
@@ -127,23 +139,40 @@ async fn a_rotation_driven_by_events() {
 
     // 3. closed without merging → plan only, and the summary says why.
     let run = fx
-        .run("pull_request", pull_request("closed", number, false, BRANCH), &[])
+        .run(
+            "pull_request",
+            pull_request("closed", number, false, BRANCH),
+            &[],
+        )
         .await;
     assert_common(&run, "plan");
-    assert!(run.summary.contains("closed without merging"), "{}", run.summary);
+    assert!(
+        run.summary.contains("closed without merging"),
+        "{}",
+        run.summary
+    );
     assert_eq!(run.output("retired"), "");
 
     // 4. merged → finalize retires the old credential.
     gh.merge_pull(demo::OWNER, demo::REPO, number).unwrap();
     let run = fx
-        .run("pull_request", pull_request("closed", number, true, BRANCH), &[])
+        .run(
+            "pull_request",
+            pull_request("closed", number, true, BRANCH),
+            &[],
+        )
         .await;
     assert_common(&run, "finalize");
     assert!(!run.output("retired").is_empty(), "{}", run.stdout);
     assert_eq!(run.output("pull-request-operation"), "closed");
     assert_eq!(run.output("pull-request-number"), number.to_string());
     assert!(run.summary.contains("retired "), "{}", run.summary);
-    let client = fx.emu.emulator.auth0.client(demo::DOMAIN, demo::CLIENT_ID).unwrap();
+    let client = fx
+        .emu
+        .emulator
+        .auth0
+        .client(demo::DOMAIN, demo::CLIENT_ID)
+        .unwrap();
     assert_eq!(client.attached.len(), 1);
 
     // 5. the merge's push to main changed the ledger → finalize again: a no-op.
@@ -179,7 +208,11 @@ async fn a_rotation_driven_by_events() {
     assert_common(&run, "rotate");
     assert_eq!(run.output("rotated"), "demo/billing-worker");
     assert_eq!(run.output("pull-request-operation"), "created");
-    assert!(run.summary.contains("force billing-worker"), "{}", run.summary);
+    assert!(
+        run.summary.contains("force billing-worker"),
+        "{}",
+        run.summary
+    );
     fx.emu.stop().await;
 }
 
@@ -187,20 +220,29 @@ async fn a_rotation_driven_by_events() {
 async fn dry_run_and_invalid_input_and_manifest_errors() {
     let fx = Fixture::new(demo::MANIFEST).await;
     // dry-run: plans, changes nothing.
-    let run = fx
-        .run("schedule", json!({}), &[("dry-run", "true")])
-        .await;
+    let run = fx.run("schedule", json!({}), &[("dry-run", "true")]).await;
     assert_common(&run, "rotate");
     assert_eq!(run.output("rotated"), "");
     assert!(run.summary.contains("(dry run)") && run.summary.contains("dry run: nothing changed"));
-    assert!(fx.emu.emulator.github.pulls(demo::OWNER, demo::REPO).is_empty());
-    assert!(fx.emu.emulator.github.issues(demo::OWNER, demo::REPO).is_empty());
+    assert!(fx
+        .emu
+        .emulator
+        .github
+        .pulls(demo::OWNER, demo::REPO)
+        .is_empty());
+    assert!(fx
+        .emu
+        .emulator
+        .github
+        .issues(demo::OWNER, demo::REPO)
+        .is_empty());
 
     // A boolean the toolkit would reject.
     let run = fx.run("schedule", json!({}), &[("dry-run", "yes")]).await;
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.contains("::error title=Invalid input::input `dry-run`: \"yes\" is not a boolean"),
+        run.stdout
+            .contains("::error title=Invalid input::input `dry-run`: \"yes\" is not a boolean"),
         "{}",
         run.stdout
     );

@@ -59,7 +59,12 @@ async fn the_workflow_token_fails_early_with_advice() {
         .client(demo::DOMAIN, demo::CLIENT_ID)
         .unwrap();
     assert_eq!(after.credentials.len(), credentials_before);
-    assert!(fx.emu.emulator.github.pulls(demo::OWNER, demo::REPO).is_empty());
+    assert!(fx
+        .emu
+        .emulator
+        .github
+        .pulls(demo::OWNER, demo::REPO)
+        .is_empty());
     // The token itself was masked and never printed.
     assert_eq!(
         run.stdout.matches(WORKFLOW_TOKEN).count(),
@@ -80,6 +85,10 @@ async fn the_workflow_token_fails_early_with_advice() {
     fx.emu.stop().await;
 }
 
+fn borrow(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_fails_on_a_key_auth0_does_not_accept() {
     let fx = Fixture::new(demo::MANIFEST).await;
@@ -87,19 +96,23 @@ async fn verify_fails_on_a_key_auth0_does_not_accept() {
         .unwrap()
         .to_pkcs8_pem();
     let base = fx.emu.auth0_base_url(demo::DOMAIN);
-    let inputs = |key: &'static str| -> Vec<(&'static str, &'static str)> {
-        vec![("command", "verify"), ("verify-private-key", key)]
+    let with = |key: &str| -> Vec<(String, String)> {
+        [
+            ("command", "verify"),
+            ("verify-private-key", key),
+            ("verify-client-id", demo::CLIENT_ID),
+            ("verify-audience", demo::AUDIENCE),
+            ("verify-domain", demo::DOMAIN),
+            ("verify-base-url", base.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
     };
-    let common = [
-        ("verify-client-id", demo::CLIENT_ID),
-        ("verify-audience", demo::AUDIENCE),
-        ("verify-domain", demo::DOMAIN),
-        ("verify-base-url", base.as_str()),
-    ];
-    let stranger_text: &'static str = Box::leak(stranger.expose().to_owned().into_boxed_str());
-    let mut with = inputs(stranger_text);
-    with.extend(common);
-    let run = fx.run("workflow_dispatch", json!({}), &with).await;
+    let inputs = with(stranger.expose());
+    let run = fx
+        .run("workflow_dispatch", json!({}), &borrow(&inputs))
+        .await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.output("mode"), "verify");
     assert!(
@@ -110,10 +123,10 @@ async fn verify_fails_on_a_key_auth0_does_not_accept() {
         run.stdout
     );
     // The key in the secret works.
-    let good: &'static str = Box::leak(fx.secret(demo::SECRET).into_boxed_str());
-    let mut with = inputs(good);
-    with.extend(common);
-    let run = fx.run("workflow_dispatch", json!({}), &with).await;
+    let inputs = with(&fx.secret(demo::SECRET));
+    let run = fx
+        .run("workflow_dispatch", json!({}), &borrow(&inputs))
+        .await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.summary.contains("✅ verified"));
     fx.emu.stop().await;

@@ -65,7 +65,7 @@ pub enum CanaryError {
         kid: String,
         /// Auth0's answer.
         #[source]
-        source: crate::auth0::Auth0Error,
+        source: Box<crate::auth0::Auth0Error>,
     },
 }
 
@@ -90,8 +90,9 @@ fn parse_key(
 ) -> Result<(PrivateKey, Option<String>, Option<Alg>), CanaryError> {
     let text = content.expose().trim();
     if text.starts_with('{') {
-        let j: JsonSecret = serde_json::from_str(text)
-            .map_err(|e| CanaryError::Key(format!("JSON: line {} column {}", e.line(), e.column())))?;
+        let j: JsonSecret = serde_json::from_str(text).map_err(|e| {
+            CanaryError::Key(format!("JSON: line {} column {}", e.line(), e.column()))
+        })?;
         let key = PrivateKey::from_pkcs8_pem(&SecretString::from(j.private_key_pem.as_str()))
             .map_err(|e| CanaryError::Key(e.to_string()))?;
         let alg = match j.alg.as_deref() {
@@ -141,7 +142,7 @@ pub async fn verify(req: &CanaryRequest) -> Result<CanaryReport, CanaryError> {
         audience: req.audience.clone(),
         client_id: client_id.clone(),
         kid: kid.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(CanaryReport {
         client_id,

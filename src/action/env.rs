@@ -422,7 +422,10 @@ mod tests {
     fn reading_an_empty_environment_touches_only_declared_inputs() {
         // `Reader::get` asserts (in debug builds) that each name is declared.
         let env = ActionEnv::from_map(&BTreeMap::new()).unwrap();
-        assert_eq!(env.inputs.manifest, PathBuf::from(".github/auth0-rotation.yml"));
+        assert_eq!(
+            env.inputs.manifest,
+            PathBuf::from(".github/auth0-rotation.yml")
+        );
         assert!(env.inputs.github_token.is_none());
     }
 }

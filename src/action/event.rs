@@ -365,18 +365,29 @@ mod tests {
 
     #[test]
     fn schedule_and_dispatch_rotate() {
-        assert_eq!(sel("schedule", json!({"schedule": "0 6 * * 1"})).mode, Mode::Rotate);
-        let s = sel("workflow_dispatch", json!({"inputs": {"force": "billing-worker, prod/x"}}));
+        assert_eq!(
+            sel("schedule", json!({"schedule": "0 6 * * 1"})).mode,
+            Mode::Rotate
+        );
+        let s = sel(
+            "workflow_dispatch",
+            json!({"inputs": {"force": "billing-worker, prod/x"}}),
+        );
         assert_eq!(s.mode, Mode::Rotate);
         assert_eq!(s.force, ["billing-worker", "prod/x"]);
         assert!(s.reason.contains("force billing-worker"));
-        assert!(sel("workflow_dispatch", json!({"inputs": {}})).force.is_empty());
+        assert!(sel("workflow_dispatch", json!({"inputs": {}}))
+            .force
+            .is_empty());
     }
 
     #[test]
     fn merged_rotation_pr_finalizes_other_pr_events_plan() {
         let rot = "auth0-rotate/prod/billing-worker";
-        assert_eq!(sel("pull_request", pr("closed", true, rot)).mode, Mode::Finalize);
+        assert_eq!(
+            sel("pull_request", pr("closed", true, rot)).mode,
+            Mode::Finalize
+        );
         let unmerged = sel("pull_request", pr("closed", false, rot));
         assert_eq!(unmerged.mode, Mode::Plan);
         assert!(unmerged.reason.contains("without merging"));
@@ -386,7 +397,10 @@ mod tests {
         let other = sel("pull_request", pr("closed", true, "feature/x"));
         assert_eq!((other.mode, other.canary), (Mode::Plan, false));
         assert!(other.reason.contains("not a rotation"));
-        assert_eq!(sel("pull_request", pr("labeled", false, rot)).mode, Mode::Plan);
+        assert_eq!(
+            sel("pull_request", pr("labeled", false, rot)).mode,
+            Mode::Plan
+        );
     }
 
     #[test]
@@ -396,11 +410,24 @@ mod tests {
                    "commits": [{"added": [], "modified": files, "removed": []}]})
         };
         let ledger = ".github/auth0-rotation.ledger/prod/billing-worker.yml";
-        assert_eq!(sel("push", push("refs/heads/main", &[ledger])).mode, Mode::Finalize);
-        assert_eq!(sel("push", push("refs/heads/main", &["README.md"])).mode, Mode::Plan);
-        assert_eq!(sel("push", push("refs/heads/dev", &[ledger])).mode, Mode::Plan);
         assert_eq!(
-            sel("push", push("refs/heads/main", &[".github/auth0-rotation.ledgerX/a"])).mode,
+            sel("push", push("refs/heads/main", &[ledger])).mode,
+            Mode::Finalize
+        );
+        assert_eq!(
+            sel("push", push("refs/heads/main", &["README.md"])).mode,
+            Mode::Plan
+        );
+        assert_eq!(
+            sel("push", push("refs/heads/dev", &[ledger])).mode,
+            Mode::Plan
+        );
+        assert_eq!(
+            sel(
+                "push",
+                push("refs/heads/main", &[".github/auth0-rotation.ledgerX/a"])
+            )
+            .mode,
             Mode::Plan
         );
     }
@@ -416,7 +443,13 @@ mod tests {
     #[test]
     fn an_explicit_command_wins() {
         let p: Payload = serde_json::from_value(pr("closed", true, "auth0-rotate/a/b")).unwrap();
-        let s = select(CommandInput::Status, "pull_request", &p, "auth0-rotate", "l");
+        let s = select(
+            CommandInput::Status,
+            "pull_request",
+            &p,
+            "auth0-rotate",
+            "l",
+        );
         assert_eq!(s.mode, Mode::Status);
         let s = select(CommandInput::Verify, "schedule", &p, "auth0-rotate", "l");
         assert_eq!(s.mode, Mode::Verify);

@@ -14,7 +14,10 @@ pub const CANARY_WORKFLOW: &str = include_str!("templates/canary.yml");
 /// Files `init` writes, relative to the repository root.
 pub fn files() -> Vec<(&'static str, &'static str)> {
     vec![
-        (crate::manifest::DEFAULT_PATH, crate::manifest::EXAMPLE_MANIFEST),
+        (
+            crate::manifest::DEFAULT_PATH,
+            crate::manifest::EXAMPLE_MANIFEST,
+        ),
         (".github/workflows/auth0-rotate.yml", ROTATE_WORKFLOW),
         (".github/workflows/auth0-rotate-canary.yml", CANARY_WORKFLOW),
     ]

@@ -68,6 +68,9 @@ mod tests {
                 "::add-mask::-----END PRIVATE KEY-----"
             ]
         );
-        assert_eq!(mask_commands("{\"k\":\"a\\nb\"}"), ["::add-mask::{\"k\":\"a\\nb\"}"]);
+        assert_eq!(
+            mask_commands("{\"k\":\"a\\nb\"}"),
+            ["::add-mask::{\"k\":\"a\\nb\"}"]
+        );
     }
 }

@@ -40,7 +40,10 @@ fn say(line: impl AsRef<str>) {
 }
 
 fn fail(title: &str, message: impl AsRef<str>) {
-    say(commands::error(&Annotation::titled(title), message.as_ref()));
+    say(commands::error(
+        &Annotation::titled(title),
+        message.as_ref(),
+    ));
 }
 
 /// Runs the action from the process environment; returns the exit code.
@@ -114,7 +117,8 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
         selection.reason
     ));
     let mut rep = Reporting::default();
-    rep.outputs.push(("mode", selection.mode.as_str().to_owned()));
+    rep.outputs
+        .push(("mode", selection.mode.as_str().to_owned()));
 
     let mut code = match selection.mode {
         Mode::Verify => canary_step(&env, &mut rep, true).await,
@@ -164,7 +168,10 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
             fail("Missing verify inputs", &msg);
             return 1;
         }
-        say(commands::warning(&Annotation::titled("Canary skipped"), &msg));
+        say(commands::warning(
+            &Annotation::titled("Canary skipped"),
+            &msg,
+        ));
         return 0;
     }
     let req = canary::CanaryRequest {
@@ -181,7 +188,10 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
                 "verified: client {} obtained a token for {} with the key in the secret (kid {}, {})",
                 r.client_id, req.audience, r.kid, r.alg
             );
-            say(commands::notice(&Annotation::titled("Canary passed"), &line));
+            say(commands::notice(
+                &Annotation::titled("Canary passed"),
+                &line,
+            ));
             rep.summary
                 .push_str(&format!("## auth0-rotate: verify\n\n✅ {line}\n\n"));
             0
@@ -215,7 +225,11 @@ fn settings(env: &ActionEnv) -> Result<Settings, String> {
             .to_owned(),
     )?;
     let mut s = Settings::new(env.manifest_path(), repo, env.api_url(), token);
-    s.management = match (&i.auth0_client_id, &i.auth0_client_secret, &i.auth0_private_key) {
+    s.management = match (
+        &i.auth0_client_id,
+        &i.auth0_client_secret,
+        &i.auth0_private_key,
+    ) {
         (Some(id), _, Some(pem)) => Some(Management::Key {
             client_id: id.clone(),
             key_pem: pem.clone(),
@@ -230,13 +244,11 @@ fn settings(env: &ActionEnv) -> Result<Settings, String> {
                 "input `auth0-client-id` needs `auth0-client-secret` or `auth0-private-key`".into(),
             )
         }
-        (None, _, _) => {
-            return Err(
-                "input `auth0-client-id` is empty: the Management API application (with read:clients, \
+        (None, _, _) => return Err(
+            "input `auth0-client-id` is empty: the Management API application (with read:clients, \
                  update:clients and read|create|update|delete:client_credentials) is required"
-                    .into(),
-            )
-        }
+                .into(),
+        ),
     };
     s.auth0_base_urls = i.auth0_base_urls.clone();
     s.only = i.only.clone();
@@ -314,7 +326,10 @@ fn expiry_warnings(plan: &Plan, now: OffsetDateTime) {
                 &format!(
                     "{}: the current credential {} {when}",
                     e.key(),
-                    e.current.as_ref().map(|c| c.credential_id.as_str()).unwrap_or("?")
+                    e.current
+                        .as_ref()
+                        .map(|c| c.credential_id.as_str())
+                        .unwrap_or("?")
                 ),
             ));
         }

@@ -57,7 +57,11 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
             pull = Some((*n, pull_url.clone()));
             format!(
                 "rotated ({}), PR {pull_operation}",
-                if *verified { "verified" } else { "not verified" }
+                if *verified {
+                    "verified"
+                } else {
+                    "not verified"
+                }
             )
         }
         Some(Outcome::Refreshed { pull: n, pull_url }) => {

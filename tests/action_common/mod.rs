@@ -114,7 +114,9 @@ impl Run {
     pub fn commands(&self, name: &str) -> Vec<&str> {
         self.stdout
             .lines()
-            .filter(|l| l.starts_with(&format!("::{name}::")) || l.starts_with(&format!("::{name} ")))
+            .filter(|l| {
+                l.starts_with(&format!("::{name}::")) || l.starts_with(&format!("::{name} "))
+            })
             .collect()
     }
 }
@@ -167,12 +169,7 @@ impl Fixture {
 
     /// Runs `auth0-rotate action` for `event` with `payload` and `with`
     /// inputs (plus the demo credentials unless overridden).
-    pub async fn run(
-        &self,
-        event: &str,
-        payload: serde_json::Value,
-        with: &[(&str, &str)],
-    ) -> Run {
+    pub async fn run(&self, event: &str, payload: serde_json::Value, with: &[(&str, &str)]) -> Run {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let dir = self.files.path().join(format!("run{n}"));
@@ -208,7 +205,10 @@ impl Fixture {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_EVENT_NAME", event)
             .env("GITHUB_EVENT_PATH", &event_path)
-            .env("GITHUB_REPOSITORY", format!("{}/{}", demo::OWNER, demo::REPO))
+            .env(
+                "GITHUB_REPOSITORY",
+                format!("{}/{}", demo::OWNER, demo::REPO),
+            )
             .env("GITHUB_REPOSITORY_OWNER", demo::OWNER)
             .env("GITHUB_API_URL", self.emu.github_api_url())
             .env("GITHUB_SERVER_URL", "https://github.com")
