@@ -27,7 +27,13 @@ fn fmt(d: Duration) -> String {
 fn openssl_keygen(bits: u32) -> Option<Duration> {
     let start = Instant::now();
     let out = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", &format!("rsa_keygen_bits:{bits}")])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+        ])
         .output()
         .ok()?;
     out.status.success().then(|| start.elapsed())
@@ -35,10 +41,20 @@ fn openssl_keygen(bits: u32) -> Option<Duration> {
 
 /// `openssl speed`'s RSA-2048 signing time per operation, if available.
 fn openssl_sign_2048() -> Option<Duration> {
-    let out = Command::new("openssl").args(["speed", "-seconds", "1", "rsa2048"]).output().ok()?;
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "1", "rsa2048"])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
-    let secs: f64 = line.split_whitespace().nth(3)?.trim_end_matches('s').parse().ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits"))?;
+    let secs: f64 = line
+        .split_whitespace()
+        .nth(3)?
+        .trim_end_matches('s')
+        .parse()
+        .ok()?;
     Some(Duration::from_secs_f64(secs))
 }
 
@@ -66,7 +82,11 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
         "| operation | auth0-rotate (median) | reference (median) | reference ÷ ours |\n|---|---|---|---|\n",
     );
     for size in [KeySize::Rsa2048, KeySize::Rsa3072, KeySize::Rsa4096] {
-        let n = if size == KeySize::Rsa4096 { samples.div_ceil(2) } else { samples };
+        let n = if size == KeySize::Rsa4096 {
+            samples.div_ceil(2)
+        } else {
+            samples
+        };
         let mut ours = Vec::new();
         let mut theirs = Vec::new();
         for _ in 0..n {
@@ -77,8 +97,14 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
                 theirs.push(d);
             }
         }
-        let reference = (!theirs.is_empty()).then(|| (median(theirs), "openssl genpkey, incl. process start"));
-        row(&mut out, &format!("RSA-{} key generation (n={n})", size.bits()), median(ours), reference);
+        let reference =
+            (!theirs.is_empty()).then(|| (median(theirs), "openssl genpkey, incl. process start"));
+        row(
+            &mut out,
+            &format!("RSA-{} key generation (n={n})", size.bits()),
+            median(ours),
+            reference,
+        );
     }
 
     let key = PrivateKey::generate(KeySize::Rsa2048)?;
@@ -88,15 +114,32 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
         key.sign(Alg::RS256, b"header.payload")?;
         sign.push(start.elapsed());
     }
-    row(&mut out, "RS256 signature, 2048-bit (n=200)", median(sign), openssl_sign_2048().map(|d| (d, "openssl speed")));
+    row(
+        &mut out,
+        "RS256 signature, 2048-bit (n=200)",
+        median(sign),
+        openssl_sign_2048().map(|d| (d, "openssl speed")),
+    );
 
     let mut assertion = Vec::new();
     for _ in 0..200 {
         let start = Instant::now();
-        jwt::client_assertion(&key, Alg::RS256, "client", "tenant.auth0.com", time::OffsetDateTime::now_utc(), &jwt::random_jti())?;
+        jwt::client_assertion(
+            &key,
+            Alg::RS256,
+            "client",
+            "tenant.auth0.com",
+            time::OffsetDateTime::now_utc(),
+            &jwt::random_jti(),
+        )?;
         assertion.push(start.elapsed());
     }
-    row(&mut out, "client assertion (build + sign)", median(assertion), None);
+    row(
+        &mut out,
+        "client assertion (build + sign)",
+        median(assertion),
+        None,
+    );
 
     let sk = crypto_box::SecretKey::generate(&mut crypto_box::aead::OsRng);
     let pk = {
@@ -110,7 +153,12 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
         crate::github::seal::seal(&pk, &pem).map_err(anyhow::Error::msg)?;
         seal.push(start.elapsed());
     }
-    row(&mut out, "sealed box of a PKCS#8 PEM (GitHub secret)", median(seal), None);
+    row(
+        &mut out,
+        "sealed box of a PKCS#8 PEM (GitHub secret)",
+        median(seal),
+        None,
+    );
 
     // One whole rotation on the emulator, against Auth0's rate-limit floor
     // for the Management API calls it makes.
@@ -124,12 +172,21 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
     let before = emu.emulator.requests().len();
     let start = Instant::now();
     session
-        .rotate(time::OffsetDateTime::now_utc(), &crate::plan::PlanOptions::default())
+        .rotate(
+            time::OffsetDateTime::now_utc(),
+            &crate::plan::PlanOptions::default(),
+        )
         .await?;
     let took = start.elapsed();
     let log = emu.emulator.requests();
-    let mgmt = log[before..].iter().filter(|r| r.path.contains("/api/v2/")).count();
-    let github = log[before..].iter().filter(|r| r.path.starts_with("/github/")).count();
+    let mgmt = log[before..]
+        .iter()
+        .filter(|r| r.path.contains("/api/v2/"))
+        .count();
+    let github = log[before..]
+        .iter()
+        .filter(|r| r.path.starts_with("/github/"))
+        .count();
     emu.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     for (plan, rps) in [("Free, 2 req/s", 2.0), ("Enterprise, 16 req/s", 16.0)] {

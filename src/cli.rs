@@ -75,6 +75,48 @@ pub enum Command {
         #[arg(long, default_value_t = 9)]
         samples: usize,
     },
+    /// Scaffold a commented manifest and the workflows (refuses to overwrite).
+    Init {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Consumer canary: one real token exchange with a key from a secret.
+    Verify {
+        /// Client id (optional when the key is in the JSON secret format).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// API audience to request a token for.
+        #[arg(long)]
+        audience: String,
+        /// Tenant domain (the identity).
+        #[arg(long)]
+        domain: String,
+        /// Send the request here instead of `https://<domain>`.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Credential algorithm (default: from the JSON format, else RS256).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Environment variable holding the key (PEM or JSON secret format).
+        #[arg(long, default_value = "AUTH0_ROTATE_VERIFY_KEY")]
+        key_env: String,
+        /// Read the key from this file instead.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Every managed credential: age, expiry, next due, PRs in flight (exit 0).
+    Status {
+        /// Common options.
+        #[command(flatten)]
+        run: RunArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run as the GitHub Action (the container's entrypoint; reads INPUT_* and GITHUB_*).
+    #[command(hide = true)]
+    Action,
     /// Run a full rotation on the embedded emulator with a live consumer.
     Demo {
         /// Minimum token exchanges the consumer makes across the rotation.
@@ -282,5 +324,84 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", crate::bench::run(samples).await?);
             Ok(0)
         }
+        Command::Init { dir } => match crate::action::init::init(&dir) {
+            Ok(written) => {
+                for p in written {
+                    println!("wrote {}", p.display());
+                }
+                println!(
+                    "next: edit the manifest, run `auth0-rotate validate`, create the GitHub App and \
+                     the variables/secrets named in the workflows"
+                );
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(1)
+            }
+        },
+        Command::Verify {
+            client_id,
+            audience,
+            domain,
+            base_url,
+            alg,
+            key_env,
+            key_file,
+        } => {
+            let alg = match alg.as_deref() {
+                Some(a) => {
+                    Some(Alg::from_name(a).ok_or_else(|| anyhow::anyhow!("unknown --alg {a:?}"))?)
+                }
+                None => None,
+            };
+            let key = match key_file {
+                Some(path) => SecretString::new(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                None => SecretString::new(std::env::var(&key_env).map_err(|_| {
+                    anyhow::anyhow!("environment variable {key_env} is not set (or use --key-file)")
+                })?),
+            };
+            let req = crate::action::canary::CanaryRequest {
+                key,
+                client_id,
+                audience,
+                domain,
+                base_url,
+                alg,
+            };
+            match crate::action::canary::verify(&req).await {
+                Ok(r) => {
+                    println!(
+                        "ok: client {} obtained a token for {} (kid {}, {}, expires in {} s)",
+                        r.client_id, req.audience, r.kid, r.alg, r.expires_in
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("verify failed: {e}");
+                    Ok(1)
+                }
+            }
+        }
+        Command::Status { run, format } => {
+            let session = Session::open(&run.settings()?).await?;
+            let now = run.now();
+            let plan = session.plan(now, &PlanOptions::default()).await?;
+            let rows = crate::action::summary::rows(&plan, None, "");
+            print!(
+                "{}",
+                match format {
+                    Format::Text => plan.to_text(),
+                    Format::Json => plan.to_json() + "\n",
+                    Format::Markdown =>
+                        crate::action::dashboard::body(&rows, &crate::plan::date(now), None),
+                }
+            );
+            Ok(0)
+        }
+        Command::Action => Ok(crate::action::run().await),
     }
 }

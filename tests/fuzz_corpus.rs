@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 fn corpus(name: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(name);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -21,7 +23,9 @@ fn manifest_corpus_parses_or_reports_located_errors() {
     assert!(files.len() >= 30, "corpus too small: {}", files.len());
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
         if let Err(errors) = auth0_rotate::manifest::parse(Path::new("fuzz.yml"), text) {
             for d in &errors.diagnostics {
                 assert!(d.line >= 1 && d.column >= 1, "{}: {d:?}", f.display());
@@ -35,9 +39,12 @@ fn manifest_corpus_parses_or_reports_located_errors() {
 fn ledger_corpus_round_trips_or_errors() {
     for f in corpus("ledger") {
         let bytes = std::fs::read(&f).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
         if let Ok(entry) = auth0_rotate::ledger::LedgerEntry::parse("fuzz.yml", text) {
-            let again = auth0_rotate::ledger::LedgerEntry::parse("fuzz.yml", &entry.render()).unwrap();
+            let again =
+                auth0_rotate::ledger::LedgerEntry::parse("fuzz.yml", &entry.render()).unwrap();
             assert_eq!(entry, again, "{}", f.display());
         }
         let _ = auth0_rotate::journal::Journal::parse("fuzz.yml", text);

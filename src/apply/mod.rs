@@ -103,16 +103,35 @@ pub async fn rotate<A: Auth0Api, G: GitHubApi>(
     specs: &[EntrySpec],
     plan: &Plan,
 ) -> Report {
+    rotate_observed(ctx, specs, plan, None).await
+}
+
+/// [`rotate`], calling `on_secret` with every secret value before it is
+/// sealed or written (see [`sinks::SecretObserver`]).
+pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    specs: &[EntrySpec],
+    plan: &Plan,
+    on_secret: Option<sinks::SecretObserver<'_>>,
+) -> Report {
     let mut report = Report::default();
     for (spec, ep) in specs.iter().zip(&plan.entries) {
         let mut steps = Vec::new();
         let result = match &ep.decision {
             Decision::Rotate { reason } => {
-                rotate::rotate_entry(ctx, spec, rotate::Mode::Fresh(reason), &mut steps).await
+                rotate::rotate_entry(
+                    ctx,
+                    spec,
+                    rotate::Mode::Fresh(reason),
+                    &mut steps,
+                    on_secret,
+                )
+                .await
             }
             Decision::Republish { .. } => rotate::republish(ctx, spec, &mut steps).await,
             Decision::Resume { kid } => {
-                rotate::rotate_entry(ctx, spec, rotate::Mode::Resume(kid), &mut steps).await
+                rotate::rotate_entry(ctx, spec, rotate::Mode::Resume(kid), &mut steps, on_secret)
+                    .await
             }
             Decision::InFlight { pull, .. } => {
                 rotate::refresh_pull(ctx, spec, *pull, &mut steps).await

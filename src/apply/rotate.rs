@@ -3,7 +3,7 @@
 use std::time::Duration as StdDuration;
 
 use super::pr::{self, PullOperation};
-use super::sinks::write_sinks;
+use super::sinks::{write_sinks_observed, SecretObserver};
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
 use crate::auth0::{Auth0Api, Credential, NewCredential};
 use crate::github::GitHubApi;
@@ -211,6 +211,7 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     spec: &EntrySpec,
     mode: Mode<'_>,
     steps: &mut Vec<Step>,
+    on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
     let client_id = &spec.policy.client_id;
@@ -410,13 +411,14 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     }
 
     // Only now, with the credential attached and proven, does the key leave memory (sealed).
-    let written = match write_sinks(
+    let written = match write_sinks_observed(
         ctx.github,
         &spec.sinks,
         &key,
         client_id,
         spec.policy.alg,
         &cred.id,
+        on_secret,
     )
     .await
     {

@@ -55,6 +55,10 @@ pub struct Written {
     pub outcome: WriteOutcome,
 }
 
+/// Called with each secret's content right after it is built, before it is
+/// sealed, written or anything about it is logged (the Action masks it).
+pub type SecretObserver<'a> = &'a (dyn Fn(&SecretBytes) + Sync);
+
 /// Writes every sink in order; stops at the first failure and reports how
 /// many were written before it.
 pub async fn write_sinks<G: GitHubApi>(
@@ -64,6 +68,19 @@ pub async fn write_sinks<G: GitHubApi>(
     client_id: &str,
     alg: Alg,
     credential_id: &str,
+) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
+    write_sinks_observed(gh, sinks, key, client_id, alg, credential_id, None).await
+}
+
+/// [`write_sinks`], calling `on_secret` with every secret's content first.
+pub async fn write_sinks_observed<G: GitHubApi>(
+    gh: &G,
+    sinks: &[SinkSpec],
+    key: &PrivateKey,
+    client_id: &str,
+    alg: Alg,
+    credential_id: &str,
+    on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
     let mut keys: BTreeMap<Store, PublicKey> = BTreeMap::new();
     let mut written = Vec::new();
@@ -84,6 +101,9 @@ pub async fn write_sinks<G: GitHubApi>(
                         }
                     };
                     let content = secret_content(*format, key, client_id, alg);
+                    if let Some(observe) = on_secret {
+                        observe(&content);
+                    }
                     let sealed = seal::seal(&pk.key, &content).map_err(|detail| {
                         crate::github::GitHubError::Seal {
                             store: store.to_string(),

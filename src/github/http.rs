@@ -4,7 +4,7 @@ use base64::Engine;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{GitHubApi, GitHubError, PublicKey, Pull, Repo, Store, WriteOutcome};
+use super::{GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome};
 use crate::secret::SecretString;
 
 /// Attempts for idempotent requests on 5xx, transport errors and rate limits.
@@ -592,5 +592,71 @@ impl GitHubApi for OctocrabGitHub {
         )
         .await?;
         Ok(())
+    }
+
+    async fn find_issue(
+        &self,
+        repo: &Repo,
+        label: &str,
+        title: &str,
+    ) -> Result<Option<Issue>, GitHubError> {
+        let op = "GET issues";
+        let path = format!(
+            "{}/issues?state=open&labels={}&sort=created&direction=asc&per_page=100",
+            repo_path(repo),
+            seg(label)
+        );
+        let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
+        let items = v.as_array().cloned().unwrap_or_default();
+        for item in items {
+            // The issues endpoint lists pull requests too.
+            if item.get("pull_request").is_some_and(|p| !p.is_null()) {
+                continue;
+            }
+            let issue: Issue = decode(item, op)?;
+            if issue.title == title {
+                return Ok(Some(issue));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create_issue(
+        &self,
+        repo: &Repo,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, GitHubError> {
+        let op = "POST issue";
+        let req = json!({"title": title, "body": body, "labels": labels});
+        let (_, v) = self
+            .expect(
+                Verb::Post,
+                &format!("{}/issues", repo_path(repo)),
+                Some(&req),
+                op,
+            )
+            .await?;
+        decode(v, op)
+    }
+
+    async fn update_issue_body(
+        &self,
+        repo: &Repo,
+        number: u64,
+        body: &str,
+    ) -> Result<Issue, GitHubError> {
+        let op = "PATCH issue";
+        let req = json!({"body": body});
+        let (_, v) = self
+            .expect(
+                Verb::Patch,
+                &format!("{}/issues/{number}", repo_path(repo)),
+                Some(&req),
+                op,
+            )
+            .await?;
+        decode(v, op)
     }
 }

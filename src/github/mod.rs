@@ -126,6 +126,23 @@ pub struct PullRef {
     pub sha: String,
 }
 
+/// An issue (not a pull request), as far as the tool cares.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Issue {
+    /// Number.
+    pub number: u64,
+    /// Web URL.
+    pub html_url: String,
+    /// Title.
+    #[serde(default)]
+    pub title: String,
+    /// Body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// `open` or `closed`.
+    pub state: String,
+}
+
 /// A git tree entry to write: a file with content, or a deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
@@ -240,4 +257,26 @@ pub trait GitHubApi {
         number: u64,
         labels: &[String],
     ) -> Result<(), GitHubError>;
+    /// The oldest open issue (not PR) with `label` and exactly `title`.
+    async fn find_issue(
+        &self,
+        repo: &Repo,
+        label: &str,
+        title: &str,
+    ) -> Result<Option<Issue>, GitHubError>;
+    /// Opens an issue with labels.
+    async fn create_issue(
+        &self,
+        repo: &Repo,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<Issue, GitHubError>;
+    /// Replaces an issue's body.
+    async fn update_issue_body(
+        &self,
+        repo: &Repo,
+        number: u64,
+        body: &str,
+    ) -> Result<Issue, GitHubError>;
 }

@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use auth0_rotate::auth0::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
-use auth0_rotate::github::{GitHubApi, GitHubError, PublicKey, Pull, Repo, Store, WriteOutcome};
+use auth0_rotate::github::{
+    GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome,
+};
 use auth0_rotate::keys::{Alg, PrivateKey};
 use time::OffsetDateTime;
 
@@ -288,5 +290,30 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
     }
     async fn add_labels(&self, r: &Repo, n: u64, l: &[String]) -> Result<(), GitHubError> {
         gated!(self, gh, "add_labels", self.inner.add_labels(r, n, l))
+    }
+    async fn find_issue(&self, r: &Repo, l: &str, t: &str) -> Result<Option<Issue>, GitHubError> {
+        gated!(self, gh, "find_issue", self.inner.find_issue(r, l, t))
+    }
+    async fn create_issue(
+        &self,
+        r: &Repo,
+        t: &str,
+        b: &str,
+        l: &[String],
+    ) -> Result<Issue, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "create_issue",
+            self.inner.create_issue(r, t, b, l)
+        )
+    }
+    async fn update_issue_body(&self, r: &Repo, n: u64, b: &str) -> Result<Issue, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "update_issue_body",
+            self.inner.update_issue_body(r, n, b)
+        )
     }
 }

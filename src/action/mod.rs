@@ -1,0 +1,564 @@
+//! The GitHub Action: `auth0-rotate action` is the container's entrypoint.
+//!
+//! One run reads the runner's environment ([`env`]), picks a mode from the
+//! `command` input and the triggering event ([`event`]), runs it over the
+//! same [`crate::session`] as the CLI, and reports the GitHub way: secret
+//! values masked before anything else is printed ([`mask`]), workflow
+//! commands and annotations on stdout ([`commands`]), step outputs
+//! ([`outputs`]), a job summary ([`summary`]) and a credential dashboard
+//! issue ([`dashboard`]).
+
+pub mod canary;
+pub mod commands;
+pub mod dashboard;
+pub mod env;
+pub mod event;
+pub mod init;
+pub mod mask;
+pub mod outputs;
+pub mod summary;
+
+use time::OffsetDateTime;
+
+use crate::apply::{self, Context, Outcome, Report};
+use crate::github::{GitHubApi, GitHubError, Repo};
+use crate::keys::Alg;
+use crate::manifest::ManifestErrors;
+use crate::plan::{Decision, Plan, PlanOptions};
+use crate::secret::SecretBytes;
+use crate::session::{Management, Session, SessionError, Settings};
+use commands::Annotation;
+use env::ActionEnv;
+use event::{Mode, Selection};
+use mask::Masker;
+
+/// Warn when the current credential expires within this many days.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+fn say(line: impl AsRef<str>) {
+    println!("{}", line.as_ref());
+}
+
+fn fail(title: &str, message: impl AsRef<str>) {
+    say(commands::error(
+        &Annotation::titled(title),
+        message.as_ref(),
+    ));
+}
+
+/// Runs the action from the process environment; returns the exit code.
+pub async fn run() -> i32 {
+    match ActionEnv::from_process() {
+        Ok(env) => run_with(env, OffsetDateTime::now_utc()).await,
+        Err(errors) => {
+            for e in errors {
+                fail("Invalid input", e.to_string());
+            }
+            1
+        }
+    }
+}
+
+/// What a run reports beyond stdout.
+#[derive(Default)]
+struct Reporting {
+    outputs: Vec<(&'static str, String)>,
+    summary: String,
+}
+
+/// Runs the action with an already-read environment at `now`.
+pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
+    let masker = Masker::new();
+    let i = &env.inputs;
+    // Secret inputs first: nothing may be printed before they are masked.
+    for s in [
+        &i.github_token,
+        &i.auth0_client_secret,
+        &i.auth0_private_key,
+        &i.age_identity,
+        &i.verify_private_key,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        masker.mask(s.expose());
+    }
+    for name in &env.unknown_inputs {
+        say(commands::warning(
+            &Annotation::titled("Unknown input"),
+            &format!("{name} is not an input of auth0-rotate; it is ignored (see action.yml)"),
+        ));
+    }
+    if i.age_identity.is_some() {
+        say(commands::notice(
+            &Annotation::titled("age-identity"),
+            "`age-identity` is masked but not used by this version",
+        ));
+    }
+    let payload = match event::Payload::load(env.github.event_path.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            fail("Unreadable event payload", e.to_string());
+            return 1;
+        }
+    };
+    let selection = event::select(
+        i.command,
+        &env.github.event_name,
+        &payload,
+        "auth0-rotate",
+        crate::ledger::DEFAULT_LEDGER_DIR,
+    );
+    say(format!(
+        "auth0-rotate {}: mode {}{}: {}",
+        env!("CARGO_PKG_VERSION"),
+        selection.mode.as_str(),
+        if i.dry_run { " (dry run)" } else { "" },
+        selection.reason
+    ));
+    let mut rep = Reporting::default();
+    rep.outputs
+        .push(("mode", selection.mode.as_str().to_owned()));
+
+    let mut code = match selection.mode {
+        Mode::Verify => canary_step(&env, &mut rep, true).await,
+        _ => manage(&env, &selection, &masker, now, &mut rep).await,
+    };
+    if selection.mode == Mode::Plan && selection.canary && i.verify_private_key.is_some() {
+        code = code.max(canary_step(&env, &mut rep, false).await);
+    }
+
+    if let Some(path) = &env.github.output {
+        if let Err(e) = outputs::append(path, &rep.outputs) {
+            fail("Cannot write outputs", e.to_string());
+            code = 1;
+        }
+    }
+    if let Some(path) = &env.github.step_summary {
+        if let Err(e) = summary::append(path, &rep.summary) {
+            say(commands::warning(
+                &Annotation::titled("Cannot write the job summary"),
+                &e.to_string(),
+            ));
+        }
+    }
+    code
+}
+
+/// `verify`: the consumer canary. `required` = the mode itself (missing
+/// inputs are errors) rather than the optional check on a rotation PR.
+async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i32 {
+    let i = &env.inputs;
+    let missing: Vec<&str> = [
+        ("verify-private-key", i.verify_private_key.is_some()),
+        ("verify-audience", i.verify_audience.is_some()),
+        ("verify-domain", i.verify_domain.is_some()),
+    ]
+    .iter()
+    .filter(|(_, present)| !present)
+    .map(|(n, _)| *n)
+    .collect();
+    if !missing.is_empty() {
+        let msg = format!(
+            "verify needs the inputs {}; pass the key from the secret, e.g. \
+             `verify-private-key: ${{{{ secrets.BILLING_AUTH0_KEY }}}}`",
+            missing.join(", ")
+        );
+        if required {
+            fail("Missing verify inputs", &msg);
+            return 1;
+        }
+        say(commands::warning(
+            &Annotation::titled("Canary skipped"),
+            &msg,
+        ));
+        return 0;
+    }
+    let req = canary::CanaryRequest {
+        key: i.verify_private_key.clone().expect("checked"),
+        client_id: i.verify_client_id.clone(),
+        audience: i.verify_audience.clone().expect("checked"),
+        domain: i.verify_domain.clone().expect("checked"),
+        base_url: i.verify_base_url.clone(),
+        alg: None::<Alg>,
+    };
+    match canary::verify(&req).await {
+        Ok(r) => {
+            let line = format!(
+                "verified: client {} obtained a token for {} with the key in the secret (kid {}, {})",
+                r.client_id, req.audience, r.kid, r.alg
+            );
+            say(commands::notice(
+                &Annotation::titled("Canary passed"),
+                &line,
+            ));
+            rep.summary
+                .push_str(&format!("## auth0-rotate: verify\n\n✅ {line}\n\n"));
+            0
+        }
+        Err(e) => {
+            let msg = format!(
+                "{e}. The secret does not hold a key Auth0 accepts for this client; do not merge \
+                 the rotation PR until this passes"
+            );
+            fail("Canary failed", &msg);
+            rep.summary
+                .push_str(&format!("## auth0-rotate: verify\n\n❌ {msg}\n\n"));
+            1
+        }
+    }
+}
+
+fn settings(env: &ActionEnv) -> Result<Settings, String> {
+    let i = &env.inputs;
+    let repo_text = env.repository().ok_or(
+        "GITHUB_REPOSITORY is not set (and no `repository` input); the action must run in a GitHub \
+         Actions job"
+            .to_owned(),
+    )?;
+    let repo = Repo::parse(&repo_text)
+        .ok_or_else(|| format!("GITHUB_REPOSITORY must be owner/name, got {repo_text:?}"))?;
+    let token = i.github_token.clone().ok_or(
+        "input `github-token` is empty. Pass a GitHub App installation token (actions/create-github-app-token) \
+         or a fine-grained PAT: `github-token: ${{ steps.app-token.outputs.token }}`. The workflow's \
+         GITHUB_TOKEN cannot write Actions secrets or variables"
+            .to_owned(),
+    )?;
+    let mut s = Settings::new(env.manifest_path(), repo, env.api_url(), token);
+    s.management = match (
+        &i.auth0_client_id,
+        &i.auth0_client_secret,
+        &i.auth0_private_key,
+    ) {
+        (Some(id), _, Some(pem)) => Some(Management::Key {
+            client_id: id.clone(),
+            key_pem: pem.clone(),
+            alg: Alg::RS256,
+        }),
+        (Some(id), Some(secret), None) => Some(Management::Secret {
+            client_id: id.clone(),
+            secret: secret.clone(),
+        }),
+        (Some(_), None, None) => {
+            return Err(
+                "input `auth0-client-id` needs `auth0-client-secret` or `auth0-private-key`".into(),
+            )
+        }
+        (None, _, _) => return Err(
+            "input `auth0-client-id` is empty: the Management API application (with read:clients, \
+                 update:clients and read|create|update|delete:client_credentials) is required"
+                .into(),
+        ),
+    };
+    s.auth0_base_urls = i.auth0_base_urls.clone();
+    s.only = i.only.clone();
+    Ok(s)
+}
+
+/// One annotation per manifest diagnostic, pinned to its line and column.
+fn annotate_manifest(env: &ActionEnv, errors: &ManifestErrors) {
+    let file = env.inputs.manifest.display().to_string();
+    for d in &errors.diagnostics {
+        let mut msg = d.message.clone();
+        if let Some(h) = &d.hint {
+            msg.push_str(&format!(" (help: {h})"));
+        }
+        say(commands::error(
+            &Annotation {
+                title: format!("auth0-rotate manifest {}", d.code),
+                file: Some(file.clone()),
+                line: Some(d.line),
+                col: Some(d.column),
+            },
+            &msg,
+        ));
+    }
+}
+
+const TOKEN_ADVICE: &str = "Use a GitHub App installation token or a fine-grained personal access token \
+     as the `github-token` input; the workflow's GITHUB_TOKEN can never write Actions secrets or \
+     variables (there is no `secrets:` permission). GitHub App: grant Secrets: write, Variables: write, \
+     Contents: write, Pull requests: write, Issues: write, Environments: read (Organization secrets: \
+     write for org sinks), then add a step `uses: actions/create-github-app-token` with `client-id` \
+     and `private-key` and pass `github-token: ${{ steps.app-token.outputs.token }}`. Fine-grained \
+     PAT: the same repository permissions, stored as a secret and passed as \
+     `github-token: ${{ secrets.AUTH0_ROTATE_TOKEN }}`.";
+
+/// Fails early if the token cannot touch the first secret sink's store.
+async fn probe_secrets(session: &Session) -> Result<(), String> {
+    let store = session.specs.iter().find_map(|s| {
+        s.sinks.iter().find_map(|k| match k {
+            apply::SinkSpec::Secret { store, .. } => Some(store.clone()),
+            _ => None,
+        })
+    });
+    let Some(store) = store else { return Ok(()) };
+    match session.github.secret_public_key(&store).await {
+        Ok(_) => Ok(()),
+        Err(GitHubError::TokenCannotWriteSecrets { message, .. }) => Err(format!(
+            "The github-token cannot read or write Actions secrets of {store} (GitHub answered 403: \
+             {message}). {TOKEN_ADVICE}"
+        )),
+        Err(e) => {
+            say(commands::warning(
+                &Annotation::titled("Secrets check"),
+                &format!("could not read the secrets public key of {store}: {e}"),
+            ));
+            Ok(())
+        }
+    }
+}
+
+fn expiry_warnings(plan: &Plan, now: OffsetDateTime) {
+    for e in &plan.entries {
+        let Some(exp) = e.current.as_ref().and_then(|c| c.expires_at) else {
+            continue;
+        };
+        let days = (exp - now).whole_days();
+        if days <= EXPIRY_WARNING_DAYS {
+            let when = if exp <= now {
+                "has expired".to_owned()
+            } else {
+                format!("expires in {days} days ({})", crate::plan::date(exp))
+            };
+            say(commands::warning(
+                &Annotation::titled("Credential expires soon"),
+                &format!(
+                    "{}: the current credential {} {when}",
+                    e.key(),
+                    e.current
+                        .as_ref()
+                        .map(|c| c.credential_id.as_str())
+                        .unwrap_or("?")
+                ),
+            ));
+        }
+    }
+}
+
+async fn manage(
+    env: &ActionEnv,
+    selection: &Selection,
+    masker: &Masker,
+    now: OffsetDateTime,
+    rep: &mut Reporting,
+) -> i32 {
+    let i = &env.inputs;
+    let settings = match settings(env) {
+        Ok(s) => s,
+        Err(msg) => {
+            fail("auth0-rotate is not configured", msg);
+            return 1;
+        }
+    };
+    let manifest = match crate::manifest::load(&settings.manifest_path) {
+        Ok(m) => m,
+        Err(errors) => {
+            annotate_manifest(env, &errors);
+            fail(
+                "Invalid manifest",
+                format!(
+                    "{} problem(s) in {}; nothing was changed",
+                    errors.diagnostics.len(),
+                    i.manifest.display()
+                ),
+            );
+            return 1;
+        }
+    };
+    let session = match Session::with_manifest(&settings, manifest).await {
+        Ok(s) => s,
+        Err(SessionError::GitHub(GitHubError::Api { status: 401, .. })) => {
+            fail(
+                "GitHub rejected the token",
+                format!("GitHub answered 401 Bad credentials. {TOKEN_ADVICE}"),
+            );
+            return 1;
+        }
+        Err(e) => {
+            fail("auth0-rotate cannot start", e.to_string());
+            return 1;
+        }
+    };
+    let mut force: Vec<String> = selection.force.clone();
+    force.extend(i.force.iter().cloned());
+    let options = PlanOptions {
+        force: force.into_iter().collect(),
+        ..PlanOptions::default()
+    };
+    if selection.mode == Mode::Rotate {
+        if let Err(msg) = probe_secrets(&session).await {
+            fail("The github-token cannot write secrets", &msg);
+            rep.summary = format!("## auth0-rotate: rotate\n\n❌ {}\n", summary::cell(&msg));
+            return 1;
+        }
+    }
+    let plan = match session.plan(now, &options).await {
+        Ok(p) => p,
+        Err(e) => {
+            fail("Planning failed", e.to_string());
+            return 1;
+        }
+    };
+    expiry_warnings(&plan, now);
+
+    let act = !i.dry_run && matches!(selection.mode, Mode::Rotate | Mode::Finalize);
+    let mut report = Report::default();
+    let ctx = Context {
+        auth0: &session.auth0,
+        github: &session.github,
+        workspace: &session.workspace,
+        journal: &session.journal,
+        now,
+    };
+    let on_secret = |content: &SecretBytes| masker.mask_bytes(content.expose());
+    for (spec, ep) in session.specs.iter().zip(&plan.entries) {
+        let one = Plan {
+            now: plan.now,
+            entries: vec![ep.clone()],
+        };
+        let part = if !act {
+            Report::default()
+        } else if selection.mode == Mode::Rotate {
+            apply::rotate_observed(&ctx, std::slice::from_ref(spec), &one, Some(&on_secret)).await
+        } else {
+            apply::finalize(&ctx, std::slice::from_ref(spec), &one).await
+        };
+        // Every secret of this entry was masked above; now its log.
+        say(commands::group(&format!(
+            "{} — {}",
+            ep.key(),
+            ep.decision.label()
+        )));
+        say(format!("plan: {}", ep.explanation));
+        for line in part.to_text().lines() {
+            say(line);
+        }
+        say(commands::endgroup());
+        report.entries.extend(part.entries);
+    }
+
+    let default_action = match (selection.mode, i.dry_run) {
+        (Mode::Rotate | Mode::Finalize, true) => "dry run: nothing changed",
+        (Mode::Rotate | Mode::Finalize, false) => "none",
+        _ => "none (plan only)",
+    };
+    let rows = summary::rows(&plan, act.then_some(&report), default_action);
+
+    let mut code = 0;
+    for e in &report.entries {
+        if let Outcome::Failed { error } = &e.outcome {
+            fail(&format!("{} failed", e.entry), error);
+            code = 1;
+        }
+    }
+    for e in &plan.entries {
+        if let Decision::NeedsAttention { .. } = e.decision {
+            let a = Annotation::titled(format!("{} needs attention", e.key()));
+            if selection.mode == Mode::Rotate {
+                say(commands::error(&a, &e.explanation));
+                code = 1;
+            } else {
+                say(commands::warning(&a, &e.explanation));
+            }
+        }
+    }
+
+    set_outputs(rep, &plan, &report, selection);
+
+    let mut extra = Vec::new();
+    if i.dashboard && !i.dry_run {
+        let stamp = format!(
+            "{} {:02}:{:02} UTC",
+            crate::plan::date(now),
+            now.hour(),
+            now.minute()
+        );
+        let body = dashboard::body(&rows, &stamp, env.github.run_url().as_deref());
+        match dashboard::upsert(&session.github, &session.workspace.repo, &body).await {
+            Ok((n, url, change)) => {
+                say(format!("dashboard issue #{n} {change:?}: {url}").to_lowercase());
+                rep.outputs.push(("dashboard-issue-number", n.to_string()));
+                extra.push(format!("Credential dashboard: [#{n}]({url})"));
+            }
+            Err(e) => say(commands::warning(
+                &Annotation::titled("Dashboard not updated"),
+                &format!(
+                    "{e}. The token needs Issues: write; set `dashboard: false` to turn the dashboard off"
+                ),
+            )),
+        }
+    }
+    if let Some(url) = env.github.run_url() {
+        extra.push(format!("[Run log]({url})"));
+    }
+    rep.summary.push_str(&summary::render(
+        selection.mode.as_str(),
+        &selection.reason,
+        i.dry_run,
+        &rows,
+        &extra,
+    ));
+    code
+}
+
+fn set_outputs(rep: &mut Reporting, plan: &Plan, report: &Report, selection: &Selection) {
+    let changes = plan
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.decision,
+                Decision::Rotate { .. } | Decision::Finalize { .. }
+            )
+        })
+        .count();
+    let mut rotated = Vec::new();
+    let mut retired = Vec::new();
+    let mut pull: Option<(u64, String, &str)> = None;
+    for e in &report.entries {
+        match &e.outcome {
+            Outcome::Rotated {
+                pull: n,
+                pull_url,
+                pull_operation,
+                ..
+            } => {
+                rotated.push(e.entry.clone());
+                let op = if pull_operation == "created" {
+                    "created"
+                } else {
+                    "updated"
+                };
+                pull.get_or_insert((*n, pull_url.clone(), op));
+            }
+            Outcome::Refreshed { pull: n, pull_url } => {
+                pull.get_or_insert((*n, pull_url.clone(), "updated"));
+            }
+            Outcome::Finalized { retired: r } => retired.extend(r.iter().cloned()),
+            _ => {}
+        }
+    }
+    if pull.is_none() && selection.mode == Mode::Finalize {
+        if let Some((n, url)) = &selection.pull {
+            pull = Some((*n, url.clone().unwrap_or_default(), "closed"));
+        }
+    }
+    let (number, url, op) = pull.unwrap_or((0, String::new(), "none"));
+    rep.outputs.extend([
+        ("plan", plan.to_json()),
+        ("changes", changes.to_string()),
+        ("rotated", rotated.join(",")),
+        (
+            "pull-request-number",
+            if number == 0 {
+                String::new()
+            } else {
+                number.to_string()
+            },
+        ),
+        ("pull-request-url", url),
+        ("pull-request-operation", op.to_owned()),
+        ("retired", retired.join(",")),
+    ]);
+}
