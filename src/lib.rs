@@ -21,3 +21,6 @@ pub mod plan;
 pub mod resolve;
 pub mod secret;
 pub mod session;
+pub mod signing;
+pub mod connection_keys;
+pub mod tenant_keys;

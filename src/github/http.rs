@@ -466,6 +466,19 @@ impl GitHubApi for OctocrabGitHub {
         Ok(())
     }
 
+    async fn fast_forward_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<(), GitHubError> {
+        let op = "PATCH git ref (fast-forward)";
+        let body = json!({"sha": sha, "force": false});
+        let path = format!("{}/git/refs/heads/{}", repo_path(repo), branch_path(branch));
+        self.expect(Verb::Patch, &path, Some(&body), op).await?;
+        Ok(())
+    }
+
     async fn find_open_pull(
         &self,
         repo: &Repo,

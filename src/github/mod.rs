@@ -186,6 +186,14 @@ pub trait GitHubApi {
     async fn create_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError>;
     /// Moves a branch to `sha` (force).
     async fn force_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError>;
+    /// Moves a branch to `sha` only if that is a fast-forward (GitHub
+    /// refuses otherwise), so a concurrent commit is never lost.
+    async fn fast_forward_branch(
+        &self,
+        repo: &Repo,
+        branch: &str,
+        sha: &str,
+    ) -> Result<(), GitHubError>;
     /// The open PR from `branch` into `base`, if any.
     async fn find_open_pull(
         &self,
