@@ -100,13 +100,11 @@ impl KeysPlan {
             .signing_keys
             .iter()
             .map(|p| (p.key(), p.decision.label(), p.explanation.as_str()))
-            .chain(self.connections.iter().map(|p| {
-                (
-                    format!("{}/connection/{}", p.tenant, p.connection),
-                    p.decision.label(),
-                    p.explanation.as_str(),
-                )
-            }))
+            .chain(
+                self.connections
+                    .iter()
+                    .map(|p| (p.key(), p.decision.label(), p.explanation.as_str())),
+            )
             .collect();
         let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
         for (key, label, why) in &rows {
@@ -129,9 +127,8 @@ impl KeysPlan {
         for p in &self.connections {
             let _ = writeln!(
                 out,
-                "{}/connection/{}: current {}, next {}",
-                p.tenant,
-                p.connection,
+                "{}: current {}, next {}",
+                p.key(),
                 short(p.current_kid.as_deref()),
                 short(p.next_kid.as_deref())
             );

@@ -196,6 +196,11 @@ impl HttpAuth0 {
             }
             if status == 401 {
                 *self.token.lock().await = None;
+                // A cached token the tenant no longer accepts (expired early,
+                // rotated signing key): fetch a fresh one and try once more.
+                if attempt == 1 && !matches!(self.auth, ManagementAuth::Token(_)) {
+                    continue;
+                }
             }
             return Err(api_error(operation, status, &bytes, reset));
         }

@@ -175,9 +175,9 @@ pub struct ConnectionPlan {
 }
 
 impl ConnectionPlan {
-    /// `tenant/connection`.
+    /// `tenant/connection/<name or id>`.
     pub fn key(&self) -> String {
-        format!("{}/{}", self.tenant, self.connection)
+        format!("{}/connection/{}", self.tenant, self.connection)
     }
 
     /// True when rotate or finalize has work, or a human must act.
