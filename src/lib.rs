@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod auth0;
 pub mod cli;
+pub mod connection_keys;
 pub mod demo;
 pub mod emulator;
 pub mod github;
@@ -22,5 +23,4 @@ pub mod resolve;
 pub mod secret;
 pub mod session;
 pub mod signing;
-pub mod connection_keys;
 pub mod tenant_keys;

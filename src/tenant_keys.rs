@@ -6,7 +6,7 @@
 //! these flows for every tenant of the manifest that declares
 //! `signing_keys` or `connections`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -64,7 +64,13 @@ pub fn signing_branch(ws: &Workspace, tenant: &str) -> String {
 pub fn connection_branch(ws: &Workspace, tenant: &str, connection: &str) -> String {
     let safe: String = connection
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("{}/{tenant}/connection/{safe}", ws.branch_prefix)
 }
@@ -161,7 +167,9 @@ impl KeysPlan {
                     p.tenant,
                     p.domain,
                     code(p.current_kid.as_deref()),
-                    p.current_age_days.map(|d| format!("{d} d")).unwrap_or_default(),
+                    p.current_age_days
+                        .map(|d| format!("{d} d"))
+                        .unwrap_or_default(),
                     code(p.next_kid.as_deref()),
                     code(p.previous_kid.as_deref()),
                     action,
@@ -191,7 +199,9 @@ impl KeysPlan {
                     p.tenant,
                     p.connection,
                     code(p.current_kid.as_deref()),
-                    p.current_age_days.map(|d| format!("{d} d")).unwrap_or_default(),
+                    p.current_age_days
+                        .map(|d| format!("{d} d"))
+                        .unwrap_or_default(),
                     code(p.next_kid.as_deref()),
                     action,
                     p.decision.when()
@@ -334,7 +344,9 @@ pub(crate) async fn publish_pr<G: GitHubApi>(
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
         .await?
-        .ok_or_else(|| ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch)))?;
+        .ok_or_else(|| {
+            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
+        })?;
     let commit = commit_files(
         gh,
         &ws.repo,
@@ -350,8 +362,13 @@ pub(crate) async fn publish_pr<G: GitHubApi>(
         Some(_) => gh.force_branch(&ws.repo, branch, &commit).await?,
         None => gh.create_branch(&ws.repo, branch, &commit).await?,
     }
-    if let Some(existing) = gh.find_open_pull(&ws.repo, branch, &ws.default_branch).await? {
-        let pull = gh.update_pull(&ws.repo, existing.number, title, body).await?;
+    if let Some(existing) = gh
+        .find_open_pull(&ws.repo, branch, &ws.default_branch)
+        .await?
+    {
+        let pull = gh
+            .update_pull(&ws.repo, existing.number, title, body)
+            .await?;
         return Ok((pull, PullOperation::Updated));
     }
     let pull = gh
@@ -374,7 +391,9 @@ pub(crate) async fn commit_to_default<G: GitHubApi>(
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
         .await?
-        .ok_or_else(|| ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch)))?;
+        .ok_or_else(|| {
+            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
+        })?;
     let commit = commit_files(
         gh,
         &ws.repo,
@@ -552,7 +571,10 @@ impl Session {
         let (sp, cp) = self.key_policies();
         let mut so = Vec::new();
         for p in &sp {
-            so.push(observe_signing(self.auth0.get(&p.tenant), &self.github, &self.workspace, p).await?);
+            so.push(
+                observe_signing(self.auth0.get(&p.tenant), &self.github, &self.workspace, p)
+                    .await?,
+            );
         }
         let mut co = Vec::new();
         for p in &cp {
@@ -625,8 +647,16 @@ impl Session {
             let mut steps = Vec::new();
             let r = match self.auth0.get(&p.tenant) {
                 Some(a) => {
-                    signing::apply::finalize(a, &self.github, &self.workspace, p, pl, now, &mut steps)
-                        .await
+                    signing::apply::finalize(
+                        a,
+                        &self.github,
+                        &self.workspace,
+                        p,
+                        pl,
+                        now,
+                        &mut steps,
+                    )
+                    .await
                 }
                 None => Ok(KeyOutcome::Unchanged {
                     reason: pl.explanation.clone(),
@@ -665,10 +695,13 @@ pub(crate) fn when(t: OffsetDateTime) -> String {
     format!("{} {:02}:{:02} UTC", date(t), t.hour(), t.minute())
 }
 
-/// Kids per tenant, for callers that only need a summary.
-pub fn kids_by_tenant(plan: &KeysPlan) -> BTreeMap<String, Option<String>> {
-    plan.signing_keys
-        .iter()
-        .map(|p| (p.tenant.clone(), p.current_kid.clone()))
-        .collect()
+/// Adds the keys plan to a client-credentials plan's JSON as
+/// `"tenant_keys"` (only when there is one, so the existing shape is kept).
+pub fn with_keys_json(plan_json: &str, keys: &KeysPlan) -> String {
+    if keys.is_empty() {
+        return plan_json.to_owned();
+    }
+    let mut v: serde_json::Value = serde_json::from_str(plan_json).expect("plan JSON");
+    v["tenant_keys"] = serde_json::to_value(keys).expect("keys plan serializes");
+    serde_json::to_string_pretty(&v).expect("JSON")
 }

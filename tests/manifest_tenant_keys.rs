@@ -44,10 +44,19 @@ fn parses_signing_keys_and_connections() {
     assert_eq!(sk.jwks_cache_ttl, Duration::minutes(10));
     assert_eq!(sk.revoke_after, Duration::days(2));
     let after = sk.after.as_ref().unwrap();
-    assert_eq!((after.tenant.as_str(), after.healthy_for), ("dev", Duration::days(7)));
+    assert_eq!(
+        (after.tenant.as_str(), after.healthy_for),
+        ("dev", Duration::days(7))
+    );
     assert_eq!(prod.connections.len(), 2);
-    assert_eq!(prod.connections[0].connection, ConnectionRef::Name("okta-workforce".into()));
-    assert_eq!(prod.connections[1].connection, ConnectionRef::Id("con_8Xk2Q9w".into()));
+    assert_eq!(
+        prod.connections[0].connection,
+        ConnectionRef::Name("okta-workforce".into())
+    );
+    assert_eq!(
+        prod.connections[1].connection,
+        ConnectionRef::Id("con_8Xk2Q9w".into())
+    );
     assert!(m.tenants["dev"].connections.is_empty());
 }
 

@@ -7,16 +7,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use auth0_rotate::auth0::{
-    ConnectionKeysApi, HttpAuth0, ManagementAuth, SigningKeysApi,
-};
+use auth0_rotate::auth0::{ConnectionKeysApi, HttpAuth0, ManagementAuth, SigningKeysApi};
+use auth0_rotate::connection_keys::ConnectionDecision;
 use auth0_rotate::demo::{DOMAIN, GITHUB_TOKEN, MGMT_CLIENT_ID, MGMT_SECRET, OWNER, REPO};
 use auth0_rotate::emulator::auth0::ROTATION_SCOPES;
 use auth0_rotate::emulator::github::TokenKind;
 use auth0_rotate::emulator::{Emulator, RunningEmulator};
 use auth0_rotate::keys::jwt;
 use auth0_rotate::keys::{Alg, RsaPublicKey};
-use auth0_rotate::connection_keys::ConnectionDecision;
 use auth0_rotate::secret::SecretString;
 use auth0_rotate::session::Session;
 use auth0_rotate::signing::{SigningDecision, SigningWait};
@@ -67,8 +65,13 @@ const SIGNING: &str = "    signing_keys:
 async fn seed(emu: &RunningEmulator) {
     let a = &emu.emulator.auth0;
     a.create_tenant(DOMAIN);
-    a.create_client(DOMAIN, MGMT_CLIENT_ID, "auth0-rotate (M2M)", Some(MGMT_SECRET))
-        .unwrap();
+    a.create_client(
+        DOMAIN,
+        MGMT_CLIENT_ID,
+        "auth0-rotate (M2M)",
+        Some(MGMT_SECRET),
+    )
+    .unwrap();
     let scopes: Vec<&str> = ROTATION_SCOPES.iter().chain(KEY_SCOPES).copied().collect();
     a.grant(
         DOMAIN,
@@ -79,7 +82,8 @@ async fn seed(emu: &RunningEmulator) {
     .unwrap();
     a.create_client(DOMAIN, API_CLIENT, "orders caller", Some(API_SECRET))
         .unwrap();
-    a.grant(DOMAIN, API_CLIENT, AUDIENCE, &["read:orders"]).unwrap();
+    a.grant(DOMAIN, API_CLIENT, AUDIENCE, &["read:orders"])
+        .unwrap();
     let g = &emu.emulator.github;
     g.create_org(OWNER);
     g.create_repo(OWNER, REPO, "main", &[("README.md", "# infra\n")]);
@@ -134,13 +138,17 @@ impl ResourceServer {
             .map_err(|e| e.to_string())?;
         let mut keys = HashMap::new();
         for k in v["keys"].as_array().ok_or("no keys")? {
-            let (Some(kid), Some(n), Some(e)) = (k["kid"].as_str(), k["n"].as_str(), k["e"].as_str())
+            let (Some(kid), Some(n), Some(e)) =
+                (k["kid"].as_str(), k["n"].as_str(), k["e"].as_str())
             else {
                 return Err("incomplete JWK".into());
             };
             assert!(k["x5c"].as_array().is_some_and(|c| !c.is_empty()));
             assert!(k["x5t"].as_str().is_some());
-            keys.insert(kid.to_owned(), RsaPublicKey::from_components(&b64(n), &b64(e)));
+            keys.insert(
+                kid.to_owned(),
+                RsaPublicKey::from_components(&b64(n), &b64(e)),
+            );
         }
         self.fetches += 1;
         self.cache = Some((now, keys));
@@ -150,7 +158,11 @@ impl ResourceServer {
     async fn validate(&mut self, token: &str, now: OffsetDateTime) -> Result<String, String> {
         let parsed: jwt::Parsed<Value> = jwt::parse(token).map_err(|e| e.to_string())?;
         let kid = parsed.header.kid.clone().ok_or("no kid")?;
-        if self.cache.as_ref().is_none_or(|(at, _)| now - *at >= self.ttl) {
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|(at, _)| now - *at >= self.ttl)
+        {
             self.fetch(now).await?;
         }
         if !self.cache.as_ref().unwrap().1.contains_key(&kid) {
@@ -267,7 +279,14 @@ async fn signing_key_rotation_keeps_every_token_valid() {
 
     // Fresh tenant: not due.
     let plan = s.plan_keys(clock.now(), &BTreeSet::new()).await.unwrap();
-    assert!(matches!(plan.signing_keys[0].decision, SigningDecision::NotDue { .. }), "{}", plan.to_text());
+    assert!(
+        matches!(
+            plan.signing_keys[0].decision,
+            SigningDecision::NotDue { .. }
+        ),
+        "{}",
+        plan.to_text()
+    );
     let old = plan.signing_keys[0].current_kid.clone().unwrap();
     let promoted = plan.signing_keys[0].next_kid.clone().unwrap();
 
@@ -277,10 +296,22 @@ async fn signing_key_rotation_keeps_every_token_valid() {
     }
     let (plan, report) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
-    assert!(matches!(plan.signing_keys[0].decision, SigningDecision::Rotate { .. }));
-    assert!(matches!(report.entries[0].outcome, KeyOutcome::Done { .. }), "{}", report.to_text());
+    assert!(matches!(
+        plan.signing_keys[0].decision,
+        SigningDecision::Rotate { .. }
+    ));
+    assert!(
+        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        "{}",
+        report.to_text()
+    );
     let pr = open_pull(&emu, "auth0-rotate/demo/signing-keys");
-    assert!(pr.title.contains(&format!("revoke previous signing key {old}")), "{}", pr.title);
+    assert!(
+        pr.title
+            .contains(&format!("revoke previous signing key {old}")),
+        "{}",
+        pr.title
+    );
     let body = pr.body.clone().unwrap();
     assert!(body.contains("-----BEGIN CERTIFICATE-----"));
     assert!(body.contains("SHA-256 fingerprint") && body.contains("SHA-1 fingerprint"));
@@ -289,21 +320,41 @@ async fn signing_key_rotation_keeps_every_token_valid() {
 
     // Second run: in flight, nothing rotates again.
     let (plan, _) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
-    assert!(matches!(plan.signing_keys[0].decision, SigningDecision::InFlight { .. }));
+    assert!(matches!(
+        plan.signing_keys[0].decision,
+        SigningDecision::InFlight { .. }
+    ));
     wait_for(&tally, 600).await;
 
-    emu.emulator.github.merge_pull(OWNER, REPO, pr.number).unwrap();
+    emu.emulator
+        .github
+        .merge_pull(OWNER, REPO, pr.number)
+        .unwrap();
     {
         let _w = gate.write().await;
         clock.advance(Duration::days(1) + Duration::minutes(1));
     }
     let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
-    assert_eq!(plan.signing_keys[0].decision, SigningDecision::Revoke { kid: old.clone() });
-    assert!(matches!(report.entries[0].outcome, KeyOutcome::Done { .. }), "{}", report.to_text());
+    assert_eq!(
+        plan.signing_keys[0].decision,
+        SigningDecision::Revoke { kid: old.clone() }
+    );
+    assert!(
+        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        "{}",
+        report.to_text()
+    );
     // Finalize again: nothing left to do.
     let (plan, _) = s.finalize_keys(clock.now()).await.unwrap();
-    assert!(matches!(plan.signing_keys[0].decision, SigningDecision::NotDue { .. }), "{}", plan.to_text());
+    assert!(
+        matches!(
+            plan.signing_keys[0].decision,
+            SigningDecision::NotDue { .. }
+        ),
+        "{}",
+        plan.to_text()
+    );
 
     let before = tally.ok.load(Ordering::SeqCst) + tally.failed.load(Ordering::SeqCst);
     wait_for(&tally, (before + 200).max(1100)).await;
@@ -335,25 +386,40 @@ async fn early_merge_waits_for_revoke_after() {
     let (plan, _) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
     let old = plan.signing_keys[0].current_kid.clone().unwrap();
     let pr = open_pull(&emu, "auth0-rotate/demo/signing-keys");
-    emu.emulator.github.merge_pull(OWNER, REPO, pr.number).unwrap();
+    emu.emulator
+        .github
+        .merge_pull(OWNER, REPO, pr.number)
+        .unwrap();
 
     clock.advance(Duration::hours(2));
     let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
-    assert!(matches!(&plan.signing_keys[0].decision, SigningDecision::RevokeLater { kid, .. } if *kid == old));
+    assert!(
+        matches!(&plan.signing_keys[0].decision, SigningDecision::RevokeLater { kid, .. } if *kid == old)
+    );
     let KeyOutcome::Waiting { reason } = &report.entries[0].outcome else {
         panic!("{}", report.to_text())
     };
-    assert!(reason.contains("not yet safe") && reason.contains("UTC"), "{reason}");
+    assert!(
+        reason.contains("not yet safe") && reason.contains("UTC"),
+        "{reason}"
+    );
     let keys = mgmt(&emu).list_signing_keys().await.unwrap();
-    assert!(keys.iter().any(|k| k.kid == old && k.previous && !k.revoked), "nothing revoked");
+    assert!(
+        keys.iter()
+            .any(|k| k.kid == old && k.previous && !k.revoked),
+        "nothing revoked"
+    );
     assert!(plan.to_markdown().contains("revoke later"));
 
     // The next scheduled run, after revoke_after.
     clock.advance(Duration::days(1));
     let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
     println!("{}", report.to_text());
-    assert!(matches!(plan.signing_keys[0].decision, SigningDecision::Revoke { .. }));
+    assert!(matches!(
+        plan.signing_keys[0].decision,
+        SigningDecision::Revoke { .. }
+    ));
     assert!(matches!(report.entries[0].outcome, KeyOutcome::Done { .. }));
     let keys = mgmt(&emu).list_signing_keys().await.unwrap();
     assert!(keys.iter().any(|k| k.kid == old && k.revoked));
@@ -371,9 +437,17 @@ async fn daily_limit_and_previous_only_revoke_are_enforced_and_explained() {
     for kid in [&current, &next] {
         let err = a.revoke_signing_key(kid).await.unwrap_err();
         assert_eq!(err.status(), Some(400));
-        assert!(err.to_string().contains("only revoke the previously used signing key"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("only revoke the previously used signing key"),
+            "{err}"
+        );
     }
-    assert!(a.revoke_signing_key("nope").await.unwrap_err().is_not_found());
+    assert!(a
+        .revoke_signing_key("nope")
+        .await
+        .unwrap_err()
+        .is_not_found());
 
     for _ in 0..5 {
         a.rotate_signing_key().await.unwrap();
@@ -402,7 +476,10 @@ async fn daily_limit_and_previous_only_revoke_are_enforced_and_explained() {
         .await
         .unwrap();
     let resp = reqwest::Client::new()
-        .post(format!("{}/api/v2/keys/signing/rotate", emu.auth0_base_url(DOMAIN)))
+        .post(format!(
+            "{}/api/v2/keys/signing/rotate",
+            emu.auth0_base_url(DOMAIN)
+        ))
         .bearer_auth(token["access_token"].as_str().unwrap())
         .send()
         .await
@@ -411,7 +488,14 @@ async fn daily_limit_and_previous_only_revoke_are_enforced_and_explained() {
     let h = resp.headers();
     assert_eq!(h["x-ratelimit-limit"], "5");
     assert_eq!(h["x-ratelimit-remaining"], "0");
-    assert!(h["x-ratelimit-reset"].to_str().unwrap().parse::<i64>().unwrap() > emu.emulator.clock.now().unix_timestamp());
+    assert!(
+        h["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > emu.emulator.clock.now().unix_timestamp()
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["statusCode"], 429);
     assert_eq!(body["errorCode"], "too_many_requests");
@@ -424,7 +508,12 @@ async fn daily_limit_and_previous_only_revoke_are_enforced_and_explained() {
     clock.advance(Duration::minutes(11)); // past jwks_cache_ttl, within the day
     let plan = s.plan_keys(clock.now(), &force).await.unwrap();
     assert!(
-        matches!(plan.signing_keys[0].decision, SigningDecision::Waiting { reason: SigningWait::RateLimit { .. } }),
+        matches!(
+            plan.signing_keys[0].decision,
+            SigningDecision::Waiting {
+                reason: SigningWait::RateLimit { .. }
+            }
+        ),
         "{}",
         plan.to_text()
     );
@@ -436,12 +525,26 @@ async fn daily_limit_and_previous_only_revoke_are_enforced_and_explained() {
     let policy = auth0_rotate::tenant_keys::policies(&s.manifest).0.remove(0);
     let started = std::time::Instant::now();
     let mut steps = Vec::new();
-    let err = auth0_rotate::signing::apply::rotate(&a, &s.github, &s.workspace, &policy, &forced, clock.now(), &mut steps)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("limit of 5 signing-key rotations per day"), "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "no long retries");
+    let err = auth0_rotate::signing::apply::rotate(
+        &a,
+        &s.github,
+        &s.workspace,
+        &policy,
+        &forced,
+        clock.now(),
+        &mut steps,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("limit of 5 signing-key rotations per day"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "no long retries"
+    );
     assert!(steps.is_empty());
 
     // A day later the limit is lifted.
@@ -490,7 +593,9 @@ impl Idp {
         let parsed: jwt::Parsed<Value> = jwt::parse(assertion).map_err(|e| e.to_string())?;
         let kid = parsed.header.kid.clone().ok_or("no kid")?;
         let trusted = self.trusted.lock().unwrap();
-        let key = trusted.get(&kid).ok_or_else(|| format!("untrusted kid {kid}"))?;
+        let key = trusted
+            .get(&kid)
+            .ok_or_else(|| format!("untrusted kid {kid}"))?;
         parsed.verify(key, Alg::RS256).map_err(|e| e.to_string())
     }
 }
@@ -500,8 +605,11 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     let emu = Emulator::new().start_local().await.unwrap();
     seed(&emu).await;
     let a = &emu.emulator.auth0;
-    let conn_id = a.create_connection(DOMAIN, "okta-upstream", "okta", false).unwrap();
-    a.create_connection(DOMAIN, "corp-saml", "samlp", false).unwrap();
+    let conn_id = a
+        .create_connection(DOMAIN, "okta-upstream", "okta", false)
+        .unwrap();
+    a.create_connection(DOMAIN, "corp-saml", "samlp", false)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = "    connections:
       - name: okta-upstream
@@ -516,16 +624,31 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     let (plan, report) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
     assert_eq!(plan.connections[0].decision, ConnectionDecision::Provision);
-    assert!(matches!(plan.connections[1].decision, ConnectionDecision::NeedsAttention { .. }));
-    assert!(plan.connections[1].explanation.contains("only oidc and okta"));
+    assert!(matches!(
+        plan.connections[1].decision,
+        ConnectionDecision::NeedsAttention { .. }
+    ));
+    assert!(plan.connections[1]
+        .explanation
+        .contains("only oidc and okta"));
     let idp = Arc::new(Idp::default());
     let pr = open_pull(&emu, branch);
     let (cur0, next0) = a.connection_kids(DOMAIN, &conn_id).unwrap();
     let added = idp.register_from_pr(pr.body.as_deref().unwrap());
     assert_eq!(added, vec![next0.clone().unwrap(), cur0.clone().unwrap()]);
-    emu.emulator.github.merge_pull(OWNER, REPO, pr.number).unwrap();
+    emu.emulator
+        .github
+        .merge_pull(OWNER, REPO, pr.number)
+        .unwrap();
     let (plan, _) = s.finalize_keys(clock.now()).await.unwrap();
-    assert!(matches!(plan.connections[0].decision, ConnectionDecision::NotDue { .. }), "{}", plan.to_text());
+    assert!(
+        matches!(
+            plan.connections[0].decision,
+            ConnectionDecision::NotDue { .. }
+        ),
+        "{}",
+        plan.to_text()
+    );
 
     // The IdP validates assertions signed by the connection's current key throughout.
     let gate = Arc::new(RwLock::new(()));
@@ -534,13 +657,24 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let task = {
         let (emu_a, idp, gate, stop, ok, failures, id) = (
-            a.clone(), idp.clone(), gate.clone(), stop.clone(), ok.clone(), failures.clone(), conn_id.clone(),
+            a.clone(),
+            idp.clone(),
+            gate.clone(),
+            stop.clone(),
+            ok.clone(),
+            failures.clone(),
+            conn_id.clone(),
         );
         tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let _g = gate.read().await;
                 let assertion = emu_a
-                    .connection_assertion(DOMAIN, &id, "idp-client-id", "https://idp.acme.example/oauth2/v1/token")
+                    .connection_assertion(
+                        DOMAIN,
+                        &id,
+                        "idp-client-id",
+                        "https://idp.acme.example/oauth2/v1/token",
+                    )
                     .unwrap();
                 match idp.accepts(&assertion) {
                     Ok(()) => {
@@ -564,23 +698,48 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     }
     let (plan, report) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
-    assert!(matches!(&plan.connections[0].decision, ConnectionDecision::Propose { next_kid, .. } if Some(next_kid) == next0.as_ref()));
-    assert_eq!(a.connection_kids(DOMAIN, &conn_id).unwrap(), (cur0.clone(), next0.clone()), "stage 1 must not rotate");
+    assert!(
+        matches!(&plan.connections[0].decision, ConnectionDecision::Propose { next_kid, .. } if Some(next_kid) == next0.as_ref())
+    );
+    assert_eq!(
+        a.connection_kids(DOMAIN, &conn_id).unwrap(),
+        (cur0.clone(), next0.clone()),
+        "stage 1 must not rotate"
+    );
     let pr = open_pull(&emu, branch);
-    assert_eq!(pr.title, "auth0-rotate: rotate connection keys of okta-upstream");
+    assert_eq!(
+        pr.title,
+        "auth0-rotate: rotate connection keys of okta-upstream"
+    );
     let body = pr.body.clone().unwrap();
-    assert!(body.contains(next0.as_deref().unwrap()) && body.contains("BEGIN CERTIFICATE") && body.contains("\"kty\""));
+    assert!(
+        body.contains(next0.as_deref().unwrap())
+            && body.contains("BEGIN CERTIFICATE")
+            && body.contains("\"kty\"")
+    );
     assert!(body.contains("- [ ]") && !body.contains("PRIVATE KEY"));
     idp.register_from_pr(&body);
-    let (plan, _) = s.plan_keys(clock.now(), &BTreeSet::new()).await.unwrap().connections_plan();
-    assert!(matches!(plan.decision, ConnectionDecision::InFlight { .. }));
+    let plan = s.plan_keys(clock.now(), &BTreeSet::new()).await.unwrap();
+    assert!(matches!(
+        plan.connections[0].decision,
+        ConnectionDecision::InFlight { .. }
+    ));
 
     // 3. Merge ("the IdP trusts next") → finalize rotates and records.
-    emu.emulator.github.merge_pull(OWNER, REPO, pr.number).unwrap();
+    emu.emulator
+        .github
+        .merge_pull(OWNER, REPO, pr.number)
+        .unwrap();
     let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
     println!("{}\n{}", plan.to_text(), report.to_text());
-    assert!(matches!(&plan.connections[0].decision, ConnectionDecision::Rotate { next_kid } if Some(next_kid) == next0.as_ref()));
-    assert!(matches!(report.entries[0].outcome, KeyOutcome::Done { .. }), "{}", report.to_text());
+    assert!(
+        matches!(&plan.connections[0].decision, ConnectionDecision::Rotate { next_kid } if Some(next_kid) == next0.as_ref())
+    );
+    assert!(
+        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        "{}",
+        report.to_text()
+    );
     let (cur1, next1) = a.connection_kids(DOMAIN, &conn_id).unwrap();
     assert_eq!(cur1, next0, "the former next is current");
     assert_ne!(next1, next0);
@@ -590,10 +749,21 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     }
     stop.store(true, Ordering::SeqCst);
     task.await.unwrap();
-    assert!(failures.lock().unwrap().is_empty(), "{:?}", failures.lock().unwrap());
-    println!("IdP accepted {} assertions, rejected 0", ok.load(Ordering::SeqCst));
+    assert!(
+        failures.lock().unwrap().is_empty(),
+        "{:?}",
+        failures.lock().unwrap()
+    );
+    println!(
+        "IdP accepted {} assertions, rejected 0",
+        ok.load(Ordering::SeqCst)
+    );
     // The new next is not trusted yet: the next cycle's PR will ask for it.
-    assert!(!idp.trusted.lock().unwrap().contains_key(next1.as_deref().unwrap()));
+    assert!(!idp
+        .trusted
+        .lock()
+        .unwrap()
+        .contains_key(next1.as_deref().unwrap()));
 
     // The ledger on main records the new next; a second finalize does nothing.
     let gh = &s.github;
@@ -606,11 +776,24 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     .await
     .unwrap()
     .unwrap();
-    assert!(text.contains(&format!("next_kid: {}", next1.as_deref().unwrap())), "{text}");
+    assert!(
+        text.contains(&format!("next_kid: {}", next1.as_deref().unwrap())),
+        "{text}"
+    );
     assert!(!text.contains("trusted_next:"), "{text}");
     let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
-    assert!(matches!(plan.connections[0].decision, ConnectionDecision::NotDue { .. }), "{}", plan.to_text());
-    assert!(matches!(report.entries[0].outcome, KeyOutcome::Unchanged { .. }));
+    assert!(
+        matches!(
+            plan.connections[0].decision,
+            ConnectionDecision::NotDue { .. }
+        ),
+        "{}",
+        plan.to_text()
+    );
+    assert!(matches!(
+        report.entries[0].outcome,
+        KeyOutcome::Unchanged { .. }
+    ));
 
     // The Management API shape: field `pkcs`, 409 on create when keys exist.
     let m = mgmt(&emu);
@@ -618,14 +801,4 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     let listed = m.list_connection_keys(&conn_id).await.unwrap();
     assert_eq!(listed.iter().filter(|k| k.previous).count(), 1);
     emu.stop().await;
-}
-
-trait FirstConnection {
-    fn connections_plan(self) -> (auth0_rotate::connection_keys::ConnectionPlan, ());
-}
-
-impl FirstConnection for auth0_rotate::tenant_keys::KeysPlan {
-    fn connections_plan(self) -> (auth0_rotate::connection_keys::ConnectionPlan, ()) {
-        (self.connections.into_iter().next().unwrap(), ())
-    }
 }

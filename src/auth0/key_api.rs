@@ -105,11 +105,9 @@ pub struct Jwk {
 
 fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;
-    Ok(v.as_ref()
-        .and_then(Value::as_str)
-        .and_then(|s| {
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-        }))
+    Ok(v.as_ref().and_then(Value::as_str).and_then(|s| {
+        OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    }))
 }
 
 /// Tenant signing keys (`/api/v2/keys/signing`) and the public JWKS.

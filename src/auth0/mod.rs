@@ -13,9 +13,7 @@ mod types;
 
 pub use error::Auth0Error;
 pub use http::{HttpAuth0, ManagementAuth};
-pub use key_api::{
-    Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi,
-};
+pub use key_api::{Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi};
 pub use types::{ClientInfo, Credential, NewCredential};
 
 use time::OffsetDateTime;

@@ -8,7 +8,9 @@ use std::fmt::Write;
 use base64::Engine;
 use time::OffsetDateTime;
 
-use super::{connection_path, ConnectionDecision, ConnectionLedger, ConnectionPlan, ConnectionPolicy};
+use super::{
+    connection_path, ConnectionDecision, ConnectionLedger, ConnectionPlan, ConnectionPolicy,
+};
 use crate::apply::ApplyError;
 use crate::auth0::{ConnectionKey, ConnectionKeysApi};
 use crate::github::GitHubApi;
@@ -20,7 +22,7 @@ use crate::tenant_keys::{
     KeyOutcome,
 };
 
-fn key<'a>(keys: &'a [ConnectionKey], f: impl Fn(&ConnectionKey) -> bool) -> Option<&'a ConnectionKey> {
+fn key(keys: &[ConnectionKey], f: impl Fn(&ConnectionKey) -> bool) -> Option<&ConnectionKey> {
     keys.iter().find(|k| f(k))
 }
 
@@ -35,7 +37,9 @@ async fn connection_id<A: ConnectionKeysApi>(
     find_connection(auth0, &p.connection)
         .await?
         .map(|c| c.id)
-        .ok_or_else(|| ApplyError::Changed(format!("connection {} not found", p.connection.label())))
+        .ok_or_else(|| {
+            ApplyError::Changed(format!("connection {} not found", p.connection.label()))
+        })
 }
 
 /// The public JWK of a connection key, built from its certificate.
@@ -60,10 +64,22 @@ fn key_section(b: &mut String, heading: &str, k: &ConnectionKey) -> Result<(), A
     let _ = writeln!(b, "### {heading}: `{}`\n", k.kid);
     let _ = writeln!(b, "| | |\n|---|---|");
     let _ = writeln!(b, "| kid | `{}` |", k.kid);
-    let _ = writeln!(b, "| algorithm | {} |", k.algorithm.as_deref().unwrap_or("RS256"));
+    let _ = writeln!(
+        b,
+        "| algorithm | {} |",
+        k.algorithm.as_deref().unwrap_or("RS256")
+    );
     let _ = writeln!(b, "| SHA-1 fingerprint | `{}` |", info.fingerprint_sha1);
-    let _ = writeln!(b, "| SHA-256 fingerprint | `{}` |\n", info.fingerprint_sha256);
-    let _ = writeln!(b, "Certificate:\n\n```pem\n{}\n```\n", k.cert.replace("\r\n", "\n").trim_end());
+    let _ = writeln!(
+        b,
+        "| SHA-256 fingerprint | `{}` |\n",
+        info.fingerprint_sha256
+    );
+    let _ = writeln!(
+        b,
+        "Certificate:\n\n```pem\n{}\n```\n",
+        k.cert.replace("\r\n", "\n").trim_end()
+    );
     let _ = writeln!(b, "JWK:\n\n```json\n{jwk}\n```\n");
     Ok(())
 }
@@ -100,9 +116,19 @@ pub fn pr_body(
         b,
         "- [ ] The next key above is registered at the IdP for this client (upload the certificate or the JWK, or make sure the IdP reads `https://<tenant>/oauth/connection/{conn_name}/.well-known/jwks.json` and has refreshed it)."
     );
-    let _ = writeln!(b, "- [ ] The current key stays registered until the following rotation.");
-    let _ = writeln!(b, "- [ ] The IdP accepts `RS256` client assertions with `kid` `{}`.\n", next.kid);
-    let _ = writeln!(b, "<sub>This PR changes only the connection's ledger file; it holds no secrets.</sub>");
+    let _ = writeln!(
+        b,
+        "- [ ] The current key stays registered until the following rotation."
+    );
+    let _ = writeln!(
+        b,
+        "- [ ] The IdP accepts `RS256` client assertions with `kid` `{}`.\n",
+        next.kid
+    );
+    let _ = writeln!(
+        b,
+        "<sub>This PR changes only the connection's ledger file; it holds no secrets.</sub>"
+    );
     Ok(b)
 }
 
@@ -127,18 +153,26 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
     let id = connection_id(auth0, p, plan).await?;
     if provisioned {
         if auth0.create_connection_keys(&id).await? {
-            steps.push(format!("created current and next keys for connection {}", plan.connection));
+            steps.push(format!(
+                "created current and next keys for connection {}",
+                plan.connection
+            ));
         } else {
             steps.push("keys already existed (409); using them".into());
         }
     }
     let keys = auth0.list_connection_keys(&id).await?;
     let (Some(current), Some(next)) = (key(&keys, |k| k.current), key(&keys, |k| k.next)) else {
-        return Err(ApplyError::Changed("the connection does not list a current and a next key".into()));
+        return Err(ApplyError::Changed(
+            "the connection does not list a current and a next key".into(),
+        ));
     };
     if let ConnectionDecision::Propose { next_kid, .. } = &plan.decision {
         if *next_kid != next.kid {
-            return Err(ApplyError::Changed(format!("the next key is now {}, not {next_kid}", next.kid)));
+            return Err(ApplyError::Changed(format!(
+                "the next key is now {}, not {next_kid}",
+                next.kid
+            )));
         }
     }
     let label = p.connection.label();
@@ -169,14 +203,20 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
         &connection_branch(ws, &p.tenant, label),
         &connection_path(&ws.ledger_dir, &p.tenant, label),
         ledger.render(),
-        &format!("auth0-rotate: connection {label}: IdP to trust next key {}", next.kid),
+        &format!(
+            "auth0-rotate: connection {label}: IdP to trust next key {}",
+            next.kid
+        ),
         &title,
         &body,
     )
     .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
     Ok(KeyOutcome::Done {
-        summary: format!("PR asks to register next key {} of connection {label} at the IdP", next.kid),
+        summary: format!(
+            "PR asks to register next key {} of connection {label} at the IdP",
+            next.kid
+        ),
         pull_url: Some(pull.html_url),
     })
 }
@@ -205,13 +245,17 @@ pub async fn finalize<A: ConnectionKeysApi, G: GitHubApi>(
         .await?
         .ok_or_else(|| ApplyError::Changed("the connection ledger disappeared".into()))?;
     if ledger.trusted_next.as_deref() != Some(trusted.as_str()) {
-        return Err(ApplyError::Changed(format!("the merged ledger no longer trusts {trusted}")));
+        return Err(ApplyError::Changed(format!(
+            "the merged ledger no longer trusts {trusted}"
+        )));
     }
     let id = ledger.connection_id.clone();
     let keys = auth0.list_connection_keys(&id).await?;
     let mut summary = format!("{trusted} was already current");
     if key(&keys, |k| k.next).map(|k| k.kid.as_str()) == Some(trusted.as_str()) {
-        let former = key(&keys, |k| k.current).map(|k| k.kid.clone()).unwrap_or_default();
+        let former = key(&keys, |k| k.current)
+            .map(|k| k.kid.clone())
+            .unwrap_or_default();
         let new_next = auth0.rotate_connection_keys(&id).await?;
         steps.push(format!(
             "rotated connection {label}: {trusted} is current, {former} previous, new next {new_next}"
@@ -256,7 +300,10 @@ pub async fn finalize<A: ConnectionKeysApi, G: GitHubApi>(
             ws.default_branch
         ))
     })?;
-    steps.push(format!("recorded new next key {next} in the ledger on {}", ws.default_branch));
+    steps.push(format!(
+        "recorded new next key {next} in the ledger on {}",
+        ws.default_branch
+    ));
     Ok(KeyOutcome::Done {
         summary,
         pull_url: None,

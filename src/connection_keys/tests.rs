@@ -66,8 +66,14 @@ fn obs(c: Option<ObservedConnection>) -> ConnectionObserved {
 fn sample() -> KeysPlan {
     let old = NOW - Duration::days(200);
     let cases: Vec<(ConnectionPolicy, ConnectionObserved)> = vec![
-        (policy("fresh-oidc"), obs(Some(conn("fresh-oidc", "oidc", false, NOW)))),
-        (policy("okta-due"), obs(Some(conn("okta-due", "okta", true, old)))),
+        (
+            policy("fresh-oidc"),
+            obs(Some(conn("fresh-oidc", "oidc", false, NOW))),
+        ),
+        (
+            policy("okta-due"),
+            obs(Some(conn("okta-due", "okta", true, old))),
+        ),
         (
             policy("okta-pr"),
             ConnectionObserved {

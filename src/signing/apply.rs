@@ -8,7 +8,10 @@ use std::time::Duration as StdDuration;
 
 use time::OffsetDateTime;
 
-use super::{signing_path, CurrentSigningKey, PendingRevoke, SigningDecision, SigningLedger, SigningPlan, SigningPolicy};
+use super::{
+    signing_path, CurrentSigningKey, PendingRevoke, SigningDecision, SigningLedger, SigningPlan,
+    SigningPolicy,
+};
 use crate::apply::ApplyError;
 use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
 use crate::github::GitHubApi;
@@ -17,7 +20,7 @@ use crate::ledger::LEDGER_VERSION;
 use crate::observe::Workspace;
 use crate::tenant_keys::{publish_pr, read_signing_ledger, signing_branch, when, KeyOutcome};
 
-fn role<'a>(keys: &'a [SigningKey], f: impl Fn(&SigningKey) -> bool) -> Option<&'a SigningKey> {
+fn role(keys: &[SigningKey], f: impl Fn(&SigningKey) -> bool) -> Option<&SigningKey> {
     keys.iter().find(|k| !k.revoked && f(k))
 }
 
@@ -134,9 +137,7 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
                     "{previous_kid} is no longer the previous signing key"
                 )));
             }
-            let rotated_at = current(&keys)
-                .and_then(|k| k.current_since)
-                .unwrap_or(now);
+            let rotated_at = current(&keys).and_then(|k| k.current_since).unwrap_or(now);
             publish(auth0, gh, ws, p, &keys, previous_kid, rotated_at, steps).await
         }
         _ => Ok(KeyOutcome::Unchanged {
@@ -175,7 +176,10 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
             safe_after: rotated_at + p.revoke_after,
         }),
     };
-    let title = format!("auth0-rotate: revoke previous signing key {old} of {}", p.tenant);
+    let title = format!(
+        "auth0-rotate: revoke previous signing key {old} of {}",
+        p.tenant
+    );
     let body = pr_body(p, cur, old, &ledger)?;
     let (pull, op) = publish_pr(
         gh,
@@ -183,7 +187,10 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
         &signing_branch(ws, &p.tenant),
         &signing_path(&ws.ledger_dir, &p.tenant),
         ledger.render(),
-        &format!("auth0-rotate: {} signing key {} is current; revoke {old}", p.tenant, cur.kid),
+        &format!(
+            "auth0-rotate: {} signing key {} is current; revoke {old}",
+            p.tenant, cur.kid
+        ),
         &title,
         &body,
     )
@@ -234,7 +241,11 @@ pub fn pr_body(
     let _ = writeln!(b, "| SHA-1 fingerprint | `{}` |", info.fingerprint_sha1);
     let _ = writeln!(b, "| SHA-256 fingerprint | `{}` |", info.fingerprint_sha256);
     let _ = writeln!(b, "| not after | {} |\n", when(info.not_after));
-    let _ = writeln!(b, "```\n{}\n```\n", cur.cert.replace("\r\n", "\n").trim_end());
+    let _ = writeln!(
+        b,
+        "```\n{}\n```\n",
+        cur.cert.replace("\r\n", "\n").trim_end()
+    );
     let _ = writeln!(b, "### Before merging\n");
     let _ = writeln!(
         b,

@@ -405,7 +405,9 @@ fn decide(
         );
     }
     if let Some((after, other)) = gate {
-        let other_since = other.and_then(|o| o.current()).and_then(|k| k.current_since);
+        let other_since = other
+            .and_then(|o| o.current())
+            .and_then(|k| k.current_since);
         let other_in_flight = other.is_some_and(|o| o.pull.is_some());
         match other_since {
             Some(s) if s > since && !other_in_flight => {

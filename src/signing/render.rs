@@ -29,9 +29,7 @@ impl SigningDecision {
             SigningDecision::NotDue { next_due } => date(*next_due),
             SigningDecision::Waiting { reason } => match reason {
                 SigningWait::Gate { until, .. } => until.map(date).unwrap_or_default(),
-                SigningWait::JwksCache { until } | SigningWait::RateLimit { until } => {
-                    date(*until)
-                }
+                SigningWait::JwksCache { until } | SigningWait::RateLimit { until } => date(*until),
             },
             _ => String::new(),
         }

@@ -72,8 +72,14 @@ fn sample() -> KeysPlan {
         policies.push(p);
         obs.push(o);
     };
-    add(policy("due", None), observed(NOW - Duration::days(95), None));
-    add(policy("fresh", None), observed(NOW - Duration::days(10), None));
+    add(
+        policy("due", None),
+        observed(NOW - Duration::days(95), None),
+    );
+    add(
+        policy("fresh", None),
+        observed(NOW - Duration::days(10), None),
+    );
     add(
         policy("inflight", None),
         SigningObserved {
@@ -102,7 +108,10 @@ fn sample() -> KeysPlan {
         policy("unpublished", None),
         observed(NOW - Duration::hours(1), Some("kidManual")),
     );
-    add(policy("prod", Some("due")), observed(NOW - Duration::days(95), None));
+    add(
+        policy("prod", Some("due")),
+        observed(NOW - Duration::days(95), None),
+    );
     add(
         policy("broken", None),
         SigningObserved {

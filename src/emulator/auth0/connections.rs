@@ -210,7 +210,12 @@ pub async fn list_keys(
     headers: HeaderMap,
 ) -> Result<Json<Value>, MgmtError> {
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["read:connections_keys"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["read:connections_keys"],
+        )?;
         let c = find(t, &id)?;
         if !c.supports_keys() {
             return Err(unsupported(&c.strategy));
@@ -226,7 +231,12 @@ pub async fn create_keys(
     headers: HeaderMap,
 ) -> Result<Response, MgmtError> {
     with_tenant(&emu, &domain, |t, now| {
-        authorize(t, &headers, now.unix_timestamp(), &["create:connections_keys"])?;
+        authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &["create:connections_keys"],
+        )?;
         let c = find(t, &id)?;
         if !c.supports_keys() {
             return Err(unsupported(&c.strategy));
@@ -304,7 +314,8 @@ impl Auth0Emulator {
                 keys: Vec::new(),
             };
             if with_keys && c.supports_keys() {
-                c.provision(now).map_err(|e| SeedError::Refused(e.message))?;
+                c.provision(now)
+                    .map_err(|e| SeedError::Refused(e.message))?;
             }
             t.connections.insert(id.clone(), c);
             Ok(id)
@@ -380,7 +391,10 @@ pub(super) struct AssertionRequest {
 type AdminResult = Result<(StatusCode, Json<Value>), (StatusCode, Json<Value>)>;
 
 fn refused(e: SeedError) -> (StatusCode, Json<Value>) {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": e.to_string()})),
+    )
 }
 
 /// Admin: `POST /tenants/{domain}/connections` `{name, strategy, with_keys?}`.

@@ -42,7 +42,11 @@ impl KeyMaterial {
     pub fn generate(cn: &str, now: OffsetDateTime) -> Result<Self, MgmtError> {
         let key = PrivateKey::generate(KeySize::Rsa2048).map_err(internal)?;
         let pem = key
-            .self_signed_certificate(cn, now - time::Duration::minutes(1), now + time::Duration::days(365))
+            .self_signed_certificate(
+                cn,
+                now - time::Duration::minutes(1),
+                now + time::Duration::days(365),
+            )
             .map_err(internal)?;
         let der = crate::keys::pem_blocks(&pem)
             .map_err(internal)?
@@ -64,10 +68,8 @@ impl KeyMaterial {
 
     /// The public JWK as a JWKS serves it.
     pub fn jwk(&self) -> Value {
-        let sha1 = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            &self.cert_der,
-        );
+        let sha1 =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.cert_der);
         let mut jwk = self.key.public().jwk();
         jwk["alg"] = json!("RS256");
         jwk["use"] = json!("sig");
@@ -95,7 +97,11 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if n < 0x80 {
         out.push(n as u8);
     } else {
-        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }

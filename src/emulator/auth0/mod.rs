@@ -147,10 +147,7 @@ impl Auth0Emulator {
                     .patch(mgmt::patch_credential)
                     .delete(mgmt::delete_credential),
             )
-            .route(
-                "/auth0/{domain}/.well-known/jwks.json",
-                get(signing::jwks),
-            )
+            .route("/auth0/{domain}/.well-known/jwks.json", get(signing::jwks))
             .route("/auth0/{domain}/api/v2/keys/signing", get(signing::list))
             .route(
                 "/auth0/{domain}/api/v2/keys/signing/rotate",
@@ -164,10 +161,7 @@ impl Auth0Emulator {
                 "/auth0/{domain}/api/v2/keys/signing/{kid}/revoke",
                 axum::routing::put(signing::revoke),
             )
-            .route(
-                "/auth0/{domain}/api/v2/connections",
-                get(connections::list),
-            )
+            .route("/auth0/{domain}/api/v2/connections", get(connections::list))
             .route(
                 "/auth0/{domain}/api/v2/connections/{id}",
                 get(connections::get_one),

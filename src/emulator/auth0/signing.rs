@@ -151,8 +151,7 @@ impl TenantSigning {
     }
 
     fn rate(&mut self, now: OffsetDateTime) -> RateInfo {
-        self.rotations
-            .retain(|t| (now - *t).whole_seconds() < DAY);
+        self.rotations.retain(|t| (now - *t).whole_seconds() < DAY);
         let reset = self
             .rotations
             .first()
@@ -165,7 +164,11 @@ impl TenantSigning {
     }
 
     /// Rotates; returns the new next key's `{cert, kid}`.
-    fn rotate(&mut self, domain: &str, now: OffsetDateTime) -> Result<(Value, RateInfo), Response> {
+    fn rotate(
+        &mut self,
+        domain: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Value, RateInfo), Box<Response>> {
         let rate = self.rate(now);
         if rate.remaining == 0 {
             let body = json!({
@@ -174,9 +177,12 @@ impl TenantSigning {
                 "message": "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.",
                 "errorCode": "too_many_requests",
             });
-            return Err((StatusCode::TOO_MANY_REQUESTS, rate.headers(), Json(body)).into_response());
+            return Err(Box::new(
+                (StatusCode::TOO_MANY_REQUESTS, rate.headers(), Json(body)).into_response(),
+            ));
         }
-        self.ensure(domain, now).map_err(IntoResponse::into_response)?;
+        self.ensure(domain, now)
+            .map_err(IntoResponse::into_response)?;
         let fresh = KeyMaterial::generate(domain, now).map_err(IntoResponse::into_response)?;
         for k in &mut self.keys {
             match k.role {
@@ -214,7 +220,9 @@ impl TenantSigning {
             .keys
             .iter_mut()
             .find(|k| k.material.kid == kid)
-            .ok_or_else(|| MgmtError::not_found("Signing key not found.", "inexistent_signing_key"))?;
+            .ok_or_else(|| {
+                MgmtError::not_found("Signing key not found.", "inexistent_signing_key")
+            })?;
         match key.role {
             Role::Previous => {
                 key.role = Role::Revoked;
@@ -324,8 +332,9 @@ pub async fn rotate(
         {
             return Err(MgmtError {
                 status: StatusCode::FORBIDDEN,
-                message: "Insufficient scope; expected create:signing_keys and update:signing_keys."
-                    .into(),
+                message:
+                    "Insufficient scope; expected create:signing_keys and update:signing_keys."
+                        .into(),
                 code: Some("insufficient_scope"),
             });
         }
@@ -334,7 +343,7 @@ pub async fn rotate(
     });
     match result {
         Ok(Ok((body, rate))) => (StatusCode::CREATED, rate.headers(), Json(body)).into_response(),
-        Ok(Err(resp)) => resp,
+        Ok(Err(resp)) => *resp,
         Err(e) => e.into_response(),
     }
 }
@@ -381,8 +390,7 @@ impl Auth0Emulator {
             t.signing
                 .ensure(&d, now)
                 .map_err(|e| super::SeedError::Refused(e.message))?;
-            Ok(t
-                .signing
+            Ok(t.signing
                 .keys
                 .iter()
                 .map(|k| SigningKeyView {
