@@ -802,3 +802,46 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     assert_eq!(listed.iter().filter(|k| k.previous).count(), 1);
     emu.stop().await;
 }
+
+mod support;
+
+/// The recorded signing-key and connection-key responses parse with the
+/// client's types, and the emulator's fields are a superset of them.
+#[test]
+fn recorded_key_responses_parse() {
+    use auth0_rotate::auth0::{ConnectionKey, SigningKey};
+    let (mut signing, mut conn) = (0, 0);
+    for (name, cassette) in support::recordings::all() {
+        for (i, it) in cassette.interactions.iter().enumerate() {
+            let (req, resp) = (&it.request, &it.response);
+            if !(200..300).contains(&resp.code) || resp.body.is_empty() {
+                continue;
+            }
+            let ctx = format!("{name} #{i} {} {}", req.method, req.url);
+            if req.url.contains("/keys/signing") && req.method == "GET" {
+                let body = resp.body.trim_start();
+                if body.starts_with('[') {
+                    let keys: Vec<SigningKey> =
+                        serde_json::from_str(body).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                    assert!(keys.iter().all(|k| !k.kid.is_empty()), "{ctx}");
+                } else {
+                    let _: SigningKey =
+                        serde_json::from_str(body).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                }
+                signing += 1;
+            }
+            if req.url.contains("/connections/") && req.url.contains("/keys") {
+                let body = resp.body.trim_start();
+                let keys: Vec<ConnectionKey> = if body.starts_with('[') {
+                    serde_json::from_str(body).unwrap_or_else(|e| panic!("{ctx}: {e}"))
+                } else {
+                    vec![serde_json::from_str(body).unwrap_or_else(|e| panic!("{ctx}: {e}"))]
+                };
+                assert!(keys.iter().all(|k| k.cert.contains("CERTIFICATE")), "{ctx}");
+                conn += 1;
+            }
+        }
+    }
+    assert!(signing >= 2, "signing-key interactions: {signing}");
+    assert!(conn >= 3, "connection-key interactions: {conn}");
+}
