@@ -260,27 +260,50 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan { run, format, force } => {
             let session = Session::open(&run.settings()?).await?;
             let plan = session.plan(run.now(), &options(&force)).await?;
+            let keys = session.plan_keys(run.now(), &options(&force).force).await?;
             print!(
                 "{}",
                 match format {
                     Format::Text => plan.to_text(),
-                    Format::Json => plan.to_json() + "\n",
+                    Format::Json =>
+                        crate::tenant_keys::with_keys_json(&plan.to_json(), &keys) + "\n",
                     Format::Markdown => plan.to_markdown(),
                 }
             );
-            Ok(plan.exit_code())
+            if !keys.is_empty() {
+                match format {
+                    Format::Text => print!("\n{}", keys.to_text()),
+                    Format::Markdown => print!("\n{}", keys.to_markdown()),
+                    Format::Json => {}
+                }
+            }
+            Ok(if keys.has_changes() {
+                2
+            } else {
+                plan.exit_code()
+            })
         }
         Command::Rotate { run, force } => {
             let session = Session::open(&run.settings()?).await?;
             let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
             print!("{}\n{}", plan.to_text(), report.to_text());
-            Ok(report.exit_code())
+            let (keys, key_report) = session
+                .rotate_keys(run.now(), &options(&force).force)
+                .await?;
+            if !keys.is_empty() {
+                print!("\n{}\n{}", keys.to_text(), key_report.to_text());
+            }
+            Ok(report.exit_code().max(i32::from(key_report.has_failures())))
         }
         Command::Finalize { run } => {
             let session = Session::open(&run.settings()?).await?;
             let (_, report) = session.finalize(run.now()).await?;
             print!("{}", report.to_text());
-            Ok(report.exit_code())
+            let (keys, key_report) = session.finalize_keys(run.now()).await?;
+            if !keys.is_empty() {
+                print!("{}", key_report.to_text());
+            }
+            Ok(report.exit_code().max(i32::from(key_report.has_failures())))
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {

@@ -49,6 +49,8 @@ fn full_example_parses_into_expected_values() {
             domain: "acme.eu.auth0.com".to_owned(),
             base_url: None,
             location: loc(3, 3),
+            signing_keys: None,
+            connections: Vec::new(),
         },
     );
     tenants.insert(
@@ -58,6 +60,8 @@ fn full_example_parses_into_expected_values() {
             domain: "acme-dev.us.auth0.com".to_owned(),
             base_url: None,
             location: loc(8, 3),
+            signing_keys: None,
+            connections: Vec::new(),
         },
     );
     let expected = Manifest {
@@ -556,9 +560,8 @@ fn near_misses_get_a_did_you_mean_hint() {
     assert!(hint("invalid/bad_upload.yml").contains(&"did you mean `public_key`?".to_owned()));
     assert!(hint("invalid/bad_sink_kind.yml").contains(&"did you mean `repo_secret`?".to_owned()));
     // `colour` is nowhere near a tenant key: list what is allowed instead.
-    assert!(
-        hint("invalid/unknown_key.yml").contains(&"allowed keys here: base_url, domain".to_owned())
-    );
+    assert!(hint("invalid/unknown_key.yml")
+        .contains(&"allowed keys here: base_url, connections, domain, signing_keys".to_owned()));
 }
 
 #[test]

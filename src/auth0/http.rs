@@ -123,7 +123,7 @@ impl HttpAuth0 {
         Ok(resp.access_token)
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -176,7 +176,10 @@ impl HttpAuth0 {
                         detail: e.to_string(),
                     });
             }
-            let retryable = status == 429 || (status >= 500 && idempotent);
+            // A limit that resets later than we would wait (e.g. the 5-per-day
+            // signing-key rotation limit) is reported at once, not retried.
+            let too_far = status == 429 && reset.is_some_and(|r| r > MAX_WAIT.as_secs());
+            let retryable = !too_far && (status == 429 || (status >= 500 && idempotent));
             if retryable && attempt < MAX_ATTEMPTS {
                 let wait = reset
                     .map(Duration::from_secs)
@@ -193,6 +196,11 @@ impl HttpAuth0 {
             }
             if status == 401 {
                 *self.token.lock().await = None;
+                // A cached token the tenant no longer accepts (expired early,
+                // rotated signing key): fetch a fresh one and try once more.
+                if attempt == 1 && !matches!(self.auth, ManagementAuth::Token(_)) {
+                    continue;
+                }
             }
             return Err(api_error(operation, status, &bytes, reset));
         }

@@ -7,11 +7,13 @@
 
 mod error;
 mod http;
+mod key_api;
 pub mod token;
 mod types;
 
 pub use error::Auth0Error;
 pub use http::{HttpAuth0, ManagementAuth};
+pub use key_api::{Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi};
 pub use types::{ClientInfo, Credential, NewCredential};
 
 use time::OffsetDateTime;

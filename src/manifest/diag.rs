@@ -78,6 +78,18 @@ pub mod codes {
     pub const BAD_ENVIRONMENT: &str = "M034";
     /// A repository ID is not a positive integer, or is listed twice.
     pub const BAD_REPOSITORY_ID: &str = "M035";
+    /// `signing_keys.after.tenant` is not another declared tenant, or a cycle.
+    pub const BAD_GATE_TENANT: &str = "M036";
+    /// `signing_keys.after.tenant` has no `signing_keys`.
+    pub const GATE_WITHOUT_SIGNING: &str = "M037";
+    /// A connection entry without exactly one of `name` and `id`.
+    pub const CONNECTION_REF: &str = "M038";
+    /// The same connection listed twice.
+    pub const DUPLICATE_CONNECTION: &str = "M039";
+    /// `revoke_after` not shorter than `rotate_every`.
+    pub const REVOKE_AFTER_TOO_LONG: &str = "M040";
+    /// `jwks_cache_ttl` not shorter than `rotate_every`.
+    pub const CACHE_TTL_TOO_LONG: &str = "M041";
 }
 
 /// One problem found in a manifest.

@@ -56,6 +56,12 @@
 //! | M033 | a sink field that does not apply to its kind (e.g. `format` on a variable) |
 //! | M034 | malformed `environment` name |
 //! | M035 | a repository ID that is not a positive integer, or is listed twice |
+//! | M036 | `signing_keys.after.tenant` is not another declared tenant, or gating forms a cycle |
+//! | M037 | `signing_keys.after.tenant` has no `signing_keys` to gate on |
+//! | M038 | a connection entry without exactly one of `name` and `id` |
+//! | M039 | the same connection listed twice in a tenant |
+//! | M040 | `revoke_after` not shorter than `rotate_every` (rotations would stall behind revocations) |
+//! | M041 | `jwks_cache_ttl` not shorter than `rotate_every` |
 //!
 //! # Semantics
 //!
@@ -78,6 +84,7 @@ mod raw;
 mod schema;
 mod shape;
 mod sinks;
+mod tenant_keys;
 mod validate;
 
 use std::path::Path;
@@ -85,8 +92,9 @@ use std::path::Path;
 pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
-    Alg, CredentialEntry, KeySize, Location, Manifest, OrgVisibility, RepoRef, SecretFormat,
-    SecretStore, Sink, Tenant, UploadFormat, VariableStore, VariableValue, Verify,
+    Alg, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
+    OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningKeysAfter, SigningKeysPolicy, Sink,
+    Tenant, UploadFormat, VariableStore, VariableValue, Verify,
 };
 
 /// Where the manifest lives by default, relative to the repository root.

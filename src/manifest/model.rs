@@ -47,6 +47,71 @@ pub struct Tenant {
     pub base_url: Option<String>,
     /// Where the tenant is declared (its key).
     pub location: Location,
+    /// Signing-key rotation, if configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_keys: Option<SigningKeysPolicy>,
+    /// Connections whose keys are rotated.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connections: Vec<ConnectionEntry>,
+}
+
+/// A tenant's signing-key rotation settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningKeysPolicy {
+    /// Rotate when the current key has been current this long.
+    #[serde(serialize_with = "duration::serialize")]
+    pub rotate_every: time::Duration,
+    /// How long consumers may cache the JWKS.
+    #[serde(serialize_with = "duration::serialize")]
+    pub jwks_cache_ttl: time::Duration,
+    /// Revoke the previous key no earlier than this after the rotation.
+    #[serde(serialize_with = "duration::serialize")]
+    pub revoke_after: time::Duration,
+    /// Gate on another tenant.
+    pub after: Option<SigningKeysAfter>,
+    /// Where `signing_keys` is declared.
+    pub location: Location,
+}
+
+/// Rotate only after `tenant` rotated and its key was current for `healthy_for`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningKeysAfter {
+    /// The other tenant's manifest name.
+    pub tenant: String,
+    /// How long its new key must have been current.
+    #[serde(serialize_with = "duration::serialize")]
+    pub healthy_for: time::Duration,
+}
+
+/// How a connection is identified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionRef {
+    /// By name.
+    Name(String),
+    /// By id.
+    Id(String),
+}
+
+impl ConnectionRef {
+    /// The name or id, as written.
+    pub fn label(&self) -> &str {
+        match self {
+            ConnectionRef::Name(s) | ConnectionRef::Id(s) => s,
+        }
+    }
+}
+
+/// A connection whose keys are rotated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionEntry {
+    /// Name or id.
+    pub connection: ConnectionRef,
+    /// Rotate when the current key has been current this long.
+    #[serde(serialize_with = "duration::serialize")]
+    pub rotate_every: time::Duration,
+    /// Where the entry is declared.
+    pub location: Location,
 }
 
 impl Tenant {

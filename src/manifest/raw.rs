@@ -53,6 +53,67 @@ pub(crate) struct RawTenant {
     #[serde(default)]
     #[schemars(with = "Option<BaseUrlSchema>")]
     pub base_url: Option<Text>,
+    /// Rotate the tenant's token signing keys.
+    #[serde(default)]
+    #[schemars(with = "Option<RawSigningKeys>")]
+    pub signing_keys: Option<Spanned<RawSigningKeys>>,
+    /// OIDC/Okta connections whose client-assertion keys are rotated.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<RawConnection>>")]
+    pub connections: Option<Spanned<Vec<Spanned<RawConnection>>>>,
+}
+
+/// Tenant signing-key rotation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SigningKeys")]
+pub(crate) struct RawSigningKeys {
+    /// Rotate when the current signing key has been current this long.
+    #[schemars(with = "DurationSchema")]
+    pub rotate_every: Text,
+    /// How long consumers may cache the JWKS: the next key must have been
+    /// published at least this long before it becomes current.
+    #[schemars(with = "DurationSchema")]
+    pub jwks_cache_ttl: Text,
+    /// Revoke the previous key only this long after the rotation (at least
+    /// the longest access/ID token lifetime).
+    #[schemars(with = "DurationSchema")]
+    pub revoke_after: Text,
+    /// Rotate only after another tenant rotated and stayed healthy.
+    #[serde(default)]
+    pub after: Option<RawAfter>,
+}
+
+/// Environment gating of signing-key rotation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SigningKeysAfter")]
+pub(crate) struct RawAfter {
+    /// The tenant that rotates first (e.g. dev).
+    #[schemars(with = "NameSchema")]
+    pub tenant: Text,
+    /// How long its new key must have been current.
+    #[schemars(with = "DurationSchema")]
+    pub healthy_for: Text,
+}
+
+/// An OIDC or Okta connection whose keys sign Auth0's client assertions to
+/// the upstream IdP. Give exactly one of `name` and `id`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Connection")]
+pub(crate) struct RawConnection {
+    /// Connection name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Text>,
+    /// Connection id (`con_…`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub id: Option<Text>,
+    /// Rotate when the current key has been current this long.
+    #[schemars(with = "DurationSchema")]
+    pub rotate_every: Text,
 }
 
 /// Defaults for every credential.

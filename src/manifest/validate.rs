@@ -32,7 +32,8 @@ pub(crate) fn validate(path: &Path, raw: RawManifest, diags: &mut Diags<'_>) -> 
         );
     }
 
-    let tenants = tenants(&raw, diags);
+    let mut tenants = tenants(&raw, diags);
+    super::tenant_keys::validate(&raw, &mut tenants, diags);
     let defaults = Defaults::from_raw(raw.defaults.as_ref(), diags);
 
     let credentials = &raw.credentials;
@@ -136,6 +137,8 @@ fn tenants(raw: &RawManifest, diags: &mut Diags<'_>) -> BTreeMap<String, Tenant>
                 domain,
                 base_url,
                 location: at(name),
+                signing_keys: None,
+                connections: Vec::new(),
             },
         );
     }
@@ -475,7 +478,7 @@ fn parse_upload(text: &Text, diags: &mut Diags<'_>) -> Located<UploadFormat> {
     None
 }
 
-fn parse_duration(field: &str, text: &Text, diags: &mut Diags<'_>) -> Located<Duration> {
+pub(super) fn parse_duration(field: &str, text: &Text, diags: &mut Diags<'_>) -> Located<Duration> {
     match duration::parse(&text.value) {
         Ok(d) => Some((d, at(text))),
         Err(DurationError::Zero) => {

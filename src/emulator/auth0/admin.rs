@@ -131,5 +131,13 @@ pub(super) fn router(emu: Auth0Emulator) -> Router {
             "/tenants/{domain}/clients/{id}/credentials",
             post(add_credential),
         )
+        .route(
+            "/tenants/{domain}/connections",
+            post(super::connections::admin_create),
+        )
+        .route(
+            "/tenants/{domain}/connections/{id}/assertion",
+            post(super::connections::admin_assertion),
+        )
         .with_state(emu)
 }

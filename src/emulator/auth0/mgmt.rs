@@ -14,7 +14,7 @@ use super::Auth0Emulator;
 type Result<T> = std::result::Result<T, MgmtError>;
 
 /// Checks the bearer token and that it holds one of `any_of`; returns its scopes.
-fn authorize(
+pub(super) fn authorize(
     tenant: &Tenant,
     headers: &HeaderMap,
     now: i64,
@@ -46,7 +46,7 @@ fn json_body(body: &Bytes) -> Result<Value> {
         .map_err(|_| MgmtError::bad_request("Invalid request payload JSON format"))
 }
 
-fn with_tenant<T>(
+pub(super) fn with_tenant<T>(
     emu: &Auth0Emulator,
     domain: &str,
     f: impl FnOnce(&mut Tenant, time::OffsetDateTime) -> Result<T>,

@@ -16,10 +16,17 @@
 //! | `POST /tenants/{domain}/grants` | `{client_id, audience, scopes}` | create a client grant |
 //! | `POST /tenants/{domain}/clients/{id}/credentials` | `{pem, alg?, name?, attach?}` | register (and attach) a public key |
 //! | `GET /tenants/{domain}/clients/{id}` | | snapshot: credentials and attached ids |
+//! | `POST /tenants/{domain}/connections` | `{name, strategy, with_keys?}` | create a connection |
+//! | `POST /tenants/{domain}/connections/{id}/assertion` | `{client_id, audience}` | an assertion signed by the connection's current key |
+//!
+//! Signing keys, the JWKS and connection keys: see [`signing`] and [`connections`].
 
 mod admin;
+pub mod connections;
 pub mod error;
+mod keymat;
 mod mgmt;
+pub mod signing;
 pub mod state;
 mod token;
 
@@ -139,6 +146,33 @@ impl Auth0Emulator {
                 get(mgmt::get_credential)
                     .patch(mgmt::patch_credential)
                     .delete(mgmt::delete_credential),
+            )
+            .route("/auth0/{domain}/.well-known/jwks.json", get(signing::jwks))
+            .route("/auth0/{domain}/api/v2/keys/signing", get(signing::list))
+            .route(
+                "/auth0/{domain}/api/v2/keys/signing/rotate",
+                post(signing::rotate),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/keys/signing/{kid}",
+                get(signing::get_one),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/keys/signing/{kid}/revoke",
+                axum::routing::put(signing::revoke),
+            )
+            .route("/auth0/{domain}/api/v2/connections", get(connections::list))
+            .route(
+                "/auth0/{domain}/api/v2/connections/{id}",
+                get(connections::get_one),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/connections/{id}/keys",
+                get(connections::list_keys).post(connections::create_keys),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/connections/{id}/keys/rotate",
+                post(connections::rotate_keys),
             )
             .with_state(self.clone())
     }

@@ -28,6 +28,10 @@ pub struct Tenant {
     pub used_jti: HashMap<(String, String), i64>,
     /// Credential records allowed per client, attached or not.
     pub pool_cap: usize,
+    /// Tenant signing keys.
+    pub signing: super::signing::TenantSigning,
+    /// Connections by id.
+    pub connections: BTreeMap<String, super::connections::Connection>,
 }
 
 /// A client grant: which audience a client may get tokens for, with which scopes.

@@ -85,9 +85,21 @@ pub fn exchange(
             ),
         })?
         .clone();
-    let mut raw = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut raw).expect("system RNG");
-    let token = format!("emu.{}", crate::keys::jwt::b64url_public(&raw));
+    // An RS256 JWT signed by the tenant's current signing key, with a random
+    // `jti`: resource servers can validate it against the tenant's JWKS.
+    let token = super::signing::issue_access_token(
+        tenant,
+        &client_id,
+        &audience,
+        &grant.scopes,
+        now,
+        TOKEN_LIFETIME,
+    )
+    .map_err(|e| OAuthError {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        error: "server_error",
+        description: e.message,
+    })?;
     tenant.tokens.insert(
         token.clone(),
         IssuedToken {

@@ -1,0 +1,220 @@
+//! Validation of the per-tenant `signing_keys` and `connections` sections.
+
+use std::collections::BTreeMap;
+
+use super::diag::{codes, did_you_mean, show, Diags};
+use super::duration;
+use super::model::{
+    ConnectionEntry, ConnectionRef, Location, SigningKeysAfter, SigningKeysPolicy, Tenant,
+};
+use super::raw::RawManifest;
+use super::validate::{at, parse_duration};
+
+/// Fills `signing_keys` and `connections` of the validated tenants,
+/// reporting every problem.
+pub(crate) fn validate(
+    raw: &RawManifest,
+    tenants: &mut BTreeMap<String, Tenant>,
+    diags: &mut Diags<'_>,
+) {
+    let names: Vec<String> = tenants.keys().cloned().collect();
+    let mut gates: BTreeMap<String, (String, Location)> = BTreeMap::new();
+    for (name, t) in &raw.tenants.value.0 {
+        let mut signing = None;
+        if let Some(sk) = &t.signing_keys {
+            let s = &sk.value;
+            let loc = Location::from_yaml(&sk.referenced);
+            let rotate = parse_duration("rotate_every", &s.rotate_every, diags);
+            let ttl = parse_duration("jwks_cache_ttl", &s.jwks_cache_ttl, diags);
+            let revoke = parse_duration("revoke_after", &s.revoke_after, diags);
+            let after = s.after.as_ref().and_then(|a| {
+                let healthy = parse_duration("healthy_for", &a.healthy_for, diags);
+                let other = &a.tenant.value;
+                if *other == name.value || !tenants.contains_key(other) {
+                    let candidates: Vec<&str> = names
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|n| *n != name.value)
+                        .collect();
+                    let hint = match did_you_mean(other, &candidates) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None if candidates.is_empty() => {
+                            "declare the tenant that rotates first (e.g. dev) under `tenants`"
+                                .to_owned()
+                        }
+                        None => format!("use one of: {}", candidates.join(", ")),
+                    };
+                    diags.push(
+                        codes::BAD_GATE_TENANT,
+                        at(&a.tenant),
+                        format!(
+                            "signing_keys.after.tenant {} of tenant {} is not another declared tenant",
+                            show(other),
+                            show(&name.value)
+                        ),
+                        hint,
+                    );
+                    return None;
+                }
+                gates.insert(name.value.clone(), (other.clone(), at(&a.tenant)));
+                healthy.map(|(h, _)| SigningKeysAfter {
+                    tenant: other.clone(),
+                    healthy_for: h,
+                })
+            });
+            if let (Some((r, _)), Some((v, v_at))) = (rotate, revoke) {
+                if v >= r {
+                    diags.push(
+                        codes::REVOKE_AFTER_TOO_LONG,
+                        v_at,
+                        format!(
+                            "revoke_after `{}` of tenant {} is not shorter than rotate_every `{}`: the next rotation would wait for the previous key's revocation",
+                            duration::format(v),
+                            show(&name.value),
+                            duration::format(r)
+                        ),
+                        "make revoke_after at least the longest token lifetime but shorter than rotate_every (e.g. rotate_every 90d, revoke_after 2d)",
+                    );
+                }
+            }
+            if let (Some((r, _)), Some((c, c_at))) = (rotate, ttl) {
+                if c >= r {
+                    diags.push(
+                        codes::CACHE_TTL_TOO_LONG,
+                        c_at,
+                        format!(
+                            "jwks_cache_ttl `{}` of tenant {} is not shorter than rotate_every `{}`",
+                            duration::format(c),
+                            show(&name.value),
+                            duration::format(r)
+                        ),
+                        "jwks_cache_ttl is how long consumers cache the JWKS (Auth0 recommends 5-10 minutes); it must be much shorter than rotate_every",
+                    );
+                }
+            }
+            if let (Some((r, _)), Some((c, _)), Some((v, _))) = (rotate, ttl, revoke) {
+                if s.after.is_none() || after.is_some() {
+                    signing = Some(SigningKeysPolicy {
+                        rotate_every: r,
+                        jwks_cache_ttl: c,
+                        revoke_after: v,
+                        after,
+                        location: loc,
+                    });
+                }
+            }
+        }
+        let mut connections = Vec::new();
+        if let Some(list) = &t.connections {
+            let mut seen: BTreeMap<String, Location> = BTreeMap::new();
+            for c in &list.value {
+                let entry_at = Location::from_yaml(&c.referenced);
+                let rc = &c.value;
+                let conn = match (&rc.name, &rc.id) {
+                    (Some(n), None) if !n.value.trim().is_empty() => {
+                        Some((ConnectionRef::Name(n.value.clone()), at(n)))
+                    }
+                    (None, Some(i)) if !i.value.trim().is_empty() => {
+                        Some((ConnectionRef::Id(i.value.clone()), at(i)))
+                    }
+                    (Some(_), Some(i)) => {
+                        diags.push(
+                            codes::CONNECTION_REF,
+                            at(i),
+                            format!(
+                                "a connection of tenant {} has both `name` and `id`",
+                                show(&name.value)
+                            ),
+                            "identify the connection by `name` or by `id`, not both",
+                        );
+                        None
+                    }
+                    _ => {
+                        diags.push(
+                            codes::CONNECTION_REF,
+                            entry_at,
+                            format!(
+                                "a connection of tenant {} has neither a non-empty `name` nor `id`",
+                                show(&name.value)
+                            ),
+                            "add `name: <connection name>` or `id: con_…`",
+                        );
+                        None
+                    }
+                };
+                let rotate = parse_duration("rotate_every", &rc.rotate_every, diags);
+                let Some((conn, conn_at)) = conn else {
+                    continue;
+                };
+                let key = conn.label().to_owned();
+                if let Some(first) = seen.get(&key) {
+                    diags.push(
+                        codes::DUPLICATE_CONNECTION,
+                        conn_at,
+                        format!(
+                            "connection {} is listed twice in tenant {} (first on line {})",
+                            show(&key),
+                            show(&name.value),
+                            first.line
+                        ),
+                        "remove one of the entries",
+                    );
+                    continue;
+                }
+                seen.insert(key, conn_at);
+                if let Some((r, _)) = rotate {
+                    connections.push(ConnectionEntry {
+                        connection: conn,
+                        rotate_every: r,
+                        location: entry_at,
+                    });
+                }
+            }
+        }
+        if let Some(v) = tenants.get_mut(&name.value) {
+            v.signing_keys = signing;
+            v.connections = connections;
+        }
+    }
+    // Gates must point at tenants that rotate signing keys, without cycles.
+    for (from, (to, to_at)) in &gates {
+        let target_has_signing = raw
+            .tenants
+            .value
+            .0
+            .iter()
+            .any(|(n, t)| n.value == *to && t.signing_keys.is_some());
+        if !target_has_signing {
+            diags.push(
+                codes::GATE_WITHOUT_SIGNING,
+                *to_at,
+                format!(
+                    "tenant {} waits for tenant {}, which has no `signing_keys`",
+                    show(from),
+                    show(to)
+                ),
+                "add `signing_keys` to that tenant or remove `after`",
+            );
+            continue;
+        }
+        let mut cur = to.clone();
+        let mut steps = 0;
+        while let Some((next, _)) = gates.get(&cur) {
+            steps += 1;
+            if next == from || steps > gates.len() {
+                diags.push(
+                    codes::BAD_GATE_TENANT,
+                    *to_at,
+                    format!(
+                        "signing-key gating of tenant {} forms a cycle through tenant {}",
+                        show(from),
+                        show(to)
+                    ),
+                    "one tenant (e.g. dev) must rotate first without `after`",
+                );
+                break;
+            }
+            cur = next.clone();
+        }
+    }
+}

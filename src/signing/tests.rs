@@ -1,0 +1,217 @@
+use std::collections::BTreeSet;
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::tenant_keys::KeysPlan;
+
+const NOW: OffsetDateTime = datetime!(2026-11-20 12:00 UTC);
+
+fn policy(tenant: &str, after: Option<&str>) -> SigningPolicy {
+    SigningPolicy {
+        tenant: tenant.into(),
+        domain: format!("acme-{tenant}.eu.auth0.com"),
+        rotate_every: Duration::days(90),
+        jwks_cache_ttl: Duration::minutes(10),
+        revoke_after: Duration::days(1),
+        after: after.map(|t| SigningKeysAfter {
+            tenant: t.into(),
+            healthy_for: Duration::days(7),
+        }),
+    }
+}
+
+fn key(kid: &str, role: &str, since: Option<OffsetDateTime>) -> ObservedSigningKey {
+    ObservedSigningKey {
+        kid: kid.into(),
+        current: role == "current",
+        next: role == "next",
+        previous: role == "previous",
+        revoked: role == "revoked",
+        current_since: since,
+    }
+}
+
+fn observed(current_since: OffsetDateTime, previous: Option<&str>) -> SigningObserved {
+    let mut keys = vec![
+        key("kidCurrent00000000000", "current", Some(current_since)),
+        key("kidNext0000000000000", "next", None),
+    ];
+    if let Some(p) = previous {
+        keys.push(key(p, "previous", Some(current_since - Duration::days(90))));
+    }
+    SigningObserved {
+        keys: Ok(keys),
+        ledger: None,
+        pull: None,
+    }
+}
+
+fn ledger_revoking(kid: &str, rotated_at: OffsetDateTime) -> SigningLedger {
+    SigningLedger {
+        version: 1,
+        tenant: "t".into(),
+        current: CurrentSigningKey {
+            kid: "kidCurrent00000000000".into(),
+            since: rotated_at,
+        },
+        revoke: Some(PendingRevoke {
+            kid: kid.into(),
+            rotated_at,
+            safe_after: rotated_at + Duration::days(1),
+        }),
+    }
+}
+
+/// One tenant per decision.
+fn sample() -> KeysPlan {
+    let mut policies = Vec::new();
+    let mut obs = Vec::new();
+    let mut add = |p: SigningPolicy, o: SigningObserved| {
+        policies.push(p);
+        obs.push(o);
+    };
+    add(
+        policy("due", None),
+        observed(NOW - Duration::days(95), None),
+    );
+    add(
+        policy("fresh", None),
+        observed(NOW - Duration::days(10), None),
+    );
+    add(
+        policy("inflight", None),
+        SigningObserved {
+            pull: Some(SigningPull {
+                number: 7,
+                url: "https://github.com/acme/infra/pull/7".into(),
+            }),
+            ..observed(NOW - Duration::hours(3), Some("kidOld"))
+        },
+    );
+    add(
+        policy("revoke", None),
+        SigningObserved {
+            ledger: Some(ledger_revoking("kidOld", NOW - Duration::days(2))),
+            ..observed(NOW - Duration::days(2), Some("kidOld"))
+        },
+    );
+    add(
+        policy("early", None),
+        SigningObserved {
+            ledger: Some(ledger_revoking("kidOld", NOW - Duration::hours(5))),
+            ..observed(NOW - Duration::hours(5), Some("kidOld"))
+        },
+    );
+    add(
+        policy("unpublished", None),
+        observed(NOW - Duration::hours(1), Some("kidManual")),
+    );
+    add(
+        policy("prod", Some("due")),
+        observed(NOW - Duration::days(95), None),
+    );
+    add(
+        policy("broken", None),
+        SigningObserved {
+            keys: Err("Auth0 GET /keys/signing failed: HTTP 403: Insufficient scope".into()),
+            ledger: None,
+            pull: None,
+        },
+    );
+    let mut limited = observed(NOW - Duration::days(100), None);
+    if let Ok(keys) = &mut limited.keys {
+        keys[0].current_since = Some(NOW - Duration::hours(1));
+        for i in 0..5 {
+            keys.push(key(
+                &format!("kidRevoked{i}"),
+                "revoked",
+                Some(NOW - Duration::hours(2 + i)),
+            ));
+        }
+    }
+    let mut p = policy("limited", None);
+    p.rotate_every = Duration::minutes(30);
+    p.jwks_cache_ttl = Duration::minutes(5);
+    add(p, limited);
+    KeysPlan {
+        now: NOW,
+        signing_keys: plan_signing(&policies, &obs, NOW, &BTreeSet::new()),
+        connections: Vec::new(),
+    }
+}
+
+#[test]
+fn decisions() {
+    let plan = sample();
+    let labels: Vec<(&str, &str)> = plan
+        .signing_keys
+        .iter()
+        .map(|p| (p.tenant.as_str(), p.decision.label()))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            ("due", "rotate"),
+            ("fresh", "not due"),
+            ("inflight", "in flight"),
+            ("revoke", "revoke"),
+            ("early", "revoke later"),
+            ("unpublished", "open PR"),
+            ("prod", "waiting"),
+            ("broken", "needs attention"),
+            ("limited", "waiting"),
+        ]
+    );
+    assert!(plan.has_changes());
+}
+
+#[test]
+fn gate_opens_after_the_other_tenant_is_healthy() {
+    let policies = [policy("dev", None), policy("prod", Some("dev"))];
+    let dev_rotated = NOW - Duration::days(3);
+    let obs = [
+        observed(dev_rotated, None),
+        observed(NOW - Duration::days(95), None),
+    ];
+    let plans = plan_signing(&policies, &obs, NOW, &BTreeSet::new());
+    assert!(matches!(
+        &plans[1].decision,
+        SigningDecision::Waiting { reason: SigningWait::Gate { until: Some(u), .. } } if *u == dev_rotated + Duration::days(7)
+    ));
+    let later = NOW + Duration::days(5);
+    let plans = plan_signing(&policies, &obs, later, &BTreeSet::new());
+    assert!(matches!(plans[1].decision, SigningDecision::Rotate { .. }));
+}
+
+#[test]
+fn never_rotates_while_a_previous_key_is_unrevoked() {
+    let o = observed(NOW - Duration::days(400), Some("kidOld"));
+    let force: BTreeSet<String> = ["t".to_owned()].into();
+    let plans = plan_signing(&[policy("t", None)], &[o], NOW, &force);
+    assert!(matches!(plans[0].decision, SigningDecision::Publish { .. }));
+}
+
+#[test]
+fn ledger_round_trips() {
+    let l = ledger_revoking("kidOld", NOW);
+    let text = l.render();
+    assert_eq!(SigningLedger::parse("x", &text).unwrap(), l);
+    assert!(SigningLedger::parse("x", &format!("{text}private_key: x\n")).is_err());
+}
+
+#[test]
+fn plan_text() {
+    insta::assert_snapshot!(sample().to_text());
+}
+
+#[test]
+fn plan_json() {
+    insta::assert_snapshot!(sample().to_json());
+}
+
+#[test]
+fn plan_markdown() {
+    insta::assert_snapshot!(sample().to_markdown());
+}
