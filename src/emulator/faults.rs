@@ -381,6 +381,11 @@ pub(crate) struct FiredFault {
     pub status: u16,
 }
 
+/// Set by the request log on each request so a fault is logged even when
+/// the client gives up and the server drops the request mid-way.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FaultSlot(pub Arc<Mutex<Option<String>>>);
+
 /// A response body that fails on its first poll, so the server closes the
 /// connection before anything (not even the status line) is flushed.
 struct DropConnection;
@@ -544,6 +549,9 @@ pub(crate) async fn middleware(State(faults): State<Faults>, req: Request, next:
         return next.run(req).await;
     };
     let label = fault.label();
+    if let Some(slot) = req.extensions().get::<FaultSlot>() {
+        *slot.0.lock().expect("fault slot") = Some(label.clone());
+    }
     let mut resp = match fault {
         FaultKind::ServerError { status } => server_error(service, inner, status),
         FaultKind::RateLimited {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth0::Auth0Emulator;
 use super::clock::Clock;
-use super::faults::{self, FaultRule, Faults, FiredFault};
+use super::faults::{self, FaultRule, FaultSlot, Faults, FiredFault};
 use super::github::GitHubEmulator;
 use super::ratelimit::{self, RateLimitConfig, RateLimits};
 
@@ -238,18 +238,48 @@ impl Emulator {
     }
 }
 
-async fn log_requests(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+async fn log_requests(State(emu): State<Emulator>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    let resp = next.run(req).await;
-    if !path.starts_with("/_emulator") {
-        let fired = resp.extensions().get::<FiredFault>();
-        emu.log.lock().expect("log").push(LoggedRequest {
-            method,
+    if path.starts_with("/_emulator") {
+        return next.run(req).await;
+    }
+    let slot = FaultSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut pending = Pending {
+        log: emu.log.clone(),
+        entry: Some(LoggedRequest {
+            method: req.method().to_string(),
             path,
-            status: fired.map_or(resp.status().as_u16(), |f| f.status),
-            fault: fired.map(|f| f.label.clone()),
-        });
+            status: 0,
+            fault: None,
+        }),
+        slot,
+    };
+    let resp = next.run(req).await;
+    let fired = resp.extensions().get::<FiredFault>();
+    if let Some(mut entry) = pending.entry.take() {
+        entry.status = fired.map_or(resp.status().as_u16(), |f| f.status);
+        entry.fault = fired.map(|f| f.label.clone());
+        emu.log.lock().expect("log").push(entry);
     }
     resp
+}
+
+/// Logs a request that never completed (the client went away, e.g. during
+/// an injected timeout) with status 0 when the server drops it.
+struct Pending {
+    log: Arc<Mutex<Vec<LoggedRequest>>>,
+    entry: Option<LoggedRequest>,
+    slot: FaultSlot,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.fault = self.slot.0.lock().ok().and_then(|s| s.clone());
+            if let Ok(mut log) = self.log.lock() {
+                log.push(entry);
+            }
+        }
+    }
 }
