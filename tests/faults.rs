@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use auth0_rotate::auth0::token::{client_credentials, ClientAuth};
 use auth0_rotate::auth0::{Auth0Api, Auth0Error, HttpAuth0, ManagementAuth, NewCredential};
 use auth0_rotate::emulator::faults::{FaultKind, FaultRule, GitHubLimitHeaders, Service};
+use auth0_rotate::emulator::github::TokenKind;
 use auth0_rotate::emulator::ratelimit::{
     Auth0RateLimit, GitHubRateLimit, PrimaryLimit, RateLimitConfig, SecondaryLimit,
 };
 use auth0_rotate::emulator::{Emulator, LoggedRequest};
-use auth0_rotate::emulator::github::TokenKind;
 use auth0_rotate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
 use auth0_rotate::keys::{Alg, KeySize, PrivateKey};
 use auth0_rotate::secret::SecretString;
@@ -142,7 +142,11 @@ enum Seen {
 
 fn kinds() -> Vec<(FaultKind, Seen, u16)> {
     vec![
-        (FaultKind::ServerError { status: 503 }, Seen::Status(503), 503),
+        (
+            FaultKind::ServerError { status: 503 },
+            Seen::Status(503),
+            503,
+        ),
         (
             FaultKind::RateLimited {
                 reset_secs: 1,
@@ -192,7 +196,14 @@ async fn kth_request_for_every_kind(
                 .await
                 .unwrap();
             assert_eq!(o.status, 200, "{kind:?}: non-matching request untouched");
-            let r = send(Method::GET, matching, token, None, Duration::from_millis(600)).await;
+            let r = send(
+                Method::GET,
+                matching,
+                token,
+                None,
+                Duration::from_millis(600),
+            )
+            .await;
             if i != 3 {
                 assert_eq!(r.unwrap().status, 200, "{kind:?}: request {i} untouched");
                 continue;
@@ -209,14 +220,19 @@ async fn kth_request_for_every_kind(
         }
         assert_eq!(emu.faults().fired(), vec![1], "{kind:?}");
         assert_eq!(emu.faults().list()[0].seen, 4, "{kind:?}");
-        let suffix = matching.rsplit_once(&f.emu.base_url()).map_or(matching, |(_, p)| p);
+        let suffix = matching
+            .rsplit_once(&f.emu.base_url())
+            .map_or(matching, |(_, p)| p);
         let hits = logged(emu, before, 4, |r| r.path == suffix).await;
         assert_eq!(hits.len(), 4, "{kind:?}: {hits:?}");
         let faulted: Vec<&LoggedRequest> = hits.iter().filter(|r| r.fault.is_some()).collect();
         assert_eq!(faulted.len(), 1, "{kind:?}: {hits:?}");
         assert_eq!(faulted[0].fault.as_deref(), Some(kind.label().as_str()));
         assert_eq!(faulted[0].status, logged_status, "{kind:?}");
-        assert!(hits.iter().filter(|r| r.fault.is_none()).all(|r| r.status == 200));
+        assert!(hits
+            .iter()
+            .filter(|r| r.fault.is_none())
+            .all(|r| r.status == 200));
         let others = emu.requests()[before..]
             .iter()
             .filter(|r| r.path != suffix && r.fault.is_some())
@@ -297,11 +313,17 @@ async fn every_nth_and_always_triggers_and_service_filters() {
     let token = mgmt_token(&f).await;
     let emu = emu(&f);
     let url = format!("{}/api/v2/clients/{APP}", f.emu.auth0_base_url(DOMAIN));
-    emu.faults()
-        .add(FaultRule::new(FaultKind::ServerError { status: 500 }).service(Service::Auth0).every(2));
+    emu.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 500 })
+            .service(Service::Auth0)
+            .every(2),
+    );
     // A GitHub-only rule never sees Auth0 traffic.
-    emu.faults()
-        .add(FaultRule::new(FaultKind::ConnectionReset).service(Service::GitHub).always());
+    emu.faults().add(
+        FaultRule::new(FaultKind::ConnectionReset)
+            .service(Service::GitHub)
+            .always(),
+    );
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let a = send(Method::GET, &url, &token, None, Duration::from_secs(5))
@@ -313,8 +335,11 @@ async fn every_nth_and_always_triggers_and_service_filters() {
     assert_eq!(emu.faults().fired(), vec![3, 0]);
     assert_eq!(emu.faults().list()[1].seen, 0);
     emu.faults().clear();
-    emu.faults()
-        .add(FaultRule::new(FaultKind::ServerError { status: 502 }).method("PATCH").always());
+    emu.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 502 })
+            .method("PATCH")
+            .always(),
+    );
     let a = send(Method::GET, &url, &token, None, Duration::from_secs(5))
         .await
         .unwrap();
@@ -335,7 +360,11 @@ async fn crash_after_apply_keeps_the_new_credential_while_the_client_sees_a_tran
             .nth(1),
     );
     let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
-    let err = f.mgmt.create_credential(APP, &new_cred(&key)).await.unwrap_err();
+    let err = f
+        .mgmt
+        .create_credential(APP, &new_cred(&key))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Auth0Error::Transport { .. }), "{err}");
     // The effect is kept…
     let client = emu.auth0.client(DOMAIN, APP).unwrap();
@@ -354,7 +383,9 @@ async fn crash_after_apply_keeps_the_new_credential_while_the_client_sees_a_tran
     assert_eq!(posts[0].fault.as_deref(), Some("crash_after_apply"));
     // Re-observing by kid finds it.
     let listed = f.mgmt.list_credentials(APP).await.unwrap();
-    assert!(listed.iter().any(|c| c.kid.as_deref() == Some(key.kid().as_str())));
+    assert!(listed
+        .iter()
+        .any(|c| c.kid.as_deref() == Some(key.kid().as_str())));
     f.emu.stop().await;
 }
 
@@ -377,7 +408,11 @@ async fn a_post_is_never_resent_after_a_reset_or_a_5xx() {
         );
         let n0 = emu.requests().len();
         let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
-        let err = f.mgmt.create_credential(APP, &new_cred(&key)).await.unwrap_err();
+        let err = f
+            .mgmt
+            .create_credential(APP, &new_cred(&key))
+            .await
+            .unwrap_err();
         match (&err, transport) {
             (Auth0Error::Transport { .. }, true) => {}
             (Auth0Error::Api { status: 503, .. }, false) => {}
@@ -425,7 +460,11 @@ async fn idempotent_auth0_calls_are_retried_after_5xx_and_dropped_connections() 
             .nth(1),
     );
     let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
-    let created = f.mgmt.create_credential(APP, &new_cred(&key)).await.unwrap();
+    let created = f
+        .mgmt
+        .create_credential(APP, &new_cred(&key))
+        .await
+        .unwrap();
     let info = f
         .mgmt
         .set_private_key_jwt(APP, &[created.id.clone()])
@@ -447,7 +486,11 @@ async fn idempotent_auth0_calls_are_retried_after_5xx_and_dropped_connections() 
         2,
         "PATCH retried once"
     );
-    assert_eq!(count("GET", &|p| p.ends_with("/credentials")), 2, "GET retried once");
+    assert_eq!(
+        count("GET", &|p| p.ends_with("/credentials")),
+        2,
+        "GET retried once"
+    );
     assert_eq!(count("DELETE", &|_| true), 2, "DELETE retried once");
     f.emu.stop().await;
 }
@@ -469,7 +512,11 @@ async fn auth0_client_waits_for_x_ratelimit_reset_then_succeeds() {
     );
     let t = Instant::now();
     f.mgmt.get_client(APP).await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     // A 429 means "not executed", so even a POST is resent.
     emu.faults().clear();
     emu.faults().add(
@@ -483,7 +530,10 @@ async fn auth0_client_waits_for_x_ratelimit_reset_then_succeeds() {
         .nth(1),
     );
     let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
-    f.mgmt.create_credential(APP, &new_cred(&key)).await.unwrap();
+    f.mgmt
+        .create_credential(APP, &new_cred(&key))
+        .await
+        .unwrap();
     let posts: Vec<u16> = emu
         .requests()
         .iter()
@@ -597,7 +647,11 @@ async fn github_client_honours_retry_after_and_ratelimit_reset() {
     );
     let t = Instant::now();
     assert_eq!(gh.default_branch(&repo()).await.unwrap(), "main");
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     let gets: Vec<u16> = emu
         .requests()
         .iter()
@@ -621,7 +675,11 @@ async fn github_client_honours_retry_after_and_ratelimit_reset() {
     );
     let t = Instant::now();
     gh.create_blob(&repo(), "hello\n").await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     let posts: Vec<u16> = emu
         .requests()
         .iter()
@@ -632,12 +690,19 @@ async fn github_client_honours_retry_after_and_ratelimit_reset() {
 
     // A 5xx on a POST is not resent; on a GET it is.
     emu.faults().clear();
-    emu.faults()
-        .add(FaultRule::new(FaultKind::ServerError { status: 502 }).service(Service::GitHub).nth(1));
+    emu.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 502 })
+            .service(Service::GitHub)
+            .nth(1),
+    );
     let err = gh.create_blob(&repo(), "again\n").await.unwrap_err();
     assert!(matches!(err, GitHubError::Api { status: 502, .. }), "{err}");
-    emu.faults()
-        .add(FaultRule::new(FaultKind::ServerError { status: 503 }).service(Service::GitHub).method("GET").nth(1));
+    emu.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 503 })
+            .service(Service::GitHub)
+            .method("GET")
+            .nth(1),
+    );
     assert_eq!(gh.default_branch(&repo()).await.unwrap(), "main");
     f.emu.stop().await;
 }
@@ -833,18 +898,30 @@ async fn github_primary_and_secondary_limits() {
         secondary: None,
     }));
     for remaining in [2, 1, 0] {
-        let a = send(Method::GET, &repo_url, GH_TOKEN, None, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let a = send(
+            Method::GET,
+            &repo_url,
+            GH_TOKEN,
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(a.status, 200);
         assert_eq!(num(&a.headers, "x-ratelimit-limit"), 3);
         assert_eq!(num(&a.headers, "x-ratelimit-remaining"), remaining);
         assert_eq!(num(&a.headers, "x-ratelimit-used"), 3 - remaining);
         assert_eq!(a.headers["x-ratelimit-resource"], "core");
     }
-    let a = send(Method::GET, &repo_url, GH_TOKEN, None, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let a = send(
+        Method::GET,
+        &repo_url,
+        GH_TOKEN,
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.status, 403);
     assert_eq!(num(&a.headers, "x-ratelimit-remaining"), 0);
     let reset = num(&a.headers, "x-ratelimit-reset");
@@ -880,9 +957,15 @@ async fn github_primary_and_secondary_limits() {
     assert_eq!(blob("1").await.unwrap().status, 201);
     // Reads are not counted by a writes-only limit.
     for _ in 0..3 {
-        let a = send(Method::GET, &repo_url, GH_TOKEN, None, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let a = send(
+            Method::GET,
+            &repo_url,
+            GH_TOKEN,
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
         assert_eq!(a.status, 200);
     }
     let a = blob("2").await.unwrap();
@@ -896,6 +979,10 @@ async fn github_primary_and_secondary_limits() {
     let t = Instant::now();
     gh.create_blob(&repo(), "3").await.unwrap();
     gh.create_blob(&repo(), "4").await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     f.emu.stop().await;
 }

@@ -526,8 +526,11 @@ fn rate_limited(
                 GitHubLimitHeaders::RetryAfter | GitHubLimitHeaders::Both
             )
             .then_some(reset_secs);
-            let primary = matches!(headers, GitHubLimitHeaders::Reset | GitHubLimitHeaders::Both)
-                .then_some((5000, reset));
+            let primary = matches!(
+                headers,
+                GitHubLimitHeaders::Reset | GitHubLimitHeaders::Both
+            )
+            .then_some((5000, reset));
             let message = if primary.is_some() && retry.is_none() {
                 "API rate limit exceeded for installation."
             } else {
@@ -585,7 +588,10 @@ mod tests {
 
     #[test]
     fn globs_and_prefixes() {
-        assert!(path_matches("/api/v2/clients", "/api/v2/clients/x/credentials"));
+        assert!(path_matches(
+            "/api/v2/clients",
+            "/api/v2/clients/x/credentials"
+        ));
         assert!(path_matches("", "/anything"));
         assert!(path_matches(
             "/api/v2/clients/*/credentials",
@@ -632,7 +638,11 @@ mod tests {
     fn first_triggering_rule_fires_and_all_count() {
         let f = Faults::default();
         f.add(FaultRule::new(FaultKind::ConnectionReset).nth(2));
-        f.add(FaultRule::new(FaultKind::CrashAfterApply).service(Service::GitHub).nth(2));
+        f.add(
+            FaultRule::new(FaultKind::CrashAfterApply)
+                .service(Service::GitHub)
+                .nth(2),
+        );
         assert_eq!(f.check(Service::GitHub, "GET", "/x"), None);
         assert_eq!(
             f.check(Service::GitHub, "GET", "/x"),

@@ -263,7 +263,14 @@ enum Decision {
 }
 
 impl RateLimits {
-    fn decide(&self, service: Service, tenant: &str, inner: &str, key: &str, method: &str) -> Decision {
+    fn decide(
+        &self,
+        service: Service,
+        tenant: &str,
+        inner: &str,
+        key: &str,
+        method: &str,
+    ) -> Decision {
         let now = self.clock.now();
         let mut l = self.inner.lock().expect("rate limits");
         match service {
@@ -316,10 +323,7 @@ impl RateLimits {
                     window.used += 1;
                     primary_headers = Some((p.limit, window.used, reset));
                 }
-                if let Some(s) = cfg
-                    .secondary
-                    .filter(|s| is_write(method) || !s.writes_only)
-                {
+                if let Some(s) = cfg.secondary.filter(|s| is_write(method) || !s.writes_only) {
                     let bucket = l
                         .secondary
                         .entry(key.to_owned())

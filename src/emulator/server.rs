@@ -158,7 +158,8 @@ impl Emulator {
             .route(
                 "/faults/{id}",
                 delete(
-                    |State(e): State<Emulator>, axum::extract::Path(id): axum::extract::Path<u64>| async move {
+                    |State(e): State<Emulator>,
+                     axum::extract::Path(id): axum::extract::Path<u64>| async move {
                         if e.faults.remove(id) {
                             axum::http::StatusCode::NO_CONTENT
                         } else {

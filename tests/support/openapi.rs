@@ -45,7 +45,10 @@ fn type_ok(t: &str, v: &Value) -> bool {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 60 {
-        format!("{}…", &s[..s.char_indices().nth(60).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(60).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -99,9 +102,10 @@ impl Spec {
             if !exact && !spans {
                 continue;
             }
-            let ok = t.iter().enumerate().all(|(i, ts)| {
-                is_param(ts) && !segs[i].is_empty() || *ts == segs[i]
-            });
+            let ok = t
+                .iter()
+                .enumerate()
+                .all(|(i, ts)| is_param(ts) && !segs[i].is_empty() || *ts == segs[i]);
             if !ok {
                 continue;
             }
@@ -236,7 +240,14 @@ impl Spec {
         }
     }
 
-    fn check_one_of(&self, s: &Value, one: &[Value], v: &Value, at: &str, errors: &mut Vec<String>) {
+    fn check_one_of(
+        &self,
+        s: &Value,
+        one: &[Value],
+        v: &Value,
+        at: &str,
+        errors: &mut Vec<String>,
+    ) {
         // With a discriminator the named schema decides.
         if let (Some(prop), Some(mapping)) = (
             s["discriminator"]["propertyName"].as_str(),
@@ -262,7 +273,13 @@ impl Spec {
         }
     }
 
-    fn check_object(&self, s: &Value, obj: &Map<String, Value>, at: &str, errors: &mut Vec<String>) {
+    fn check_object(
+        &self,
+        s: &Value,
+        obj: &Map<String, Value>,
+        at: &str,
+        errors: &mut Vec<String>,
+    ) {
         for req in s["required"].as_array().into_iter().flatten() {
             let k = req.as_str().unwrap_or_default();
             if !obj.contains_key(k) {
