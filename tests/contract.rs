@@ -129,11 +129,12 @@ impl Errata {
     /// description says 201, recorded traffic says 200 (auth0-api.md §2.1,
     /// §2.7); the 200 body is checked against the 201 schema.
     fn response_status(spec: &str, method: &str, template: &str, status: u16) -> u16 {
-        if spec == "auth0-management" && method == "patch" && template.ends_with("{credential_id}")
+        if spec == "auth0-management"
+            && method == "patch"
+            && template.ends_with("{credential_id}")
+            && status == 200
         {
-            if status == 200 {
-                return 201;
-            }
+            return 201;
         }
         status
     }

@@ -467,7 +467,7 @@ async fn idempotent_auth0_calls_are_retried_after_5xx_and_dropped_connections() 
         .unwrap();
     let info = f
         .mgmt
-        .set_private_key_jwt(APP, &[created.id.clone()])
+        .set_private_key_jwt(APP, std::slice::from_ref(&created.id))
         .await
         .unwrap();
     assert_eq!(info.attached(), vec![created.id.clone()]);

@@ -84,7 +84,7 @@ impl Trigger {
     fn fires_on(self, seen: u64) -> bool {
         match self {
             Trigger::Nth(k) => seen == k,
-            Trigger::Every(n) => n > 0 && seen % n == 0,
+            Trigger::Every(n) => n > 0 && seen.is_multiple_of(n),
             Trigger::Always => true,
         }
     }
