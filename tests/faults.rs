@@ -986,3 +986,38 @@ async fn github_primary_and_secondary_limits() {
     );
     f.emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_carries_no_status_line() {
+    let f = fixture().await;
+    let emu = emu(&f);
+    for kind in [FaultKind::ConnectionReset, FaultKind::CrashAfterApply] {
+        emu.faults().clear();
+        emu.faults()
+            .add(FaultRule::new(kind.clone()).service(Service::GitHub).nth(1));
+        let addr = f.emu.addr;
+        let raw = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(
+                s,
+                "GET /github/repos/acme/svc HTTP/1.1\r\nhost: emulator\r\nauthorization: Bearer {GH_TOKEN}\r\n\r\n"
+            )
+            .unwrap();
+            let mut buf = Vec::new();
+            // EOF or a reset; either way nothing was sent.
+            let _ = s.read_to_end(&mut buf);
+            buf
+        })
+        .await
+        .unwrap();
+        assert!(
+            raw.is_empty(),
+            "{kind:?}: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        assert_eq!(emu.faults().fired(), vec![1]);
+    }
+    f.emu.stop().await;
+}
