@@ -1,5 +1,7 @@
 //! HTTP round trips against the GitHub emulator.
 
+mod support;
+
 use std::process::Command;
 
 use auth0_rotate::emulator::github::{
@@ -10,6 +12,7 @@ use base64::Engine;
 use crypto_box::aead::OsRng;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::openapi::Spec;
 
 const APP: &str = "app-token";
 const WORKFLOW: &str = "workflow-token";
@@ -1372,94 +1375,6 @@ async fn admin_routes_seed_and_inspect() {
         .await
         .unwrap();
     assert_eq!(f.status(), 404);
-}
-
-/// Minimal OpenAPI checker: every `required` property present, with the declared type.
-struct Spec(Value);
-
-impl Spec {
-    fn load() -> Option<Self> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/github-rest-api.subset.json");
-        let text = std::fs::read_to_string(path).ok()?;
-        Some(Self(serde_json::from_str(&text).unwrap()))
-    }
-
-    fn resolve<'a>(&'a self, mut s: &'a Value) -> &'a Value {
-        while let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            s = self.0.pointer(r.trim_start_matches('#')).unwrap();
-        }
-        s
-    }
-
-    fn response_schema(&self, path: &str, method: &str, status: &str) -> &Value {
-        let op = &self.0["paths"][path][method];
-        let resp = self.resolve(&op["responses"][status]);
-        self.resolve(&resp["content"]["application/json"]["schema"])
-    }
-
-    fn check(&self, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-        let s = self.resolve(schema);
-        if v.is_null() {
-            if !s["nullable"].as_bool().unwrap_or(false) && s.get("type").is_some() {
-                errors.push(format!("{at}: null but not nullable"));
-            }
-            return;
-        }
-        if let Some(all) = s["allOf"].as_array() {
-            for sub in all {
-                self.check(sub, v, at, errors);
-            }
-            return;
-        }
-        if s.get("anyOf").is_some() || s.get("oneOf").is_some() {
-            return;
-        }
-        let ok = match s["type"].as_str() {
-            Some("string") => v.is_string(),
-            Some("integer") => v.is_i64() || v.is_u64(),
-            Some("number") => v.is_number(),
-            Some("boolean") => v.is_boolean(),
-            Some("array") => v.is_array(),
-            Some("object") => v.is_object(),
-            _ => true,
-        };
-        if !ok {
-            errors.push(format!("{at}: expected {}, got {v}", s["type"]));
-            return;
-        }
-        if let Some(items) = v.as_array() {
-            for (i, item) in items.iter().enumerate() {
-                self.check(&s["items"], item, &format!("{at}[{i}]"), errors);
-            }
-        }
-        if let Some(obj) = v.as_object() {
-            for req in s["required"].as_array().into_iter().flatten() {
-                let k = req.as_str().unwrap();
-                if !obj.contains_key(k) {
-                    errors.push(format!("{at}.{k}: missing"));
-                }
-            }
-            if let Some(props) = s["properties"].as_object() {
-                for (k, sub) in props {
-                    if let Some(val) = obj.get(k) {
-                        self.check(sub, val, &format!("{at}.{k}"), errors);
-                    }
-                }
-            }
-        }
-    }
-
-    fn assert_matches(&self, path: &str, method: &str, status: &str, v: &Value) {
-        let mut errors = Vec::new();
-        self.check(
-            self.response_schema(path, method, status),
-            v,
-            "$",
-            &mut errors,
-        );
-        assert!(errors.is_empty(), "{method} {path} {status}: {errors:#?}");
-    }
 }
 
 #[tokio::test]

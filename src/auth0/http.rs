@@ -36,9 +36,9 @@ pub enum ManagementAuth {
 }
 
 /// Attempts per request when Auth0 answers 429 (or 5xx on idempotent calls).
-const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from `x-ratelimit-reset`.
-const MAX_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// The Management API over HTTP.
 #[derive(Debug)]
@@ -207,7 +207,7 @@ impl HttpAuth0 {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200 * 2u64.pow(attempt.saturating_sub(1)))
 }
 

@@ -4,7 +4,9 @@
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::http::{api_error, reset_after};
+use std::time::Duration;
+
+use super::http::{api_error, backoff, reset_after, MAX_ATTEMPTS, MAX_WAIT};
 use super::Auth0Error;
 use crate::keys::{jwt, Alg, PrivateKey};
 use crate::secret::SecretString;
@@ -62,22 +64,82 @@ pub async fn client_credentials(
 ) -> Result<TokenResponse, Auth0Error> {
     let operation = "POST /oauth/token";
     let url = format!("{}/oauth/token", base_url.trim_end_matches('/'));
-    let mut form: Vec<(&str, String)> = vec![
+    // A token exchange changes nothing in the tenant, so it is safe to repeat
+    // after a 429, a 5xx or a lost connection. Each attempt signs a fresh
+    // assertion: assertions are single-use (`jti`), and a lost response may
+    // have consumed the previous one.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= MAX_ATTEMPTS;
+        let form = token_form(domain, auth, audience)?;
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.expose())).collect();
+        let resp = match http.post(&url).form(&pairs).send().await {
+            Ok(r) => r,
+            Err(e) if !last => {
+                tracing::warn!(operation, error = %e, "transport error, retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            Err(e) => {
+                return Err(Auth0Error::Transport {
+                    operation: operation.into(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let status = resp.status().as_u16();
+        let reset = reset_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| Auth0Error::Transport {
+            operation: operation.into(),
+            detail: e.to_string(),
+        })?;
+        if status == 200 {
+            return serde_json::from_slice(&bytes).map_err(|e| Auth0Error::Decode {
+                operation: operation.into(),
+                detail: e.to_string(),
+            });
+        }
+        if (status == 429 || status >= 500) && !last {
+            let wait = match (status, reset) {
+                (429, Some(s)) => Duration::from_secs(s),
+                _ => backoff(attempt),
+            }
+            .min(MAX_WAIT);
+            tracing::warn!(
+                operation,
+                status,
+                wait_ms = wait.as_millis() as u64,
+                "Auth0 asked to retry"
+            );
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        return Err(api_error(operation, status, &bytes, reset));
+    }
+}
+
+/// The form of one exchange (with a freshly signed assertion for keys).
+fn token_form(
+    domain: &str,
+    auth: ClientAuth<'_>,
+    audience: &str,
+) -> Result<Vec<(&'static str, SecretString)>, Auth0Error> {
+    let mut form: Vec<(&'static str, SecretString)> = vec![
         ("grant_type", "client_credentials".into()),
         ("audience", audience.into()),
     ];
-    let assertion;
     match auth {
         ClientAuth::Secret { client_id, secret } => {
             form.push(("client_id", client_id.into()));
-            form.push(("client_secret", secret.expose().into()));
+            form.push(("client_secret", secret.clone()));
         }
         ClientAuth::Key {
             client_id,
             key,
             alg,
         } => {
-            assertion = jwt::client_assertion(
+            let assertion = jwt::client_assertion(
                 key,
                 alg,
                 client_id,
@@ -87,29 +149,8 @@ pub async fn client_credentials(
             )?;
             form.push(("client_id", client_id.into()));
             form.push(("client_assertion_type", jwt::CLIENT_ASSERTION_TYPE.into()));
-            form.push(("client_assertion", assertion.expose().into()));
+            form.push(("client_assertion", assertion));
         }
     }
-    let resp = http
-        .post(&url)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| Auth0Error::Transport {
-            operation: operation.into(),
-            detail: e.to_string(),
-        })?;
-    let status = resp.status().as_u16();
-    let reset = reset_after(resp.headers());
-    let bytes = resp.bytes().await.map_err(|e| Auth0Error::Transport {
-        operation: operation.into(),
-        detail: e.to_string(),
-    })?;
-    if status != 200 {
-        return Err(api_error(operation, status, &bytes, reset));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| Auth0Error::Decode {
-        operation: operation.into(),
-        detail: e.to_string(),
-    })
+    Ok(form)
 }

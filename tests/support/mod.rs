@@ -1,4 +1,5 @@
 pub mod auth0_fixture;
 pub mod crash;
+pub mod openapi;
 pub mod recordings;
 pub mod scan;
