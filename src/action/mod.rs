@@ -89,12 +89,6 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
             &format!("{name} is not an input of auth0-rotate; it is ignored (see action.yml)"),
         ));
     }
-    if i.age_identity.is_some() {
-        say(commands::notice(
-            &Annotation::titled("age-identity"),
-            "`age-identity` is masked but not used by this version",
-        ));
-    }
     let payload = match event::Payload::load(env.github.event_path.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -252,6 +246,7 @@ fn settings(env: &ActionEnv) -> Result<Settings, String> {
     };
     s.auth0_base_urls = i.auth0_base_urls.clone();
     s.only = i.only.clone();
+    s.age_identity = i.age_identity.clone();
     Ok(s)
 }
 
