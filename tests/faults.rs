@@ -510,12 +510,14 @@ async fn auth0_client_waits_for_x_ratelimit_reset_then_succeeds() {
         .path("/api/v2")
         .nth(1),
     );
-    let t = Instant::now();
+    // The 429 says tokens return at the next epoch second (now + 1, in whole
+    // seconds): the retry must not come before that instant.
+    let started = time::OffsetDateTime::now_utc().unix_timestamp();
     f.mgmt.get_client(APP).await.unwrap();
+    let done = time::OffsetDateTime::now_utc().unix_timestamp();
     assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        t.elapsed()
+        done > started,
+        "retried before x-ratelimit-reset ({started} → {done})"
     );
     // A 429 means "not executed", so even a POST is resent.
     emu.faults().clear();

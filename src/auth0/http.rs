@@ -178,13 +178,10 @@ impl HttpAuth0 {
             }
             // A limit that resets later than we would wait (e.g. the 5-per-day
             // signing-key rotation limit) is reported at once, not retried.
-            let too_far = status == 429 && reset.is_some_and(|r| r > MAX_WAIT.as_secs());
+            let too_far = status == 429 && reset.is_some_and(|r| r > MAX_WAIT);
             let retryable = !too_far && (status == 429 || (status >= 500 && idempotent));
             if retryable && attempt < MAX_ATTEMPTS {
-                let wait = reset
-                    .map(Duration::from_secs)
-                    .unwrap_or_else(|| backoff(attempt))
-                    .min(MAX_WAIT);
+                let wait = reset.unwrap_or_else(|| backoff(attempt)).min(MAX_WAIT);
                 tracing::warn!(
                     operation,
                     status,
@@ -202,7 +199,7 @@ impl HttpAuth0 {
                     continue;
                 }
             }
-            return Err(api_error(operation, status, &bytes, reset));
+            return Err(api_error(operation, status, &bytes, whole_secs(reset)));
         }
     }
 }
@@ -212,19 +209,30 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 }
 
 /// Seconds until `x-ratelimit-reset` (epoch seconds), if present.
-pub(crate) fn reset_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+pub(crate) fn reset_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if let Some(s) = headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        return Some(s);
+        return Some(Duration::from_secs(s));
     }
+    // `x-ratelimit-reset` is the epoch second at which tokens are added:
+    // wait until that instant, not a whole second more.
     let reset = headers
         .get("x-ratelimit-reset")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok())?;
-    Some((reset - OffsetDateTime::now_utc().unix_timestamp()).max(0) as u64)
+    let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let nanos = (i128::from(reset) * 1_000_000_000 - now).max(0);
+    Some(Duration::from_nanos(
+        u64::try_from(nanos).unwrap_or(u64::MAX),
+    ))
+}
+
+/// Whole seconds, rounded up, for reports.
+pub(crate) fn whole_secs(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
 pub(crate) fn api_error(

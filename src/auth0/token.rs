@@ -4,8 +4,6 @@
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use std::time::Duration;
-
 use super::http::{api_error, backoff, reset_after, MAX_ATTEMPTS, MAX_WAIT};
 use super::Auth0Error;
 use crate::keys::{jwt, Alg, PrivateKey};
@@ -102,7 +100,7 @@ pub async fn client_credentials(
         }
         if (status == 429 || status >= 500) && !last {
             let wait = match (status, reset) {
-                (429, Some(s)) => Duration::from_secs(s),
+                (429, Some(d)) => d,
                 _ => backoff(attempt),
             }
             .min(MAX_WAIT);
@@ -115,7 +113,12 @@ pub async fn client_credentials(
             tokio::time::sleep(wait).await;
             continue;
         }
-        return Err(api_error(operation, status, &bytes, reset));
+        return Err(api_error(
+            operation,
+            status,
+            &bytes,
+            super::http::whole_secs(reset),
+        ));
     }
 }
 
