@@ -65,6 +65,8 @@ pub struct Settings {
     pub age_identity: Option<SecretString>,
     /// Escrow recipients of journaled keys.
     pub age_recipients: Vec<String>,
+    /// Per-request timeout of the Auth0 and GitHub clients (default 30 s / 60 s).
+    pub http_timeout: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -88,6 +90,7 @@ impl Settings {
             only: Vec::new(),
             age_identity: None,
             age_recipients: Vec::new(),
+            http_timeout: None,
         }
     }
 }
@@ -163,7 +166,12 @@ impl Session {
         settings: &Settings,
         manifest: Manifest,
     ) -> Result<Self, SessionError> {
-        let github = OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?;
+        let github = match settings.http_timeout {
+            Some(t) => {
+                OctocrabGitHub::with_timeout(&settings.github_api_url, &settings.github_token, t)?
+            }
+            None => OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?,
+        };
         let default_branch = github.default_branch(&settings.repo).await?;
         let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
         if !settings.only.is_empty() {
@@ -204,7 +212,14 @@ impl Session {
                 .or_else(|| tenant.base_url.clone());
             auth0.insert(
                 name.clone(),
-                HttpAuth0::new(&tenant.domain, base.as_deref(), management_auth(m)?)?,
+                HttpAuth0::with_timeout(
+                    &tenant.domain,
+                    base.as_deref(),
+                    management_auth(m)?,
+                    settings
+                        .http_timeout
+                        .unwrap_or(crate::auth0::DEFAULT_TIMEOUT),
+                )?,
             );
         }
         let journal = JournalKeys::new(settings.age_identity.as_ref(), &settings.age_recipients)?;

@@ -10,87 +10,16 @@
 
 mod support;
 use support::crash::{Crash, CrashAuth0, CrashGitHub};
+use support::world::{assert_end_state, invariants, merge, secret_kid, world, World};
 
 use std::collections::BTreeMap;
 
 use auth0_rotate::apply::{self, Context, Outcome, Report};
-use auth0_rotate::demo::{self, CLIENT_ID, DOMAIN, OWNER, REPO, SECRET};
-use auth0_rotate::emulator::github::SecretStoreRef;
-use auth0_rotate::emulator::{Emulator, RunningEmulator};
-use auth0_rotate::keys::PrivateKey;
-use auth0_rotate::ledger::LedgerEntry;
+use auth0_rotate::demo::{self, CLIENT_ID, DOMAIN};
+use auth0_rotate::emulator::Emulator;
 use auth0_rotate::plan::PlanOptions;
-use auth0_rotate::secret::SecretString;
 use auth0_rotate::session::Session;
 use time::{Duration, OffsetDateTime};
-
-struct World {
-    emu: RunningEmulator,
-    session: Session,
-    seed_credential: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn world() -> World {
-    let emu = Emulator::new().start_local().await.unwrap();
-    let seeded = demo::seed(&emu).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("m.yml");
-    std::fs::write(&manifest, demo::MANIFEST).unwrap();
-    let mut settings = demo::settings(&emu, manifest);
-    let identity = age::x25519::Identity::generate();
-    settings.age_identity = Some(SecretString::new({
-        use age::secrecy::ExposeSecret;
-        identity.to_string().expose_secret().to_owned()
-    }));
-    let session = Session::open(&settings).await.unwrap();
-    World {
-        emu,
-        session,
-        seed_credential: seeded.initial_credential,
-        _dir: dir,
-    }
-}
-
-fn secret_kid(emu: &Emulator) -> String {
-    let store = SecretStoreRef::Repo {
-        owner: OWNER.into(),
-        repo: REPO.into(),
-    };
-    let plain = emu.github.secret_plaintext(&store, SECRET).expect("secret");
-    PrivateKey::from_pkcs8_pem(&SecretString::new(
-        String::from_utf8(plain.expose().to_vec()).unwrap(),
-    ))
-    .unwrap()
-    .kid()
-}
-
-fn invariants(w: &World, merged: bool, ctx: &str) {
-    let c = w.emu.emulator.auth0.client(DOMAIN, CLIENT_ID).unwrap();
-    assert!(
-        (1..=2).contains(&c.attached.len()),
-        "I2 {ctx}: attached {:?}",
-        c.attached
-    );
-    let kid = secret_kid(&w.emu.emulator);
-    let attached = c.attached_kids();
-    assert!(
-        attached.contains(&kid),
-        "I1 {ctx}: secret kid {kid} not attached ({attached:?})"
-    );
-    let cred = c.credentials.iter().find(|x| x.kid == kid).unwrap();
-    assert!(
-        cred.expires_at
-            .is_none_or(|e| e > OffsetDateTime::now_utc()),
-        "I1 {ctx}: expired"
-    );
-    if !merged {
-        assert!(
-            c.attached.contains(&w.seed_credential),
-            "I3 {ctx}: old credential retired before the merge"
-        );
-    }
-}
 
 async fn rotate(w: &World, crash: Option<&Crash>, now: OffsetDateTime) -> Report {
     let plan = w.session.plan(now, &PlanOptions::default()).await.unwrap();
@@ -187,51 +116,6 @@ async fn rotate_until_done(w: &World, mut now: OffsetDateTime, ctx: &str) -> Off
         );
     }
     panic!("{ctx}: rotate did not converge in 3 reruns");
-}
-
-fn assert_end_state(w: &World, ctx: &str) {
-    let c = w.emu.emulator.auth0.client(DOMAIN, CLIENT_ID).unwrap();
-    assert_eq!(c.attached.len(), 1, "{ctx}: {c:?}");
-    assert_eq!(c.credentials.len(), 1, "{ctx}: orphan left: {c:?}");
-    assert_eq!(c.attached_kids()[0], secret_kid(&w.emu.emulator), "{ctx}");
-    assert!(!c.attached.contains(&w.seed_credential), "{ctx}");
-    let path = ".github/auth0-rotation.ledger/demo/billing-worker.yml";
-    let text = w
-        .emu
-        .emulator
-        .github
-        .file(OWNER, REPO, "main", path)
-        .expect("ledger on main");
-    let ledger = LedgerEntry::parse(path, &String::from_utf8(text).unwrap()).unwrap();
-    assert_eq!(
-        ledger.current.credential_id, c.attached[0],
-        "{ctx}: ledger matches Auth0"
-    );
-    let open: Vec<_> = w
-        .emu
-        .emulator
-        .github
-        .pulls(OWNER, REPO)
-        .into_iter()
-        .filter(|p| p.state == "open")
-        .collect();
-    assert!(open.is_empty(), "{ctx}: PR left open");
-}
-
-async fn merge(w: &World) {
-    let pull = w
-        .emu
-        .emulator
-        .github
-        .pulls(OWNER, REPO)
-        .into_iter()
-        .find(|p| p.state == "open")
-        .expect("an open PR");
-    w.emu
-        .emulator
-        .github
-        .merge_pull(OWNER, REPO, pull.number)
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,8 @@ pub enum ManagementAuth {
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from `x-ratelimit-reset`.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Management API over HTTP.
 #[derive(Debug)]
@@ -58,9 +60,19 @@ impl HttpAuth0 {
         base_url: Option<&str>,
         auth: ManagementAuth,
     ) -> Result<Self, Auth0Error> {
+        Self::with_timeout(domain, base_url, auth, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`HttpAuth0::new`], with a per-request timeout.
+    pub fn with_timeout(
+        domain: &str,
+        base_url: Option<&str>,
+        auth: ManagementAuth,
+        timeout: Duration,
+    ) -> Result<Self, Auth0Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("auth0-rotate/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .build()
             .map_err(|e| Auth0Error::Transport {
                 operation: "client setup".into(),

@@ -12,7 +12,7 @@ pub mod token;
 mod types;
 
 pub use error::Auth0Error;
-pub use http::{HttpAuth0, ManagementAuth};
+pub use http::{HttpAuth0, ManagementAuth, DEFAULT_TIMEOUT};
 pub use key_api::{Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi};
 pub use types::{ClientInfo, Credential, NewCredential};
 

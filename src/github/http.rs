@@ -54,6 +54,15 @@ impl OctocrabGitHub {
     /// A client for the REST API at `api_url` (e.g. `https://api.github.com`,
     /// `https://HOST/api/v3`, or the emulator's `/github`).
     pub fn new(api_url: &str, token: &SecretString) -> Result<Self, GitHubError> {
+        Self::with_timeout(api_url, token, Duration::from_secs(60))
+    }
+
+    /// Like [`OctocrabGitHub::new`], with a read timeout per request.
+    pub fn with_timeout(
+        api_url: &str,
+        token: &SecretString,
+        read_timeout: Duration,
+    ) -> Result<Self, GitHubError> {
         let setup = |detail: String| GitHubError::Transport {
             operation: "client setup".into(),
             detail,
@@ -62,8 +71,8 @@ impl OctocrabGitHub {
             .personal_token(token.expose().to_owned())
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|e| setup(e.to_string()))?
-            .set_connect_timeout(Some(Duration::from_secs(15)))
-            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_connect_timeout(Some(Duration::from_secs(15).min(read_timeout)))
+            .set_read_timeout(Some(read_timeout))
             .build()
             .map_err(|e| setup(e.to_string()))?;
         Ok(Self { client })

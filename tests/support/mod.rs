@@ -3,3 +3,4 @@ pub mod crash;
 pub mod openapi;
 pub mod recordings;
 pub mod scan;
+pub mod world;
