@@ -433,6 +433,37 @@ async fn manage(
         report.entries.extend(part.entries);
     }
 
+    // Tenant signing keys and connection keys: the same stages, after the
+    // client credentials.
+    let keys = match (act, selection.mode) {
+        (true, Mode::Rotate) => session.rotate_keys(now, &options.force).await.map(|(p, r)| (p, Some(r))),
+        (true, Mode::Finalize) => session.finalize_keys(now).await.map(|(p, r)| (p, Some(r))),
+        _ => session.plan_keys(now, &options.force).await.map(|p| (p, None)),
+    };
+    let mut keys_md = String::new();
+    let mut keys_failed = false;
+    match keys {
+        Ok((kp, kr)) if !kp.is_empty() => {
+            say(commands::group("tenant signing keys and connection keys"));
+            for line in kp.to_text().lines() {
+                say(line);
+            }
+            if let Some(r) = &kr {
+                for line in r.to_text().lines() {
+                    say(line);
+                }
+                keys_failed = r.has_failures();
+            }
+            say(commands::endgroup());
+            keys_md = kp.to_markdown();
+        }
+        Ok(_) => {}
+        Err(e) => {
+            fail("Signing/connection keys failed", e.to_string());
+            keys_failed = true;
+        }
+    }
+
     let default_action = match (selection.mode, i.dry_run) {
         (Mode::Rotate | Mode::Finalize, true) => "dry run: nothing changed",
         (Mode::Rotate | Mode::Finalize, false) => "none",
@@ -440,7 +471,7 @@ async fn manage(
     };
     let rows = summary::rows(&plan, act.then_some(&report), default_action);
 
-    let mut code = 0;
+    let mut code = i32::from(keys_failed);
     for e in &report.entries {
         if let Outcome::Failed { error } = &e.outcome {
             fail(&format!("{} failed", e.entry), error);
@@ -469,7 +500,11 @@ async fn manage(
             now.hour(),
             now.minute()
         );
-        let body = dashboard::body(&rows, &stamp, env.github.run_url().as_deref());
+        let mut body = dashboard::body(&rows, &stamp, env.github.run_url().as_deref());
+        if !keys_md.is_empty() {
+            body.push('\n');
+            body.push_str(&keys_md);
+        }
         match dashboard::upsert(&session.github, &session.workspace.repo, &body).await {
             Ok((n, url, change)) => {
                 say(format!("dashboard issue #{n} {change:?}: {url}").to_lowercase());
@@ -494,6 +529,10 @@ async fn manage(
         &rows,
         &extra,
     ));
+    if !keys_md.is_empty() {
+        rep.summary.push('\n');
+        rep.summary.push_str(&keys_md);
+    }
     code
 }
 

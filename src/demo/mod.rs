@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::emulator::auth0::{ClientView, ROTATION_SCOPES};
+use crate::emulator::auth0::{ClientView, KEY_SCOPES, ROTATION_SCOPES};
 use crate::emulator::github::{SecretStoreRef, TokenKind};
 use crate::emulator::RunningEmulator;
 use crate::github::{seal, GitHubApi, OctocrabGitHub, Repo, Store};
@@ -109,7 +109,7 @@ pub async fn seed(emu: &RunningEmulator) -> anyhow::Result<Seeded> {
         DOMAIN,
         MGMT_CLIENT_ID,
         &format!("https://{DOMAIN}/api/v2/"),
-        ROTATION_SCOPES,
+        &ROTATION_SCOPES.iter().chain(KEY_SCOPES).copied().collect::<Vec<_>>(),
     )?;
     a.create_client(DOMAIN, CLIENT_ID, "billing-worker", None)?;
     a.grant(DOMAIN, CLIENT_ID, AUDIENCE, &["read:invoices"])?;

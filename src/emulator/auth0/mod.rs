@@ -71,6 +71,17 @@ pub const ROTATION_SCOPES: &[&str] = &[
     "delete:client_credentials",
 ];
 
+/// Scopes the tool needs for tenant signing keys and connection keys.
+pub const KEY_SCOPES: &[&str] = &[
+    "read:signing_keys",
+    "create:signing_keys",
+    "update:signing_keys",
+    "read:connections",
+    "read:connections_keys",
+    "create:connections_keys",
+    "update:connections_keys",
+];
+
 /// A credential as the tests see it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CredentialView {
