@@ -18,10 +18,31 @@ async fn signing_keys_are_in_the_step_summary_and_the_dashboard() {
     let fx = Fixture::new(&manifest).await;
     let run = fx.run("schedule", json!({}), &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.summary.contains("### Tenant signing keys"), "{}", run.summary);
-    assert!(run.summary.contains("| `demo` | `acme-demo.eu.auth0.com` |"), "{}", run.summary);
-    assert!(run.stdout.contains("::group::tenant signing keys and connection keys"), "{}", run.stdout);
+    assert!(
+        run.summary.contains("### Tenant signing keys"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary
+            .contains("| `demo` | `acme-demo.eu.auth0.com` |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.stdout
+            .contains("::group::tenant signing keys and connection keys"),
+        "{}",
+        run.stdout
+    );
     let issues = fx.emu.emulator.github.issues(demo::OWNER, demo::REPO);
-    let dash = issues.iter().find(|i| i.labels.iter().any(|l| l == dashboard::LABEL)).expect("dashboard");
-    assert!(dash.body.as_deref().unwrap().contains("### Tenant signing keys"));
+    let dash = issues
+        .iter()
+        .find(|i| i.labels.iter().any(|l| l == dashboard::LABEL))
+        .expect("dashboard");
+    assert!(dash
+        .body
+        .as_deref()
+        .unwrap()
+        .contains("### Tenant signing keys"));
 }

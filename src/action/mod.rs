@@ -436,9 +436,15 @@ async fn manage(
     // Tenant signing keys and connection keys: the same stages, after the
     // client credentials.
     let keys = match (act, selection.mode) {
-        (true, Mode::Rotate) => session.rotate_keys(now, &options.force).await.map(|(p, r)| (p, Some(r))),
+        (true, Mode::Rotate) => session
+            .rotate_keys(now, &options.force)
+            .await
+            .map(|(p, r)| (p, Some(r))),
         (true, Mode::Finalize) => session.finalize_keys(now).await.map(|(p, r)| (p, Some(r))),
-        _ => session.plan_keys(now, &options.force).await.map(|p| (p, None)),
+        _ => session
+            .plan_keys(now, &options.force)
+            .await
+            .map(|p| (p, None)),
     };
     let mut keys_md = String::new();
     let mut keys_failed = false;

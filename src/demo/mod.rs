@@ -109,7 +109,11 @@ pub async fn seed(emu: &RunningEmulator) -> anyhow::Result<Seeded> {
         DOMAIN,
         MGMT_CLIENT_ID,
         &format!("https://{DOMAIN}/api/v2/"),
-        &ROTATION_SCOPES.iter().chain(KEY_SCOPES).copied().collect::<Vec<_>>(),
+        &ROTATION_SCOPES
+            .iter()
+            .chain(KEY_SCOPES)
+            .copied()
+            .collect::<Vec<_>>(),
     )?;
     a.create_client(DOMAIN, CLIENT_ID, "billing-worker", None)?;
     a.grant(DOMAIN, CLIENT_ID, AUDIENCE, &["read:invoices"])?;

@@ -11,6 +11,9 @@ use crate::secret::{SecretBytes, SecretString};
 #[derive(Clone)]
 pub struct PrivateKey {
     pkcs8: SecretBytes,
+    /// Parsed once: aws-lc validates the key on parse, which costs more
+    /// than a signature.
+    pair: std::sync::Arc<RsaKeyPair>,
     public: RsaPublicKey,
     public_pem: String,
 }
@@ -40,8 +43,11 @@ impl PrivateKey {
             .map_err(|_| KeyError::PrivateKey("not an RSA PKCS#8 private key".into()))?;
         let public_pem = pair.public_key_pem();
         let public = RsaPublicKey::from_pem(&public_pem)?;
+        let signing = RsaKeyPair::from_pkcs8(der.expose())
+            .map_err(|e| KeyError::PrivateKey(e.to_string()))?;
         Ok(Self {
             pkcs8: der,
+            pair: std::sync::Arc::new(signing),
             public,
             public_pem,
         })
@@ -82,10 +88,9 @@ impl PrivateKey {
 
     /// Signs `message`.
     pub fn sign(&self, alg: Alg, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let pair = RsaKeyPair::from_pkcs8(self.pkcs8.expose())
-            .map_err(|e| KeyError::PrivateKey(e.to_string()))?;
-        let mut sig = vec![0u8; pair.public_modulus_len()];
-        pair.sign(alg.signing(), &SystemRandom::new(), message, &mut sig)
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(alg.signing(), &SystemRandom::new(), message, &mut sig)
             .map_err(|_| KeyError::Sign)?;
         Ok(sig)
     }
