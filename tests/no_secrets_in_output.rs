@@ -33,7 +33,11 @@ async fn nothing_secret_in_logs_plans_reports_or_pull_requests() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not thread-local: the other tests of this binary run on other
+    // threads at the same time, and tracing caches per-callsite interest
+    // process-wide, so a thread-local subscriber can miss events.
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber in this binary");
 
     let emu = Emulator::new().start_local().await.unwrap();
     demo::seed(&emu).await.unwrap();
@@ -201,5 +205,116 @@ async fn the_cli_commands_print_no_key_material_and_use_plan_exit_codes() {
     assert_clean(&transcript, &keys, "CLI output");
     assert!(!transcript.contains(demo::MGMT_SECRET));
     assert!(!transcript.contains(demo::GITHUB_TOKEN));
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_tool_commits_holds_a_clear_key() {
+    // A rotation with an age identity, interrupted after its journal commit
+    // and resumed: every file the tool wrote on any branch, every PR, every
+    // variable and the dashboard are scanned for the keys involved.
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::new().start_local().await.unwrap();
+    demo::seed(&emu).await.unwrap();
+    let store = SecretStoreRef::Repo {
+        owner: OWNER.into(),
+        repo: REPO.into(),
+    };
+    let read = |e: &Emulator| {
+        String::from_utf8(
+            e.github
+                .secret_plaintext(&store, SECRET)
+                .unwrap()
+                .expose()
+                .to_vec(),
+        )
+        .unwrap()
+    };
+    let initial = read(&emu.emulator);
+    let manifest = dir.path().join("m.yml");
+    std::fs::write(&manifest, demo::MANIFEST).unwrap();
+    let mut settings = demo::settings(&emu, manifest);
+    let identity = age::x25519::Identity::generate();
+    settings.age_identity = Some(auth0_rotate::secret::SecretString::new({
+        use age::secrecy::ExposeSecret;
+        identity.to_string().expose_secret().to_owned()
+    }));
+    let session = auth0_rotate::session::Session::open(&settings)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    // Crash the first run right after the journal commit (the first Auth0 write fails).
+    emu.emulator.faults().add(
+        auth0_rotate::emulator::faults::FaultRule::new(
+            auth0_rotate::emulator::faults::FaultKind::ConnectionReset,
+        )
+        .service(auth0_rotate::emulator::faults::Service::Auth0)
+        .method("POST")
+        .path("/api/v2/clients/*/credentials")
+        .always(),
+    );
+    let _ = session
+        .rotate(now, &auth0_rotate::plan::PlanOptions::default())
+        .await;
+    let branch = "auth0-rotate/demo/billing-worker";
+    let journal = emu.emulator.github.file(
+        OWNER,
+        REPO,
+        branch,
+        ".github/auth0-rotation.ledger/demo/billing-worker.pending.yml",
+    );
+    let journal = String::from_utf8(journal.expect("journal committed")).unwrap();
+    assert!(journal.contains("BEGIN AGE ENCRYPTED FILE"));
+    emu.emulator.faults().clear();
+    let (_, report) = session
+        .rotate(
+            now + time::Duration::minutes(11),
+            &auth0_rotate::plan::PlanOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        report.to_text().contains("resuming"),
+        "{}",
+        report.to_text()
+    );
+    let keys = vec![initial, read(&emu.emulator)];
+
+    assert_clean(&journal, &keys, "journal");
+    for git_ref in ["main", branch] {
+        for path in [
+            ".github/auth0-rotation.yml",
+            ".github/auth0-rotation.ledger/demo/billing-worker.yml",
+            ".github/auth0-rotation.ledger/demo/billing-worker.pending.yml",
+        ] {
+            if let Some(bytes) = emu.emulator.github.file(OWNER, REPO, git_ref, path) {
+                assert_clean(
+                    &String::from_utf8(bytes).unwrap(),
+                    &keys,
+                    &format!("{git_ref}:{path}"),
+                );
+            }
+        }
+    }
+    for pull in emu.emulator.github.pulls(OWNER, REPO) {
+        assert_clean(
+            &format!("{}\n{}", pull.title, pull.body.unwrap_or_default()),
+            &keys,
+            "PR",
+        );
+    }
+    for issue in emu.emulator.github.issues(OWNER, REPO) {
+        assert_clean(&issue.body.unwrap_or_default(), &keys, "issue");
+    }
+    assert_clean(&report.to_text(), &keys, "report");
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("auth0-rotate"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    for text in leftovers {
+        assert_clean(&text, &keys, "temp file");
+    }
     emu.stop().await;
 }
