@@ -34,6 +34,22 @@ fn repo_path(r: &Repo) -> String {
     format!("/repos/{}/{}", seg(&r.owner), seg(&r.name))
 }
 
+/// Adds an organization store's `visibility` (and selected repositories) to a
+/// secret or variable body.
+fn org_visibility(store: &Store, body: &mut Value) {
+    if let Store::Org {
+        visibility,
+        selected_repository_ids,
+        ..
+    } = store
+    {
+        body["visibility"] = json!(visibility);
+        if visibility == "selected" {
+            body["selected_repository_ids"] = json!(selected_repository_ids);
+        }
+    }
+}
+
 fn store_path(store: &Store, kind: &str) -> String {
     match store {
         Store::Repo(r) => format!("{}/actions/{kind}", repo_path(r)),
@@ -273,17 +289,7 @@ impl GitHubApi for OctocrabGitHub {
     ) -> Result<WriteOutcome, GitHubError> {
         let op = "PUT secret";
         let mut body = json!({"encrypted_value": encrypted_value, "key_id": key_id});
-        if let Store::Org {
-            visibility,
-            selected_repository_ids,
-            ..
-        } = store
-        {
-            body["visibility"] = json!(visibility);
-            if visibility == "selected" {
-                body["selected_repository_ids"] = json!(selected_repository_ids);
-            }
-        }
+        org_visibility(store, &mut body);
         let path = format!("{}/{}", store_path(store, "secrets"), seg(name));
         let (status, _) = self.expect(Verb::Put, &path, Some(&body), op).await?;
         Ok(if status == StatusCode::CREATED {
@@ -301,17 +307,7 @@ impl GitHubApi for OctocrabGitHub {
     ) -> Result<WriteOutcome, GitHubError> {
         let op = "PATCH variable";
         let mut body = json!({"name": name, "value": value});
-        if let Store::Org {
-            visibility,
-            selected_repository_ids,
-            ..
-        } = store
-        {
-            body["visibility"] = json!(visibility);
-            if visibility == "selected" {
-                body["selected_repository_ids"] = json!(selected_repository_ids);
-            }
-        }
+        org_visibility(store, &mut body);
         let item = format!("{}/{}", store_path(store, "variables"), seg(name));
         let (status, v) = self.send(Verb::Patch, &item, Some(&body), op).await?;
         if status.is_success() {
