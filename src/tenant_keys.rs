@@ -219,13 +219,13 @@ impl KeysPlan {
 
 fn short(kid: Option<&str>) -> String {
     match kid {
-        Some(k) => format!("{}…", k.chars().take(12).collect::<String>()),
+        Some(k) => crate::plan::short_kid(k),
         None => "-".into(),
     }
 }
 
 fn code(kid: Option<&str>) -> String {
-    kid.map(|k| format!("`{}…`", k.chars().take(12).collect::<String>()))
+    kid.map(|k| format!("`{}`", crate::plan::short_kid(k)))
         .unwrap_or_default()
 }
 

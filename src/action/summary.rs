@@ -87,7 +87,7 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
         state: e.decision.label().to_owned(),
         kid: c
             .and_then(|c| c.kid.as_deref())
-            .map(|k| format!("{}…", k.chars().take(12).collect::<String>()))
+            .map(crate::plan::short_kid)
             .unwrap_or_default(),
         age: c
             .and_then(|c| c.age_days)

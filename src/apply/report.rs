@@ -117,8 +117,8 @@ impl Report {
                     verified,
                     ..
                 } => format!(
-                    "rotated: new kid {}…, {}, PR {pull_operation}: {pull_url}",
-                    &kid[..kid.len().min(12)],
+                    "rotated: new kid {}, {}, PR {pull_operation}: {pull_url}",
+                    crate::plan::short_kid(kid),
                     if *verified {
                         "verified by a token exchange"
                     } else {

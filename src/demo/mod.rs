@@ -371,9 +371,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
 }
 
 fn short(kids: &[String]) -> Vec<String> {
-    kids.iter()
-        .map(|k| format!("{}…", &k[..k.len().min(12)]))
-        .collect()
+    kids.iter().map(|k| crate::plan::short_kid(k)).collect()
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {

@@ -621,7 +621,8 @@ fn ledger_problem(
     }
 }
 
-fn short_kid(kid: &str) -> String {
+/// A kid shortened for reports: its first 12 characters and `…`.
+pub fn short_kid(kid: &str) -> String {
     format!("{}…", kid.chars().take(12).collect::<String>())
 }
 

@@ -21,10 +21,6 @@ impl Decision {
     }
 }
 
-fn short(kid: &str) -> String {
-    kid.chars().take(12).collect()
-}
-
 impl EntryPlan {
     /// `tenant/entry`.
     pub fn key(&self) -> String {
@@ -89,7 +85,7 @@ impl Plan {
             if let Some(c) = &e.current {
                 let _ = write!(out, "{:width$}  current {}", "", c.credential_id);
                 if let Some(k) = &c.kid {
-                    let _ = write!(out, ", kid {}…", short(k));
+                    let _ = write!(out, ", kid {}", super::short_kid(k));
                 }
                 if let Some(a) = c.age_days {
                     let _ = write!(out, ", {a} days old");
@@ -118,7 +114,7 @@ impl Plan {
             let c = e.current.as_ref();
             let kid = c
                 .and_then(|c| c.kid.as_deref())
-                .map(|k| format!("`{}…`", short(k)))
+                .map(|k| format!("`{}`", super::short_kid(k)))
                 .unwrap_or_default();
             let age = c
                 .and_then(|c| c.age_days)
