@@ -261,7 +261,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let session = Session::open(&run.settings()?).await?;
             let plan = session.plan(run.now(), &options(&force)).await?;
             let keys = session.plan_keys(run.now(), &options(&force).force).await?;
-            print!(
+            crate::out!(
                 "{}",
                 match format {
                     Format::Text => plan.to_text(),
@@ -272,8 +272,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             );
             if !keys.is_empty() {
                 match format {
-                    Format::Text => print!("\n{}", keys.to_text()),
-                    Format::Markdown => print!("\n{}", keys.to_markdown()),
+                    Format::Text => crate::out!("\n{}", keys.to_text()),
+                    Format::Markdown => crate::out!("\n{}", keys.to_markdown()),
                     Format::Json => {}
                 }
             }
@@ -286,28 +286,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rotate { run, force } => {
             let session = Session::open(&run.settings()?).await?;
             let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
-            print!("{}\n{}", plan.to_text(), report.to_text());
+            crate::out!("{}\n{}", plan.to_text(), report.to_text());
             let (keys, key_report) = session
                 .rotate_keys(run.now(), &options(&force).force)
                 .await?;
             if !keys.is_empty() {
-                print!("\n{}\n{}", keys.to_text(), key_report.to_text());
+                crate::out!("\n{}\n{}", keys.to_text(), key_report.to_text());
             }
             Ok(report.exit_code().max(i32::from(key_report.has_failures())))
         }
         Command::Finalize { run } => {
             let session = Session::open(&run.settings()?).await?;
             let (_, report) = session.finalize(run.now()).await?;
-            print!("{}", report.to_text());
+            crate::out!("{}", report.to_text());
             let (keys, key_report) = session.finalize_keys(run.now()).await?;
             if !keys.is_empty() {
-                print!("{}", key_report.to_text());
+                crate::out!("{}", key_report.to_text());
             }
             Ok(report.exit_code().max(i32::from(key_report.has_failures())))
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {
-                println!(
+                crate::outln!(
                     "{}: ok ({} tenants, {} credentials)",
                     manifest.display(),
                     m.tenants.len(),
@@ -316,12 +316,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Ok(0)
             }
             Err(e) => {
-                eprintln!("{e}");
+                crate::errln!("{e}");
                 Ok(1)
             }
         },
         Command::Schema => {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::manifest::json_schema())?
             );
@@ -330,13 +330,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Emulator { listen, seed_demo } => {
             let emu = crate::emulator::Emulator::new();
             let running = emu.start(listen).await?;
-            println!("emulator listening on {}", running.base_url());
-            println!("  GitHub API:   {}", running.github_api_url());
-            println!("  Auth0 tenant: {}/auth0/<domain>", running.base_url());
-            println!("  seed API:     {}/_emulator", running.base_url());
+            crate::outln!("emulator listening on {}", running.base_url());
+            crate::outln!("  GitHub API:   {}", running.github_api_url());
+            crate::outln!("  Auth0 tenant: {}/auth0/<domain>", running.base_url());
+            crate::outln!("  seed API:     {}/_emulator", running.base_url());
             if seed_demo {
                 let seeded = crate::demo::seed(&running).await?;
-                println!("{}", seeded.describe());
+                crate::outln!("{}", seeded.describe());
             }
             tokio::signal::ctrl_c().await?;
             running.stop().await;
@@ -344,22 +344,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo { exchanges } => crate::demo::run(exchanges).await,
         Command::Bench { samples } => {
-            print!("{}", crate::bench::run(samples).await?);
+            crate::out!("{}", crate::bench::run(samples).await?);
             Ok(0)
         }
         Command::Init { dir } => match crate::action::init::init(&dir) {
             Ok(written) => {
                 for p in written {
-                    println!("wrote {}", p.display());
+                    crate::outln!("wrote {}", p.display());
                 }
-                println!(
+                crate::outln!(
                     "next: edit the manifest, run `auth0-rotate validate`, create the GitHub App and \
                      the variables/secrets named in the workflows"
                 );
                 Ok(0)
             }
             Err(e) => {
-                eprintln!("{e}");
+                crate::errln!("{e}");
                 Ok(1)
             }
         },
@@ -397,14 +397,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             match crate::action::canary::verify(&req).await {
                 Ok(r) => {
-                    println!(
+                    crate::outln!(
                         "ok: client {} obtained a token for {} (kid {}, {}, expires in {} s)",
-                        r.client_id, req.audience, r.kid, r.alg, r.expires_in
+                        r.client_id,
+                        req.audience,
+                        r.kid,
+                        r.alg,
+                        r.expires_in
                     );
                     Ok(0)
                 }
                 Err(e) => {
-                    eprintln!("verify failed: {e}");
+                    crate::errln!("verify failed: {e}");
                     Ok(1)
                 }
             }
@@ -414,7 +418,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let now = run.now();
             let plan = session.plan(now, &PlanOptions::default()).await?;
             let rows = crate::action::summary::rows(&plan, None, "");
-            print!(
+            crate::out!(
                 "{}",
                 match format {
                     Format::Text => plan.to_text(),

@@ -41,6 +41,86 @@ pub struct Journal {
     /// escrow recipients; absent when no identity is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_key: Option<String>,
+    /// The run that holds the lock, so a later run can ask whether it is
+    /// still alive instead of trusting a clock.
+    #[serde(default, skip_serializing_if = "Holder::is_empty")]
+    pub holder: Holder,
+    /// Set when the run ended without reaching its PR: the journal is then a
+    /// record of where it stopped, no longer a lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+}
+
+/// Who wrote a journal. Every field is optional: a journal may come from an
+/// older version, the CLI or the action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holder {
+    /// `GITHUB_RUN_ID` of the workflow run (the action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_run_id: Option<u64>,
+    /// Host name of the machine (the CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Process id on that host (the CLI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+impl Holder {
+    /// True when nothing identifies the holder.
+    pub fn is_empty(&self) -> bool {
+        self.github_run_id.is_none() && self.host.is_none() && self.pid.is_none()
+    }
+
+    /// `workflow run 123`, `pid 42 on host`, or `an unknown run`, for messages.
+    pub fn describe(&self) -> String {
+        match (self.github_run_id, &self.host, self.pid) {
+            (Some(id), _, _) => format!("workflow run {id}"),
+            (None, Some(h), Some(p)) => format!("process {p} on {}", crate::text::neutral(h)),
+            _ => "an unidentified run".to_owned(),
+        }
+    }
+}
+
+/// How a run that did not reach its PR ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ended {
+    /// When it gave up.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What stopped it (the tool's own message).
+    pub error: String,
+}
+
+/// Whether the run named in a journal is still running, as far as the
+/// observer could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Confirmed running (the Actions API says so, or the process exists).
+    Running,
+    /// Confirmed finished (completed workflow run, or no such process).
+    Finished,
+    /// Could not be checked: only the journal's age can tell.
+    Unknown,
+}
+
+/// What a journal means for a run that finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LockState {
+    /// Another run holds the entry, and it is confirmed running.
+    HeldLive,
+    /// Another run may hold the entry: it could not be checked, and the
+    /// journal is younger than [`FRESH_FOR`].
+    HeldUnconfirmed,
+    /// Not a lock: why.
+    Released {
+        /// Why the journal no longer locks the entry.
+        reason: String,
+    },
 }
 
 /// Journal errors (never carry key material).
@@ -56,7 +136,11 @@ pub enum JournalError {
     #[error("cannot decrypt the journal's key with the configured age identity: {0}")]
     Decrypt(String),
     /// The journal file is malformed.
-    #[error("journal {path}: {detail}")]
+    #[error(
+        "journal {}: {}",
+        crate::text::neutral(path),
+        crate::text::neutral(detail)
+    )]
     Parse {
         /// File path.
         path: String,
@@ -73,10 +157,25 @@ pub fn journal_path(dir: &str, tenant: &str, entry: &str) -> String {
 impl Journal {
     /// Parses a journal file.
     pub fn parse(path: &str, text: &str) -> Result<Self, JournalError> {
-        serde_saphyr::from_str(text).map_err(|e| JournalError::Parse {
+        let j: Journal = serde_saphyr::from_str(text).map_err(|e| JournalError::Parse {
             path: path.to_owned(),
             detail: e.to_string(),
-        })
+        })?;
+        let mut ids = vec![
+            ("tenant", j.tenant.as_str()),
+            ("entry", j.entry.as_str()),
+            ("client_id", j.client_id.as_str()),
+            ("kid", j.kid.as_str()),
+            ("replaces", j.replaces.as_str()),
+        ];
+        if let Some(h) = &j.holder.host {
+            ids.push(("holder.host", h.as_str()));
+        }
+        crate::text::check_identifiers(ids).map_err(|detail| JournalError::Parse {
+            path: path.to_owned(),
+            detail,
+        })?;
+        Ok(j)
     }
 
     /// Serializes with a header.
@@ -87,11 +186,62 @@ impl Journal {
         )
     }
 
-    /// True while the run that wrote it may still be working.
+    /// True while the run that wrote it may still be working by the clock.
     pub fn is_fresh(&self, now: OffsetDateTime) -> bool {
         now - self.started_at < FRESH_FOR
     }
+
+    /// Whether this journal locks its entry at `now`, given what is known of
+    /// its holder. A journal that ended, is dated in the future, or whose
+    /// holder is confirmed finished is never a lock; a confirmed-running
+    /// holder always is; otherwise the clock decides.
+    pub fn lock_state(&self, now: OffsetDateTime, holder: Liveness) -> LockState {
+        if let Some(e) = &self.ended {
+            return LockState::Released {
+                reason: format!("the run that wrote it ended at {}", e.at),
+            };
+        }
+        if self.started_at > now + CLOCK_SKEW {
+            return LockState::Released {
+                reason: format!("it is dated in the future ({})", self.started_at),
+            };
+        }
+        match holder {
+            Liveness::Running => LockState::HeldLive,
+            Liveness::Finished => LockState::Released {
+                reason: format!("{} has finished", self.holder.describe()),
+            },
+            Liveness::Unknown if self.is_fresh(now) => LockState::HeldUnconfirmed,
+            Liveness::Unknown => LockState::Released {
+                reason: format!("it is older than {} minutes", FRESH_FOR.whole_minutes()),
+            },
+        }
+    }
 }
+
+/// True when process `pid` exists on this machine (Linux `/proc`); false
+/// elsewhere or when it has exited.
+pub fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+impl Holder {
+    /// This process: host name (from `/proc/sys/kernel/hostname`) and pid.
+    pub fn this_process() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| crate::text::check_identifiers([("host", h.as_str())]).is_ok());
+        Self {
+            github_run_id: None,
+            host,
+            pid: Some(std::process::id()),
+        }
+    }
+}
+
+/// How far in the future a journal's start may be before it is not believed.
+pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
 
 /// The age identity that can resume rotations, and escrow recipients.
 #[derive(Default)]

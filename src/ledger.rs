@@ -84,7 +84,11 @@ pub struct LedgerEntry {
 
 /// A ledger file that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("ledger file {path} is invalid: {detail}")]
+#[error(
+    "ledger file {} is invalid: {}",
+    crate::text::neutral(path),
+    crate::text::neutral(detail)
+)]
 pub struct LedgerError {
     /// Repository path of the file.
     pub path: String,
@@ -113,6 +117,24 @@ impl LedgerEntry {
                 ),
             });
         }
+        let mut ids = vec![
+            ("tenant", entry.tenant.as_str()),
+            ("entry", entry.entry.as_str()),
+            ("client_id", entry.client_id.as_str()),
+            (
+                "current.credential_id",
+                entry.current.credential_id.as_str(),
+            ),
+            ("current.kid", entry.current.kid.as_str()),
+        ];
+        for r in &entry.retiring {
+            ids.push(("retiring.credential_id", r.credential_id.as_str()));
+            ids.push(("retiring.kid", r.kid.as_str()));
+        }
+        crate::text::check_identifiers(ids).map_err(|detail| LedgerError {
+            path: path.to_owned(),
+            detail,
+        })?;
         Ok(entry)
     }
 
@@ -165,5 +187,17 @@ mod tests {
         assert!(err.to_string().contains("version 9"));
         let text = format!("{}private_key: oops\n", sample().render());
         assert!(LedgerEntry::parse("l.yml", &text).is_err());
+    }
+
+    #[test]
+    fn refuses_a_value_that_would_print_a_workflow_command() {
+        let mut e = sample();
+        e.retiring[0].credential_id = "cred_old\n::stop-commands::zzz".into();
+        let err = LedgerEntry::parse("l.yml", &e.render())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retiring.credential_id"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        assert!(!err.lines().any(crate::text::starts_command), "{err}");
     }
 }

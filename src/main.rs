@@ -8,7 +8,7 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("AUTH0_ROTATE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(auth0_rotate::text::log_writer)
         .with_target(false)
         .init();
     let cli = auth0_rotate::cli::Cli::parse();

@@ -4,7 +4,7 @@
 use crate::apply::EntrySpec;
 use crate::auth0::Auth0Api;
 use crate::github::{GitHubApi, GitHubError, Repo};
-use crate::journal::{journal_path, Journal, JournalError};
+use crate::journal::{journal_path, Holder, Journal, JournalError, Liveness};
 use crate::ledger::{entry_path, LedgerEntry, LedgerError};
 use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
 
@@ -19,6 +19,8 @@ pub struct Workspace {
     pub ledger_dir: String,
     /// Prefix of rotation branches.
     pub branch_prefix: String,
+    /// This run, as journals name their holder.
+    pub runner: Holder,
 }
 
 impl Workspace {
@@ -52,20 +54,52 @@ pub enum ObserveError {
     Journal(#[from] JournalError),
 }
 
-/// Reads an entry's journal from its rotation branch (absent branch = none).
-pub async fn read_journal<G: GitHubApi>(
+/// Reads an entry's journal at commit (or ref) `at` of its rotation branch.
+/// A journal that does not parse is not a lock and not a record the tool can
+/// use: it is reported in the log (neutralised) and treated as absent; the
+/// Auth0 records then decide what is safe.
+pub async fn read_journal_at<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
+    at: &str,
 ) -> Result<Option<Journal>, ObserveError> {
-    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    if gh.branch_sha(&ws.repo, &branch).await?.is_none() {
-        return Ok(None);
-    }
     let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
-    match gh.file(&ws.repo, &path, &branch).await? {
-        Some(text) => Ok(Some(Journal::parse(&path, &text)?)),
-        None => Ok(None),
+    let Some(text) = gh.file(&ws.repo, &path, at).await? else {
+        return Ok(None);
+    };
+    match Journal::parse(&path, &text) {
+        Ok(j) => Ok(Some(j)),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring an unreadable journal: it is not a lock");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether the run that holds a journal is still running: the Actions API
+/// for a workflow run, the process table for a process on this host.
+pub async fn holder_liveness<G: GitHubApi>(gh: &G, ws: &Workspace, holder: &Holder) -> Liveness {
+    if let Some(id) = holder.github_run_id {
+        return match gh.workflow_run_completed(&ws.repo, id).await {
+            Ok(Some(true)) => Liveness::Finished,
+            Ok(Some(false)) => Liveness::Running,
+            Ok(None) => Liveness::Unknown,
+            Err(e) => {
+                tracing::warn!(error = %e, run = id, "cannot check the journal holder's workflow run");
+                Liveness::Unknown
+            }
+        };
+    }
+    match (&holder.host, holder.pid, &ws.runner.host) {
+        (Some(h), Some(pid), Some(here)) if h == here => {
+            if crate::journal::process_exists(pid) {
+                Liveness::Running
+            } else {
+                Liveness::Finished
+            }
+        }
+        _ => Liveness::Unknown,
     }
 }
 
@@ -105,7 +139,8 @@ pub async fn client_state<A: Auth0Api>(
     })
 }
 
-/// Observes one entry.
+/// Observes one entry: the default branch's ledger, the client in Auth0, and
+/// the rotation branch at one head (its open PR, journal or proposal).
 pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     auth0: Option<&A>,
     gh: &G,
@@ -123,23 +158,31 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         )),
     };
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let pull = match gh
-        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
-        .await?
-    {
-        Some(p) => Some(OpenPull {
-            number: p.number,
-            url: p.html_url,
-            ledger: read_ledger(gh, ws, spec, &branch).await?,
-        }),
+    let branch_head = gh.branch_sha(&ws.repo, &branch).await?;
+    let pull = match &branch_head {
         None => None,
+        Some(head) => match gh
+            .find_open_pull(&ws.repo, &branch, &ws.default_branch)
+            .await?
+        {
+            Some(p) => Some(OpenPull {
+                number: p.number,
+                url: p.html_url,
+                ledger: read_ledger(gh, ws, spec, head).await?,
+            }),
+            None => None,
+        },
     };
-    let journal = match pull {
-        Some(_) => None,
-        None => read_journal(gh, ws, spec).await?,
+    let journal = match (&pull, &branch_head) {
+        (None, Some(head)) => read_journal_at(gh, ws, spec, head).await?,
+        _ => None,
     };
-    let proposal = match (&pull, &journal) {
-        (None, None) => branch_proposal(gh, ws, spec, ledger.as_ref()).await?,
+    let journal_holder = match &journal {
+        Some(j) => holder_liveness(gh, ws, &j.holder).await,
+        None => Liveness::Unknown,
+    };
+    let proposal = match (&pull, &journal, &branch_head) {
+        (None, None, Some(head)) => branch_proposal(gh, ws, spec, ledger.as_ref(), head).await?,
         _ => None,
     };
     let provenance = match &ledger {
@@ -151,6 +194,8 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         client,
         pull,
         journal,
+        journal_holder,
+        branch_head,
         proposal,
         provenance,
     })
@@ -197,12 +242,10 @@ async fn branch_proposal<G: GitHubApi>(
     ws: &Workspace,
     spec: &EntrySpec,
     main: Option<&LedgerEntry>,
+    head: &str,
 ) -> Result<Option<Proposal>, ObserveError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let Some(head) = gh.branch_sha(&ws.repo, &branch).await? else {
-        return Ok(None);
-    };
-    let Some(proposed) = read_ledger(gh, ws, spec, &branch).await? else {
+    let Some(proposed) = read_ledger(gh, ws, spec, head).await? else {
         return Ok(None);
     };
     if main == Some(&proposed) {
@@ -211,7 +254,7 @@ async fn branch_proposal<G: GitHubApi>(
     let closed = gh
         .closed_pulls(&ws.repo, &branch, &ws.default_branch)
         .await?;
-    let same_head: Vec<_> = closed.iter().filter(|p| p.head.sha == head).collect();
+    let same_head: Vec<_> = closed.iter().filter(|p| p.head.sha == *head).collect();
     if same_head.iter().any(|p| p.merged_at.is_some()) {
         return Ok(None);
     }

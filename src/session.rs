@@ -67,6 +67,8 @@ pub struct Settings {
     pub age_recipients: Vec<String>,
     /// Per-request timeout of the Auth0 and GitHub clients (default 30 s / 60 s).
     pub http_timeout: Option<std::time::Duration>,
+    /// This run, as its journals name their holder (default: this process).
+    pub runner: crate::journal::Holder,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Settings {
             age_identity: None,
             age_recipients: Vec::new(),
             http_timeout: None,
+            runner: crate::journal::Holder::this_process(),
         }
     }
 }
@@ -234,6 +237,7 @@ impl Session {
                 default_branch,
                 ledger_dir: settings.ledger_dir.clone(),
                 branch_prefix: settings.branch_prefix.clone(),
+                runner: settings.runner.clone(),
             },
         })
     }

@@ -210,9 +210,10 @@ async fn without_an_age_identity_an_interrupted_rotation_is_reported_not_guessed
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("m.yml");
     std::fs::write(&manifest, demo::MANIFEST).unwrap();
-    let session = Session::open(&demo::settings(&emu, manifest))
-        .await
-        .unwrap();
+    let mut settings = demo::settings(&emu, manifest);
+    // The crash is simulated in this (living) process: name no holder.
+    settings.runner = auth0_rotate::journal::Holder::default();
+    let session = Session::open(&settings).await.unwrap();
     let w = World {
         emu,
         session,

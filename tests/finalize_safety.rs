@@ -141,7 +141,7 @@ async fn a_ledger_pushed_without_any_merged_pr_is_refused() {
         .add_credential(
             DOMAIN,
             CLIENT_ID,
-            "added by hand",
+            "auth0-rotate billing-worker 2026-11-25",
             other.public_key_pem(),
             auth0_rotate::keys::Alg::RS256,
             true,

@@ -76,6 +76,8 @@ async fn the_age_cli_decrypts_the_journaled_key_and_the_run_resumes() {
         std::fs::read_to_string(&identity).unwrap(),
     ));
     settings.age_recipients = vec![escrow_recipient];
+    // The crash is simulated in this (living) process: name no holder.
+    settings.runner = auth0_rotate::journal::Holder::default();
     let session = Session::open(&settings).await.unwrap();
 
     // Crash right after the journal commit: the key exists only in the journal.

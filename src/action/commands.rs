@@ -1,6 +1,10 @@
 //! Workflow commands (`::name props::data`) with the Actions toolkit's
 //! escaping: data `%`→`%25`, `\r`→`%0D`, `\n`→`%0A`; property values
-//! additionally `:`→`%3A` and `,`→`%2C`.
+//! additionally `:`→`%3A` and `,`→`%2C`. Every function returns a
+//! [`Command`], the only text printed without the line guard of
+//! [`crate::text`].
+
+pub use crate::text::Command;
 
 /// Escapes command data (the message).
 pub fn escape_data(s: &str) -> String {
@@ -15,7 +19,11 @@ pub fn escape_property(s: &str) -> String {
 }
 
 /// `::name k=v,k=v::data` (properties with empty values are left out).
-pub fn command(name: &str, props: &[(&str, String)], data: &str) -> String {
+pub fn command(name: &str, props: &[(&str, String)], data: &str) -> Command {
+    Command::trusted(command_line(name, props, data))
+}
+
+fn command_line(name: &str, props: &[(&str, String)], data: &str) -> String {
     let props: Vec<String> = props
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -62,32 +70,32 @@ impl Annotation {
 }
 
 /// `::error …::message`.
-pub fn error(a: &Annotation, message: &str) -> String {
+pub fn error(a: &Annotation, message: &str) -> Command {
     command("error", &a.props(), message)
 }
 
 /// `::warning …::message`.
-pub fn warning(a: &Annotation, message: &str) -> String {
+pub fn warning(a: &Annotation, message: &str) -> Command {
     command("warning", &a.props(), message)
 }
 
 /// `::notice …::message`.
-pub fn notice(a: &Annotation, message: &str) -> String {
+pub fn notice(a: &Annotation, message: &str) -> Command {
     command("notice", &a.props(), message)
 }
 
 /// `::group::title`.
-pub fn group(title: &str) -> String {
+pub fn group(title: &str) -> Command {
     command("group", &[], title)
 }
 
 /// `::endgroup::`.
-pub fn endgroup() -> String {
-    "::endgroup::".to_owned()
+pub fn endgroup() -> Command {
+    Command::trusted("::endgroup::".to_owned())
 }
 
 /// `::add-mask::value` (one line of a secret).
-pub fn add_mask(line: &str) -> String {
+pub fn add_mask(line: &str) -> Command {
     command("add-mask", &[], line)
 }
 
@@ -112,15 +120,15 @@ mod tests {
             col: Some(10),
         };
         assert_eq!(
-            error(&a, "alg ES256 is not supported\nuse RS256"),
+            error(&a, "alg ES256 is not supported\nuse RS256").as_str(),
             "::error file=.github/auth0-rotation.yml,line=12,col=10,title=M010%3A bad alg%2C really::\
              alg ES256 is not supported%0Ause RS256"
         );
         assert_eq!(
-            warning(&Annotation::titled("t"), "m"),
+            warning(&Annotation::titled("t"), "m").as_str(),
             "::warning title=t::m"
         );
-        assert_eq!(group("prod/a"), "::group::prod/a");
-        assert_eq!(add_mask("abc%"), "::add-mask::abc%25");
+        assert_eq!(group("prod/a").as_str(), "::group::prod/a");
+        assert_eq!(add_mask("abc%").as_str(), "::add-mask::abc%25");
     }
 }

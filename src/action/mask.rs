@@ -15,7 +15,7 @@ pub fn mask_commands(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in value.lines().map(str::trim_end) {
         if !line.trim().is_empty() && seen.insert(line.to_owned()) {
-            out.push(commands::add_mask(line));
+            out.push(commands::add_mask(line).to_string());
         }
     }
     out

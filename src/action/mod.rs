@@ -35,12 +35,18 @@ use mask::Masker;
 /// Warn when the current credential expires within this many days.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
+/// Prints text: every line that could start a workflow command is defused.
 fn say(line: impl AsRef<str>) {
-    println!("{}", line.as_ref());
+    crate::text::print(line.as_ref());
+}
+
+/// Prints one of the tool's own workflow commands.
+fn cmd(c: commands::Command) {
+    crate::text::print_command(&c);
 }
 
 fn fail(title: &str, message: impl AsRef<str>) {
-    say(commands::error(
+    cmd(commands::error(
         &Annotation::titled(title),
         message.as_ref(),
     ));
@@ -84,7 +90,7 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
         masker.mask(s.expose());
     }
     for name in &env.unknown_inputs {
-        say(commands::warning(
+        cmd(commands::warning(
             &Annotation::titled("Unknown input"),
             &format!("{name} is not an input of auth0-rotate; it is ignored (see action.yml)"),
         ));
@@ -130,7 +136,7 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
     }
     if let Some(path) = &env.github.step_summary {
         if let Err(e) = summary::append(path, &rep.summary) {
-            say(commands::warning(
+            cmd(commands::warning(
                 &Annotation::titled("Cannot write the job summary"),
                 &e.to_string(),
             ));
@@ -162,7 +168,7 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
             fail("Missing verify inputs", &msg);
             return 1;
         }
-        say(commands::warning(
+        cmd(commands::warning(
             &Annotation::titled("Canary skipped"),
             &msg,
         ));
@@ -182,7 +188,7 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
                 "verified: client {} obtained a token for {} with the key in the secret (kid {}, {})",
                 r.client_id, req.audience, r.kid, r.alg
             );
-            say(commands::notice(
+            cmd(commands::notice(
                 &Annotation::titled("Canary passed"),
                 &line,
             ));
@@ -219,6 +225,15 @@ fn settings(env: &ActionEnv) -> Result<Settings, String> {
             .to_owned(),
     )?;
     let mut s = Settings::new(env.manifest_path(), repo, env.api_url(), token);
+    // The journal names this workflow run, so a later run can ask the
+    // Actions API whether it still runs instead of trusting a clock.
+    if let Some(id) = env.github.run_id.as_deref().and_then(|v| v.parse().ok()) {
+        s.runner = crate::journal::Holder {
+            github_run_id: Some(id),
+            host: None,
+            pid: None,
+        };
+    }
     s.management = match (
         &i.auth0_client_id,
         &i.auth0_client_secret,
@@ -258,7 +273,7 @@ fn annotate_manifest(env: &ActionEnv, errors: &ManifestErrors) {
         if let Some(h) = &d.hint {
             msg.push_str(&format!(" (help: {h})"));
         }
-        say(commands::error(
+        cmd(commands::error(
             &Annotation {
                 title: format!("auth0-rotate manifest {}", d.code),
                 file: Some(file.clone()),
@@ -295,7 +310,7 @@ async fn probe_secrets(session: &Session) -> Result<(), String> {
              {message}). {TOKEN_ADVICE}"
         )),
         Err(e) => {
-            say(commands::warning(
+            cmd(commands::warning(
                 &Annotation::titled("Secrets check"),
                 &format!("could not read the secrets public key of {store}: {e}"),
             ));
@@ -316,7 +331,7 @@ fn expiry_warnings(plan: &Plan, now: OffsetDateTime) {
             } else {
                 format!("expires in {days} days ({})", crate::plan::date(exp))
             };
-            say(commands::warning(
+            cmd(commands::warning(
                 &Annotation::titled("Credential expires soon"),
                 &format!(
                     "{}: the current credential {} {when}",
@@ -420,7 +435,7 @@ async fn manage(
             apply::finalize(&ctx, std::slice::from_ref(spec), &one).await
         };
         // Every secret of this entry was masked above; now its log.
-        say(commands::group(&format!(
+        cmd(commands::group(&format!(
             "{} — {}",
             ep.key(),
             ep.decision.label()
@@ -429,7 +444,7 @@ async fn manage(
         for line in part.to_text().lines() {
             say(line);
         }
-        say(commands::endgroup());
+        cmd(commands::endgroup());
         report.entries.extend(part.entries);
     }
 
@@ -450,7 +465,7 @@ async fn manage(
     let mut keys_failed = false;
     match keys {
         Ok((kp, kr)) if !kp.is_empty() => {
-            say(commands::group("tenant signing keys and connection keys"));
+            cmd(commands::group("tenant signing keys and connection keys"));
             for line in kp.to_text().lines() {
                 say(line);
             }
@@ -460,7 +475,7 @@ async fn manage(
                 }
                 keys_failed = r.has_failures();
             }
-            say(commands::endgroup());
+            cmd(commands::endgroup());
             keys_md = kp.to_markdown();
         }
         Ok(_) => {}
@@ -488,10 +503,10 @@ async fn manage(
         if let Decision::NeedsAttention { .. } = e.decision {
             let a = Annotation::titled(format!("{} needs attention", e.key()));
             if selection.mode == Mode::Rotate {
-                say(commands::error(&a, &e.explanation));
+                cmd(commands::error(&a, &e.explanation));
                 code = 1;
             } else {
-                say(commands::warning(&a, &e.explanation));
+                cmd(commands::warning(&a, &e.explanation));
             }
         }
     }
@@ -517,7 +532,7 @@ async fn manage(
                 rep.outputs.push(("dashboard-issue-number", n.to_string()));
                 extra.push(format!("Credential dashboard: [#{n}]({url})"));
             }
-            Err(e) => say(commands::warning(
+            Err(e) => cmd(commands::warning(
                 &Annotation::titled("Dashboard not updated"),
                 &format!(
                     "{e}. The token needs Issues: write; set `dashboard: false` to turn the dashboard off"

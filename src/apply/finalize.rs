@@ -1,4 +1,6 @@
-//! Stage 2: detach and delete the credentials a merged ledger retires.
+//! Stage 2: detach and delete the credentials a merged ledger retires —
+//! only after re-reading the ledger and re-checking it against Auth0's
+//! records immediately before each write.
 
 use super::{ApplyError, Context, EntrySpec, Outcome, Step};
 use crate::auth0::Auth0Api;
@@ -41,6 +43,14 @@ pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
             )));
         }
         let state = client_state(auth0, &spec.policy.client_id).await?;
+        // Re-checked before every write: the ledger must agree with Auth0's
+        // own records (the newest attached, tool-registered credential is
+        // current; only older ones retire), whoever wrote or merged it.
+        if let Some(problem) = crate::plan::facts_problem(&ledger, &state) {
+            return Err(ApplyError::Unsafe(format!(
+                "finalize refused, nothing was deleted: {problem}"
+            )));
+        }
         if !state.is_attached(current) {
             return Err(ApplyError::Unsafe(format!(
                 "the ledger's current credential {current} is not attached; retiring {} could leave the client without a working key",

@@ -48,8 +48,20 @@ pub enum ApplyError {
     #[error("refused: {0}")]
     Unsafe(String),
     /// Another run holds the entry's rotation branch.
-    #[error("another run is rotating this entry (its rotation branch moved); nothing was changed")]
+    #[error("another run is rotating this entry (its rotation branch moved since the plan); nothing was changed")]
     Busy,
+    /// The new credential is attached and proven, but not every sink write
+    /// is known to have succeeded. Nothing is rolled back: a write whose
+    /// outcome is unknown may have put the new key in a secret.
+    #[error(
+        "the new credential {credential_id} is attached next to the old one, but writing the sinks failed ({detail});          it is kept (a secret may already hold its key) and the next run finishes the rotation"
+    )]
+    SinksIncomplete {
+        /// The new credential, left attached.
+        credential_id: String,
+        /// The sink error.
+        detail: String,
+    },
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -123,15 +135,25 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
                     ctx,
                     spec,
                     rotate::Mode::Fresh(reason),
+                    ep.branch_head.as_deref(),
                     &mut steps,
                     on_secret,
                 )
                 .await
             }
-            Decision::Republish { .. } => rotate::republish(ctx, spec, &mut steps).await,
+            Decision::Republish { .. } => {
+                rotate::republish(ctx, spec, ep.branch_head.as_deref(), &mut steps).await
+            }
             Decision::Resume { kid } => {
-                rotate::rotate_entry(ctx, spec, rotate::Mode::Resume(kid), &mut steps, on_secret)
-                    .await
+                rotate::rotate_entry(
+                    ctx,
+                    spec,
+                    rotate::Mode::Resume(kid),
+                    ep.branch_head.as_deref(),
+                    &mut steps,
+                    on_secret,
+                )
+                .await
             }
             Decision::InFlight { pull, .. } => {
                 rotate::refresh_pull(ctx, spec, *pull, &mut steps).await

@@ -125,14 +125,21 @@ pub fn body(
     b
 }
 
-/// Commits the ledger on the entry's branch (rebuilt from the default branch
-/// every time, like a force-pushed bot branch) and opens or updates the PR.
+/// Commits the ledger on the entry's branch (rebuilt from the default branch,
+/// like a force-pushed bot branch) and opens or updates the PR.
+///
+/// `expected_head` is the commit this run last wrote to the branch (its
+/// journal): the branch is replaced only while it is still there, so a run
+/// never overwrites what someone else pushed since (checked immediately
+/// before the update; GitHub's REST API has no compare-and-swap for a forced
+/// update).
 pub async fn publish<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
     ledger: &LedgerEntry,
     body_text: &str,
+    expected_head: Option<&str>,
 ) -> Result<(Pull, PullOperation), ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let base = gh
@@ -157,8 +164,22 @@ pub async fn publish<G: GitHubApi>(
         }],
     )
     .await?;
-    if !gh.create_branch(&ws.repo, &branch, &commit).await? {
-        gh.force_branch(&ws.repo, &branch, &commit).await?;
+    let head = gh.branch_sha(&ws.repo, &branch).await?;
+    if head.as_deref() != expected_head {
+        return Err(ApplyError::Changed(format!(
+            "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
+             it was left as it is"
+        )));
+    }
+    match head {
+        None => {
+            if !gh.create_branch(&ws.repo, &branch, &commit).await? {
+                return Err(ApplyError::Changed(format!(
+                    "the branch {branch} appeared meanwhile"
+                )));
+            }
+        }
+        Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
     }
     open_pull(gh, ws, spec, ledger, body_text).await
 }

@@ -7,11 +7,11 @@ use super::sinks::{write_sinks_observed, SecretObserver};
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
 use crate::auth0::{Auth0Api, Credential, NewCredential};
 use crate::github::GitHubApi;
-use crate::journal::Journal;
+use crate::journal::{Ended, Journal};
 use crate::keys::PrivateKey;
 use crate::ledger::{CredentialRecord, LedgerEntry, Retiring, LEDGER_VERSION};
-use crate::observe::{client_state, read_journal, read_ledger, Workspace};
-use crate::plan::{date, ClientState, DueReason};
+use crate::observe::{client_state, read_journal_at, read_ledger, Workspace};
+use crate::plan::{date, ClientState, DueReason, ObservedCredential};
 
 /// Attempts of the proving token exchange (Auth0 may take a moment to
 /// propagate a new credential, which shows as 401 `invalid_client`).
@@ -62,7 +62,12 @@ fn new_credential(
     spec: &EntrySpec,
     key: &PrivateKey,
 ) -> Result<NewCredential, ApplyError> {
-    let mut name = format!("auth0-rotate {} {}", spec.policy.entry, date(ctx_now));
+    let mut name = format!(
+        "{}{} {}",
+        crate::plan::CREDENTIAL_NAME_PREFIX,
+        spec.policy.entry,
+        date(ctx_now)
+    );
     name.truncate(128);
     Ok(match spec.upload {
         Upload::PublicKey => NewCredential {
@@ -163,15 +168,56 @@ pub(super) enum Mode<'a> {
     Resume(&'a str),
 }
 
-/// Writes the journal commit on the entry's branch with a compare-and-swap:
-/// create the branch, or fast-forward it from the head observed now. Losing
-/// the race means another run is rotating this entry.
+/// What a rotation re-reads before its first write.
+struct Snapshot {
+    ledger: Option<LedgerEntry>,
+    state: ClientState,
+    /// The rotation branch head, which must still be the plan's.
+    head: Option<String>,
+    /// The journal at that head.
+    journal: Option<Journal>,
+}
+
+/// Re-reads the entry and checks that its rotation branch has not moved
+/// since the plan. Guarantees: when it returns, `head` is the head the plan
+/// was made from, so the claim below is a compare-and-swap against the
+/// planned state. Errors: [`ApplyError::Busy`] if the branch moved.
+async fn snapshot<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    auth0: &A,
+    spec: &EntrySpec,
+    planned_head: Option<&str>,
+) -> Result<Snapshot, ApplyError> {
+    let ws = ctx.workspace;
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let head = ctx.github.branch_sha(&ws.repo, &branch).await?;
+    if head.as_deref() != planned_head {
+        return Err(ApplyError::Busy);
+    }
+    let journal = match &head {
+        Some(h) => read_journal_at(ctx.github, ws, spec, h).await?,
+        None => None,
+    };
+    Ok(Snapshot {
+        ledger: read_ledger(ctx.github, ws, spec, &ws.default_branch).await?,
+        state: client_state(auth0, &spec.policy.client_id).await?,
+        head,
+        journal,
+    })
+}
+
+/// Writes the journal commit on the entry's branch with a compare-and-swap
+/// from `head` (the head the plan saw): create the branch, or fast-forward
+/// it. Of any number of runs that start from one head, exactly one wins;
+/// the others get [`ApplyError::Busy`] and have written nothing. Returns the
+/// journal commit.
 async fn claim_branch<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
     journal: &Journal,
-) -> Result<(), ApplyError> {
+    head: Option<&str>,
+) -> Result<String, ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
@@ -179,105 +225,350 @@ async fn claim_branch<G: GitHubApi>(
         .ok_or_else(|| {
             ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
         })?;
-    let head = gh.branch_sha(&ws.repo, &branch).await?;
-    let tree = gh.commit_tree(&ws.repo, &base).await?;
-    let blob = gh.create_blob(&ws.repo, &journal.render()).await?;
-    let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
-    let tree = gh
-        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
-        .await?;
-    let parent = head.clone().unwrap_or(base);
     let message = format!(
         "auth0-rotate: rotating {} to kid {} (journal)",
         spec.key(),
         journal.kid
     );
-    let commit = gh
-        .create_commit(&ws.repo, &message, &tree, &[parent])
-        .await?;
+    let commit = journal_commit(
+        gh,
+        ws,
+        spec,
+        journal,
+        &base,
+        head.unwrap_or(&base),
+        &message,
+    )
+    .await?;
     let won = match head {
         None => gh.create_branch(&ws.repo, &branch, &commit).await?,
         Some(_) => gh.fast_forward_branch(&ws.repo, &branch, &commit).await?,
     };
     if won {
-        Ok(())
+        Ok(commit)
     } else {
         Err(ApplyError::Busy)
     }
 }
 
+/// A commit with `journal` written on the tree of `base`, child of `parent`.
+async fn journal_commit<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    journal: &Journal,
+    base: &str,
+    parent: &str,
+    message: &str,
+) -> Result<String, ApplyError> {
+    let tree = gh.commit_tree(&ws.repo, base).await?;
+    let blob = gh.create_blob(&ws.repo, &journal.render()).await?;
+    let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
+    let tree = gh
+        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
+        .await?;
+    Ok(gh
+        .create_commit(&ws.repo, message, &tree, &[parent.to_owned()])
+        .await?)
+}
+
+/// Marks the run's journal as ended (best effort, a fast-forward from the
+/// run's own journal commit), so the next run does not wait for a lock
+/// nobody holds. The journal keeps its key: the next run resumes from it.
+async fn release<G: GitHubApi>(
+    ctx: &Context<'_, impl Auth0Api, G>,
+    spec: &EntrySpec,
+    journal: &Journal,
+    claimed: &str,
+    error: &ApplyError,
+) {
+    let ws = ctx.workspace;
+    let mut ended = journal.clone();
+    ended.ended = Some(Ended {
+        at: ctx.now,
+        error: crate::text::neutral(&error.to_string()),
+    });
+    let message = format!("auth0-rotate: rotation of {} stopped (journal)", spec.key());
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let result = async {
+        let commit =
+            journal_commit(ctx.github, ws, spec, &ended, claimed, claimed, &message).await?;
+        Ok::<_, ApplyError>(
+            ctx.github
+                .fast_forward_branch(&ws.repo, &branch, &commit)
+                .await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(true) => tracing::info!(entry = %spec.key(), "marked the journal as ended"),
+        Ok(false) => {
+            tracing::warn!(entry = %spec.key(), "the rotation branch moved; journal not marked")
+        }
+        Err(e) => {
+            tracing::warn!(entry = %spec.key(), error = %e, "could not mark the journal as ended")
+        }
+    }
+}
+
+/// The key of this rotation and the credential it replaces: a new key, or
+/// the journaled one when resuming. A fresh rotation first deletes the
+/// unattached credential an interrupted run left (never an attached one:
+/// only an attached credential's key can be in a sink).
+async fn key_for<A: Auth0Api>(
+    ctx_journal: &crate::journal::JournalKeys,
+    auth0: &A,
+    spec: &EntrySpec,
+    mode: &Mode<'_>,
+    snap: &Snapshot,
+    steps: &mut Vec<Step>,
+) -> Result<(PrivateKey, String), ApplyError> {
+    match mode {
+        Mode::Resume(kid) => {
+            let j = snap
+                .journal
+                .as_ref()
+                .filter(|j| j.kid == *kid)
+                .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
+            let armored = j
+                .encrypted_key
+                .as_deref()
+                .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
+            let key = ctx_journal.open(armored)?;
+            if key.kid() != j.kid {
+                return Err(ApplyError::Unsafe(format!(
+                    "the journaled key's kid {} does not match the journal's {}",
+                    key.kid(),
+                    j.kid
+                )));
+            }
+            step(
+                steps,
+                format!("resuming the interrupted rotation with its journaled key, kid {kid}"),
+            );
+            Ok((key, j.replaces.clone()))
+        }
+        Mode::Fresh(reason) => {
+            if let Some(j) = &snap.journal {
+                let orphan = snap.state.credentials.iter().find(|c| {
+                    c.kid.as_deref() == Some(j.kid.as_str()) && !snap.state.is_attached(&c.id)
+                });
+                if let Some(orphan) = orphan {
+                    auth0
+                        .delete_credential(&spec.policy.client_id, &orphan.id)
+                        .await?;
+                    step(
+                        steps,
+                        format!(
+                            "deleted {} left unattached by an interrupted run",
+                            orphan.id
+                        ),
+                    );
+                }
+            }
+            let old_id = expected_old(&snap.state, snap.ledger.as_ref(), reason)?;
+            let key = generate(spec).await?;
+            step(
+                steps,
+                format!(
+                    "generated a {}-bit RSA key, kid {}",
+                    spec.key_size.bits(),
+                    key.kid()
+                ),
+            );
+            Ok((key, old_id))
+        }
+    }
+}
+
+/// Registers the credential of `kid`, or adopts the one a previous attempt
+/// registered (found by kid: a POST is never resent blindly).
+async fn register<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    now: time::OffsetDateTime,
+    key: &PrivateKey,
+    steps: &mut Vec<Step>,
+) -> Result<Credential, ApplyError> {
+    let client_id = &spec.policy.client_id;
+    let kid = key.kid();
+    let existing = auth0
+        .list_credentials(client_id)
+        .await?
+        .into_iter()
+        .find(|c| c.kid.as_deref() == Some(kid.as_str()));
+    if let Some(c) = existing {
+        step(
+            steps,
+            format!("found credential {} already registered for kid {kid}", c.id),
+        );
+        return Ok(c);
+    }
+    let new_req = new_credential(now, spec, key)?;
+    let c = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
+    step(
+        steps,
+        format!("registered credential {} ({}) in Auth0", c.id, new_req.alg),
+    );
+    Ok(c)
+}
+
+/// Attaches `new` next to `old` (the complete list, re-checked first) and
+/// proves it with a token exchange when the entry has an audience.
+/// Returns whether a token exchange proved the key.
+async fn attach_and_verify<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    key: &PrivateKey,
+    old_id: &str,
+    new_id: &str,
+    steps: &mut Vec<Step>,
+) -> Result<bool, ApplyError> {
+    let client_id = &spec.policy.client_id;
+    let now_state = client_state(auth0, client_id).await?;
+    if now_state.attached == [old_id.to_owned()] {
+        auth0
+            .set_private_key_jwt(client_id, &[old_id.to_owned(), new_id.to_owned()])
+            .await?;
+        step(steps, format!("attached {new_id} next to {old_id}"));
+    } else if !(now_state.is_attached(new_id) && now_state.is_attached(old_id)) {
+        return Err(ApplyError::Changed(format!(
+            "attached credentials changed to {:?}",
+            now_state.attached
+        )));
+    }
+    let Some(audience) = &spec.verify_audience else {
+        return Ok(false);
+    };
+    let mut last = None;
+    for attempt in 1..=VERIFY_ATTEMPTS {
+        match auth0
+            .exchange_with_key(client_id, key, spec.policy.alg, audience)
+            .await
+        {
+            Ok(()) => {
+                last = None;
+                break;
+            }
+            Err(e) => {
+                // Only an authentication failure can be propagation delay;
+                // anything else is reported at once.
+                let retry = e.status() == Some(401);
+                last = Some(e);
+                if !retry {
+                    break;
+                }
+                if attempt < VERIFY_ATTEMPTS {
+                    tokio::time::sleep(StdDuration::from_millis(500 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+    if let Some(e) = last {
+        return Err(ApplyError::Verify(e.to_string()));
+    }
+    step(
+        steps,
+        format!("verified: token exchange for {audience} succeeded with the new key"),
+    );
+    Ok(true)
+}
+
+/// Puts the `max_overlap` deadline on the old credential; returns the
+/// deadline it now has, if any.
+async fn set_deadline<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    now: time::OffsetDateTime,
+    old: &ObservedCredential,
+    steps: &mut Vec<Step>,
+) -> Result<Option<time::OffsetDateTime>, ApplyError> {
+    let Some(overlap) = spec.max_overlap else {
+        return Ok(None);
+    };
+    let d = now + overlap;
+    if old.expires_at.is_none_or(|e| e > d) {
+        auth0
+            .set_credential_expiry(&spec.policy.client_id, &old.id, d)
+            .await?;
+        step(
+            steps,
+            format!("set the deadline of {} to {}", old.id, date(d)),
+        );
+    }
+    Ok(Some(old.expires_at.map_or(d, |e| e.min(d))))
+}
+
+/// The ledger the PR proposes: the new credential is current; the old one,
+/// and anything an earlier merge left that still exists, retires on merge.
+fn proposed_ledger(
+    spec: &EntrySpec,
+    now: time::OffsetDateTime,
+    snap: &Snapshot,
+    cred: &Credential,
+    kid: &str,
+    old: &ObservedCredential,
+    deadline: Option<time::OffsetDateTime>,
+) -> LedgerEntry {
+    let mut retiring = vec![Retiring {
+        credential_id: old.id.clone(),
+        kid: old.kid.clone().unwrap_or_default(),
+        since: now,
+        deadline,
+    }];
+    if let Some(l) = &snap.ledger {
+        retiring.extend(
+            l.retiring
+                .iter()
+                .filter(|r| {
+                    r.credential_id != old.id && snap.state.credential(&r.credential_id).is_some()
+                })
+                .cloned(),
+        );
+    }
+    LedgerEntry {
+        version: LEDGER_VERSION,
+        tenant: spec.policy.tenant.clone(),
+        entry: spec.policy.entry.clone(),
+        client_id: spec.policy.client_id.clone(),
+        current: CredentialRecord {
+            credential_id: cred.id.clone(),
+            kid: kid.to_owned(),
+            alg: spec.policy.alg,
+            created_at: cred.created_at.unwrap_or(now),
+            expires_at: cred.expires_at,
+        },
+        retiring,
+    }
+}
+
+/// Stage 1 for one entry: snapshot → key → journal (the lock) → register →
+/// attach + verify → deadline → sinks → ledger PR.
+///
+/// Guarantees: nothing is written unless the rotation branch is still at
+/// the planned head and this run won the journal's compare-and-swap. Before
+/// any sink write is attempted, a failure detaches and deletes the new
+/// credential again (a fresh run only: a resumed run may have written sinks
+/// before). From the first sink write on, the run only moves forward: a sink
+/// write whose outcome is unknown is treated as having happened, so the new
+/// credential stays attached next to the old one and the next run finishes
+/// (resume) or a human does (the plan says which). Every failure after the
+/// claim marks the journal as ended, so the next run need not wait.
 pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
     mode: Mode<'_>,
+    planned_head: Option<&str>,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
-    let client_id = &spec.policy.client_id;
     let ws = ctx.workspace;
-    let ledger = read_ledger(ctx.github, ws, spec, &ws.default_branch).await?;
-    let state = client_state(auth0, client_id).await?;
-    let previous = read_journal(ctx.github, ws, spec).await?;
-
-    // The key, and the credential it replaces.
-    let (key, old_id, resuming) =
-        match mode {
-            Mode::Resume(kid) => {
-                let j = previous.as_ref().filter(|j| j.kid == kid).ok_or_else(|| {
-                    ApplyError::Changed(format!("the journal for kid {kid} is gone"))
-                })?;
-                let armored = j
-                    .encrypted_key
-                    .as_deref()
-                    .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
-                let key = ctx.journal.open(armored)?;
-                if key.kid() != j.kid {
-                    return Err(ApplyError::Unsafe(format!(
-                        "the journaled key's kid {} does not match the journal's {}",
-                        key.kid(),
-                        j.kid
-                    )));
-                }
-                step(
-                    steps,
-                    format!("resuming the interrupted rotation with its journaled key, kid {kid}"),
-                );
-                (key, j.replaces.clone(), true)
-            }
-            Mode::Fresh(reason) => {
-                // An unattached credential left by an interrupted run was never
-                // written to a sink (sinks come after attach + verify): delete it
-                // so it does not hold a slot of the pool.
-                if let Some(j) = &previous {
-                    if let Some(orphan) = state.credentials.iter().find(|c| {
-                        c.kid.as_deref() == Some(j.kid.as_str()) && !state.is_attached(&c.id)
-                    }) {
-                        auth0.delete_credential(client_id, &orphan.id).await?;
-                        step(
-                            steps,
-                            format!(
-                                "deleted {} left unattached by an interrupted run",
-                                orphan.id
-                            ),
-                        );
-                    }
-                }
-                let old_id = expected_old(&state, ledger.as_ref(), reason)?;
-                let key = generate(spec).await?;
-                step(
-                    steps,
-                    format!(
-                        "generated a {}-bit RSA key, kid {}",
-                        spec.key_size.bits(),
-                        key.kid()
-                    ),
-                );
-                (key, old_id, false)
-            }
-        };
+    let snap = snapshot(ctx, auth0, spec, planned_head).await?;
+    let resuming = matches!(mode, Mode::Resume(_));
+    let (key, old_id) = key_for(ctx.journal, auth0, spec, &mode, &snap, steps).await?;
     let kid = key.kid();
-    let old = state.credential(&old_id).cloned().ok_or_else(|| {
+    let old = snap.state.credential(&old_id).cloned().ok_or_else(|| {
         ApplyError::Changed(format!(
             "credential {old_id} is missing from the credential list"
         ))
@@ -288,13 +579,15 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
         version: 1,
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
-        client_id: client_id.clone(),
+        client_id: spec.policy.client_id.clone(),
         kid: kid.clone(),
         replaces: old_id.clone(),
         started_at: ctx.now,
         encrypted_key: ctx.journal.seal(&key)?,
+        holder: ws.runner.clone(),
+        ended: None,
     };
-    claim_branch(ctx.github, ws, spec, &journal).await?;
+    let claimed = claim_branch(ctx.github, ws, spec, &journal, snap.head.as_deref()).await?;
     step(
         steps,
         format!(
@@ -307,129 +600,74 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
             }
         ),
     );
-
-    let new_req = new_credential(ctx.now, spec, &key)?;
-    let existing = auth0
-        .list_credentials(client_id)
-        .await?
-        .into_iter()
-        .find(|c| c.kid.as_deref() == Some(kid.as_str()));
-    let cred = match existing {
-        Some(c) => {
-            step(
-                steps,
-                format!("found credential {} already registered for kid {kid}", c.id),
-            );
-            c
-        }
-        None => {
-            let c = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
-            step(
-                steps,
-                format!("registered credential {} ({}) in Auth0", c.id, new_req.alg),
-            );
-            c
-        }
-    };
-
-    // Attach next to the old one: the complete list, re-checked first.
-    let result = async {
-        let now_state = client_state(auth0, client_id).await?;
-        if now_state.attached == [old_id.clone()] {
-            auth0
-                .set_private_key_jwt(client_id, &[old_id.clone(), cred.id.clone()])
-                .await?;
-            step(steps, format!("attached {} next to {old_id}", cred.id));
-        } else if !(now_state.is_attached(&cred.id) && now_state.is_attached(&old_id)) {
-            return Err(ApplyError::Changed(format!(
-                "attached credentials changed to {:?}",
-                now_state.attached
-            )));
-        }
-        let mut verified = false;
-        if let Some(audience) = &spec.verify_audience {
-            let mut last = None;
-            for attempt in 1..=VERIFY_ATTEMPTS {
-                match auth0
-                    .exchange_with_key(client_id, &key, spec.policy.alg, audience)
-                    .await
-                {
-                    Ok(()) => {
-                        last = None;
-                        break;
-                    }
-                    Err(e) => {
-                        // Only an authentication failure can be propagation
-                        // delay; anything else is reported at once.
-                        let retry = e.status() == Some(401);
-                        last = Some(e);
-                        if !retry {
-                            break;
-                        }
-                        if attempt < VERIFY_ATTEMPTS {
-                            tokio::time::sleep(StdDuration::from_millis(500 * u64::from(attempt)))
-                                .await;
-                        }
-                    }
-                }
-            }
-            if let Some(e) = last {
-                return Err(ApplyError::Verify(e.to_string()));
-            }
-            verified = true;
-            step(
-                steps,
-                format!("verified: token exchange for {audience} succeeded with the new key"),
-            );
-        }
-        Ok(verified)
-    }
+    let result = rotate_claimed(
+        ctx, auth0, spec, &snap, &key, &old, &claimed, resuming, steps, on_secret,
+    )
     .await;
-    let verified = match result {
+    if let Err(e) = &result {
+        release(ctx, spec, &journal, &claimed, e).await;
+    }
+    result
+}
+
+/// The part of [`rotate_entry`] after the claim (see its contract).
+#[allow(clippy::too_many_arguments)]
+async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    auth0: &A,
+    spec: &EntrySpec,
+    snap: &Snapshot,
+    key: &PrivateKey,
+    old: &ObservedCredential,
+    claimed: &str,
+    resuming: bool,
+    steps: &mut Vec<Step>,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<Outcome, ApplyError> {
+    let client_id = &spec.policy.client_id;
+    let kid = key.kid();
+    let cred = register(auth0, spec, ctx.now, key, steps).await?;
+    let verified = match attach_and_verify(auth0, spec, key, &old.id, &cred.id, steps).await {
         Ok(v) => v,
         Err(e) => {
-            // A resumed run may already have written the key to sinks: keep it.
+            // No sink has been written by this run; a resumed run's
+            // predecessor may have written them: keep the credential then.
             if !resuming {
-                rollback(auth0, client_id, &old_id, &cred.id, steps).await;
+                rollback(auth0, client_id, &old.id, &cred.id, steps).await;
             }
             return Err(e);
         }
     };
+    let deadline = set_deadline(auth0, spec, ctx.now, old, steps).await?;
 
-    // Deadline on the old credential.
-    let mut deadline = None;
-    if let Some(overlap) = spec.max_overlap {
-        let d = ctx.now + overlap;
-        if old.expires_at.is_none_or(|e| e > d) {
-            auth0.set_credential_expiry(client_id, &old_id, d).await?;
-            step(
-                steps,
-                format!("set the deadline of {old_id} to {}", date(d)),
-            );
-        }
-        deadline = Some(old.expires_at.map_or(d, |e| e.min(d)));
-    }
-
-    // Only now, with the credential attached and proven, does the key leave memory (sealed).
-    let written = match write_sinks_observed(
+    // From here on, forward only: a sink write whose outcome is unknown is
+    // a write that happened, so the new credential is never rolled back.
+    let written = write_sinks_observed(
         ctx.github,
         &spec.sinks,
-        &key,
+        key,
         client_id,
         spec.policy.alg,
         &cred.id,
         on_secret,
     )
     .await
-    {
-        Ok(w) => w,
-        Err((w, e)) => {
-            if w.is_empty() && !resuming {
-                rollback(auth0, client_id, &old_id, &cred.id, steps).await;
-            }
-            return Err(e);
+    .map_err(|(written, e)| {
+        for w in &written {
+            step(
+                steps,
+                format!(
+                    "wrote {} ({})",
+                    w.sink,
+                    super::report::outcome_word(w.outcome)
+                ),
+            );
         }
-    };
+        ApplyError::SinksIncomplete {
+            credential_id: cred.id.clone(),
+            detail: e.to_string(),
+        }
+    })?;
     let sink_lines: Vec<String> = written
         .iter()
         .map(|w| format!("{} ({})", w.sink, super::report::outcome_word(w.outcome)))
@@ -438,40 +676,17 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
         step(steps, format!("wrote {l}"));
     }
 
-    // The ledger proposal: the new credential is current; the old one, and
-    // anything an earlier merge left that still exists, retires on merge.
-    let mut retiring = vec![Retiring {
-        credential_id: old_id.clone(),
-        kid: old.kid.clone().unwrap_or_default(),
-        since: ctx.now,
-        deadline,
-    }];
-    if let Some(l) = &ledger {
-        retiring.extend(
-            l.retiring
-                .iter()
-                .filter(|r| {
-                    r.credential_id != old_id && state.credential(&r.credential_id).is_some()
-                })
-                .cloned(),
-        );
-    }
-    let new_ledger = LedgerEntry {
-        version: LEDGER_VERSION,
-        tenant: spec.policy.tenant.clone(),
-        entry: spec.policy.entry.clone(),
-        client_id: client_id.clone(),
-        current: CredentialRecord {
-            credential_id: cred.id.clone(),
-            kid: kid.clone(),
-            alg: spec.policy.alg,
-            created_at: cred.created_at.unwrap_or(ctx.now),
-            expires_at: cred.expires_at,
-        },
-        retiring,
-    };
+    let new_ledger = proposed_ledger(spec, ctx.now, snap, &cred, &kid, old, deadline);
     let body = pr::body(spec, &new_ledger, &sink_lines, Some(verified));
-    let (pull, op) = pr::publish(ctx.github, ws, spec, &new_ledger, &body).await?;
+    let (pull, op) = pr::publish(
+        ctx.github,
+        ctx.workspace,
+        spec,
+        &new_ledger,
+        &body,
+        Some(claimed),
+    )
+    .await?;
     step(
         steps,
         format!(
@@ -500,7 +715,9 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     })
 }
 
-/// A rotation is in flight: refresh the PR text from its branch ledger.
+/// A rotation is in flight: refresh the PR text from its branch ledger,
+/// re-checked against Auth0's records first (the plan checked them too; the
+/// branch may have been edited since).
 pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
@@ -509,11 +726,7 @@ pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let ws = ctx.workspace;
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let ledger = read_ledger(ctx.github, ws, spec, &branch)
-        .await?
-        .ok_or_else(|| {
-            ApplyError::Changed(format!("PR #{number} has no ledger file on {branch}"))
-        })?;
+    let ledger = trusted_branch_ledger(ctx, spec, &branch).await?;
     let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
     let body = pr::body(spec, &ledger, &sinks, None);
     let pull = ctx
@@ -527,17 +740,41 @@ pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
     })
 }
 
-/// A finished rotation whose PR was never opened: open it from the branch.
+/// The ledger on the rotation branch, only if Auth0's records agree with it
+/// (see [`crate::plan::facts_problem`]).
+async fn trusted_branch_ledger<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    at: &str,
+) -> Result<LedgerEntry, ApplyError> {
+    let ws = ctx.workspace;
+    let ledger = read_ledger(ctx.github, ws, spec, at)
+        .await?
+        .ok_or_else(|| ApplyError::Changed(format!("no ledger on {at}")))?;
+    let state = client_state(ctx.auth0_for(spec)?, &spec.policy.client_id).await?;
+    if let Some(problem) = crate::plan::facts_problem(&ledger, &state) {
+        return Err(ApplyError::Unsafe(format!(
+            "the ledger on the rotation branch cannot be trusted: {problem}; nothing was changed"
+        )));
+    }
+    Ok(ledger)
+}
+
+/// A finished rotation whose PR was never opened: open it from the branch,
+/// which must still be at the planned head.
 pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
+    planned_head: Option<&str>,
     steps: &mut Vec<Step>,
 ) -> Result<Outcome, ApplyError> {
     let ws = ctx.workspace;
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let ledger = read_ledger(ctx.github, ws, spec, &branch)
-        .await?
-        .ok_or_else(|| ApplyError::Changed(format!("no ledger on {branch}")))?;
+    let head = ctx.github.branch_sha(&ws.repo, &branch).await?;
+    let Some(head) = head.filter(|h| Some(h.as_str()) == planned_head) else {
+        return Err(ApplyError::Busy);
+    };
+    let ledger = trusted_branch_ledger(ctx, spec, &head).await?;
     let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
     let body = pr::body(spec, &ledger, &sinks, None);
     let (pull, op) = pr::open_pull(ctx.github, ws, spec, &ledger, &body).await?;

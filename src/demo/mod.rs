@@ -388,22 +388,22 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
 /// `auth0-rotate demo`.
 pub async fn run(exchanges: u64) -> anyhow::Result<i32> {
     let emu = crate::emulator::Emulator::new().start_local().await?;
-    println!(
+    crate::outln!(
         "emulator on {} (Auth0 tenant {DOMAIN}, GitHub repository {OWNER}/{REPO})",
         emu.base_url()
     );
     let seeded = seed(&emu).await?;
-    println!(
+    crate::outln!(
         "seeded: client {CLIENT_ID} with credential {} (kid {}…), its key in secret {SECRET}\n",
         seeded.initial_credential,
         &seeded.initial_kid[..12]
     );
     let out = scenario(&emu, exchanges).await?;
     emu.stop().await;
-    print!("{}", out.log);
-    println!("── report ──");
-    println!("credentials before: attached {:?}", out.before.attached);
-    println!(
+    crate::out!("{}", out.log);
+    crate::outln!("── report ──");
+    crate::outln!("credentials before: attached {:?}", out.before.attached);
+    crate::outln!(
         "credentials after:  attached {:?}, all records {:?}",
         out.after.attached,
         out.after
@@ -412,13 +412,13 @@ pub async fn run(exchanges: u64) -> anyhow::Result<i32> {
             .map(|c| c.id.as_str())
             .collect::<Vec<_>>()
     );
-    println!("kids used by the consumer: {:?}", short(&out.kids));
-    println!("token exchanges: {} ok, {} failed", out.ok, out.failed);
+    crate::outln!("kids used by the consumer: {:?}", short(&out.kids));
+    crate::outln!("token exchanges: {} ok, {} failed", out.ok, out.failed);
     if let Some(url) = &out.pull_url {
-        println!("pull request: {url}");
+        crate::outln!("pull request: {url}");
     }
     let ok = out.success() && out.ok + out.failed >= exchanges;
-    println!(
+    crate::outln!(
         "result: {}",
         if ok {
             "zero-downtime rotation complete"

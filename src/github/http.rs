@@ -664,4 +664,21 @@ impl GitHubApi for OctocrabGitHub {
             .await?;
         decode(v, op)
     }
+
+    async fn workflow_run_completed(
+        &self,
+        repo: &Repo,
+        run_id: u64,
+    ) -> Result<Option<bool>, GitHubError> {
+        let op = "GET workflow run";
+        let path = format!("{}/actions/runs/{run_id}", repo_path(repo));
+        let (status, v) = self.send(Verb::Get, &path, None, op).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(api_error(op, status, &v));
+        }
+        Ok(Some(field(&v, &["status"], op)? == "completed"))
+    }
 }

@@ -279,4 +279,11 @@ pub trait GitHubApi {
         number: u64,
         body: &str,
     ) -> Result<Issue, GitHubError>;
+    /// Whether workflow run `run_id` of `repo` has finished: `Some(true)`
+    /// completed, `Some(false)` queued or in progress, `None` not found.
+    async fn workflow_run_completed(
+        &self,
+        repo: &Repo,
+        run_id: u64,
+    ) -> Result<Option<bool>, GitHubError>;
 }

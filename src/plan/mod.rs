@@ -11,6 +11,8 @@ pub use observed::{
     ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
 };
 
+use crate::journal::LockState;
+
 use serde::Serialize;
 use std::collections::BTreeSet;
 use time::{Duration, OffsetDateTime};
@@ -112,6 +114,12 @@ pub enum Attention {
         /// The credential it proposed.
         credential_id: String,
     },
+    /// Credentials are registered but not attached; they count against
+    /// Auth0's per-client limit, so a rotation would be refused.
+    Leftover {
+        /// Their ids.
+        credentials: Vec<String>,
+    },
     /// A run was interrupted after attaching its credential, and its key
     /// cannot be recovered (no age identity): the key may already be in a sink.
     Interrupted {
@@ -141,11 +149,16 @@ pub enum Decision {
         /// The proposed current credential.
         credential_id: String,
     },
-    /// Another run started rotating this entry moments ago.
+    /// Another run holds the entry's rotation lock.
     Busy {
         /// When that run started.
         #[serde(with = "time::serde::rfc3339")]
         since: OffsetDateTime,
+        /// Who holds it (`workflow run 123`, `process 42 on host`).
+        holder: String,
+        /// True when the holder was confirmed running; false when only the
+        /// journal's age says it may be.
+        confirmed: bool,
     },
     /// A rotation PR is open; `rotate` only refreshes it.
     InFlight {
@@ -201,6 +214,11 @@ pub struct EntryPlan {
     pub decision: Decision,
     /// One sentence saying why.
     pub explanation: String,
+    /// The head of the entry's rotation branch when it was observed (`None`:
+    /// no branch). `rotate` claims the branch only from this head, so a run
+    /// never acts on a branch that moved since its plan.
+    #[serde(skip)]
+    pub branch_head: Option<String>,
 }
 
 /// A whole plan.
@@ -270,6 +288,7 @@ fn plan_entry(
         current,
         decision,
         explanation,
+        branch_head: o.branch_head.clone(),
     }
 }
 
@@ -291,12 +310,14 @@ fn attention(
     (Decision::NeedsAttention { problem }, current, why)
 }
 
-fn decide(
-    p: &Policy,
-    o: &ObservedEntry,
-    now: OffsetDateTime,
-    options: &PlanOptions,
-) -> (Decision, Option<CurrentSummary>, String) {
+/// What [`decide`] returns: the decision, the current credential and why.
+type Decided = (Decision, Option<CurrentSummary>, String);
+
+/// Decides one entry. The phases run in order and the first that has
+/// something to say wins: a merged rotation to finalize, an open rotation
+/// PR, an unpublished proposal, a journal left by another run, then whether
+/// a rotation is due.
+fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOptions) -> Decided {
     let client = match &o.client {
         Ok(c) => c,
         Err(e) => {
@@ -307,200 +328,286 @@ fn decide(
             )
         }
     };
-
-    // 1. A merged rotation whose old credentials still exist: finalize.
-    if let Some(ledger) = &o.ledger {
-        let current = Some(summary(client, &ledger.current.credential_id, now));
-        let pending: Vec<Retiring> = ledger
-            .retiring
-            .iter()
-            .filter(|r| client.credential(&r.credential_id).is_some())
-            .cloned()
-            .collect();
-        if !client.is_attached(&ledger.current.credential_id) {
-            return attention(
-                Attention::Drift {
-                    credential_id: ledger.current.credential_id.clone(),
-                },
-                current,
-                format!(
-                    "the ledger's current credential {} is not attached to the client in Auth0; \
-                     nothing will be retired until a human restores it or edits the ledger",
-                    ledger.current.credential_id
-                ),
-            );
-        }
-        if !pending.is_empty() {
-            if let Some(reason) = ledger_problem(p, ledger, client, &o.provenance) {
-                return attention(
-                    Attention::UnsafeLedger {
-                        reason: reason.clone(),
-                    },
-                    current,
-                    format!("finalize refused, nothing was deleted: {reason}"),
-                );
-            }
-            let ids: Vec<&str> = pending.iter().map(|r| r.credential_id.as_str()).collect();
-            return (
-                Decision::Finalize {
-                    retire: pending.clone(),
-                },
-                current,
-                format!(
-                    "the rotation was merged; finalize will detach and delete {}",
-                    ids.join(", ")
-                ),
-            );
-        }
+    if let Some(d) = decide_merged(p, o, client, now) {
+        return d;
     }
+    if let Some(d) = decide_in_flight(p, o, client, now) {
+        return d;
+    }
+    if let Some(d) = decide_proposal(o, client, now) {
+        return d;
+    }
+    if let Some(d) = decide_journal(p, o, client, now, options) {
+        return d;
+    }
+    decide_due(p, o, client, now, options)
+}
 
-    // 2. A rotation PR is open: wait for its merge.
-    if let Some(pull) = &o.pull {
-        let current = pull
-            .ledger
-            .as_ref()
-            .map(|l| summary(client, &l.current.credential_id, now));
-        return (
-            Decision::InFlight {
-                pull: pull.number,
-                url: pull.url.clone(),
+/// Phase 1: the ledger on the default branch. Guarantees: a credential is
+/// proposed for retirement only when the ledger passes [`ledger_problem`]
+/// (its origin and Auth0's own records); otherwise nothing is retired.
+fn decide_merged(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+) -> Option<Decided> {
+    let ledger = o.ledger.as_ref()?;
+    let current = Some(summary(client, &ledger.current.credential_id, now));
+    if !client.is_attached(&ledger.current.credential_id) {
+        return Some(attention(
+            Attention::Drift {
+                credential_id: ledger.current.credential_id.clone(),
             },
             current,
             format!(
-                "rotation in flight: PR #{} is open; merge it to retire the old credential",
-                pull.number
+                "the ledger's current credential {} is not attached to the client in Auth0; \
+                 nothing will be retired until a human restores it or edits the ledger",
+                ledger.current.credential_id
             ),
-        );
+        ));
     }
-
-    // 3. A proposal on the branch without an open PR.
-    if let Some(prop) = &o.proposal {
-        let cred = &prop.ledger.current.credential_id;
-        let current = Some(summary(client, cred, now));
-        if let Some(n) = prop.rejected_pull {
-            return attention(
-                Attention::Rejected { pull: n, credential_id: cred.clone() },
-                current,
-                format!(
-                    "PR #{n} was closed without merging, but its credential {cred} is still attached next to the old one. \
-                     Reopen and merge PR #{n} to finish the rotation, or detach and delete {cred} in Auth0 and delete the branch to abandon it"
-                ),
-            );
-        }
-        if client.is_attached(cred) {
-            return (
-                Decision::Republish {
-                    credential_id: cred.clone(),
-                },
-                current,
-                format!(
-                    "a rotation to {cred} finished but its PR was not opened; it will be opened"
-                ),
-            );
-        }
-    }
-
-    // 4. A run that did not reach its PR left a journal on the branch.
-    if let Some(j) = &o.journal {
-        let cred = client
-            .credentials
-            .iter()
-            .find(|c| c.kid.as_deref() == Some(j.kid.as_str()));
-        let current = Some(summary(client, &j.replaces, now));
-        if j.is_fresh(now) {
-            return (
-                Decision::Busy {
-                    since: j.started_at,
-                },
-                current,
-                format!(
-                    "another run started rotating at {}; leaving it alone",
-                    j.started_at
-                ),
-            );
-        }
-        if j.encrypted_key.is_some() && options.can_resume {
-            return (
-                Decision::Resume { kid: j.kid.clone() },
-                current,
-                format!(
-                    "an interrupted rotation (kid {}) will be resumed with its journaled key",
-                    short_kid(&j.kid)
-                ),
-            );
-        }
-        match cred {
-            Some(c) if client.is_attached(&c.id) => {
-                return attention(
-                    Attention::Interrupted { credential_id: c.id.clone(), kid: j.kid.clone() },
-                    current,
-                    format!(
-                        "a run was interrupted after attaching {} (kid {}) and its key cannot be recovered without an age identity. \
-                         If no consumer uses kid {}, detach and delete {} in Auth0 and delete the branch {}/{}/{}; \
-                         otherwise keep it and finish the rotation by hand",
-                        c.id, short_kid(&j.kid), short_kid(&j.kid), c.id, "auth0-rotate", p.tenant, p.entry
-                    ),
-                );
-            }
-            _ => {
-                return (
-                    Decision::Rotate {
-                        reason: DueReason::Restart {
-                            abandoned_kid: j.kid.clone(),
-                        },
-                    },
-                    current,
-                    format!(
-                        "a run was interrupted before attaching its key (kid {}); rotating again",
-                        short_kid(&j.kid)
-                    ),
-                );
-            }
-        }
-    }
-
-    let forced = options.force.contains(&p.entry)
-        || options.force.contains(&format!("{}/{}", p.tenant, p.entry));
-
-    // 5. Not yet managed: adopt the single attached credential.
-    let Some(ledger) = &o.ledger else {
-        return match client.attached.as_slice() {
-            [] => attention(
-                Attention::NoCredential,
-                None,
-                format!(
-                    "client {} has no credential attached to private_key_jwt; register a first key \
-                     (see the README's \"Adopting a client\") so consumers have one to use",
-                    p.client_id
-                ),
-            ),
-            [only] => (
-                Decision::Rotate {
-                    reason: DueReason::Adopt {
-                        credential_id: only.clone(),
-                    },
-                },
-                Some(summary(client, only, now)),
-                format!("not yet managed: {only} will be replaced by a tool-managed key"),
-            ),
-            many => attention(
-                Attention::CapReached {
-                    attached: many.to_vec(),
-                },
-                None,
-                cap_message(many),
-            ),
-        };
-    };
-
-    let current = summary(client, &ledger.current.credential_id, now);
-    let others: Vec<String> = client
-        .attached
+    let pending: Vec<Retiring> = ledger
+        .retiring
         .iter()
-        .filter(|id| **id != ledger.current.credential_id)
+        .filter(|r| client.credential(&r.credential_id).is_some())
         .cloned()
         .collect();
-    if !others.is_empty() {
+    if pending.is_empty() {
+        return None;
+    }
+    if let Some(reason) = ledger_problem(p, ledger, client, &o.provenance) {
+        return Some(attention(
+            Attention::UnsafeLedger {
+                reason: reason.clone(),
+            },
+            current,
+            format!("finalize refused, nothing was deleted: {reason}"),
+        ));
+    }
+    let ids: Vec<&str> = pending.iter().map(|r| r.credential_id.as_str()).collect();
+    Some((
+        Decision::Finalize {
+            retire: pending.clone(),
+        },
+        current,
+        format!(
+            "the rotation was merged; finalize will detach and delete {}",
+            ids.join(", ")
+        ),
+    ))
+}
+
+/// Phase 2: an open rotation PR. Its branch ledger is only trusted (and the
+/// PR only refreshed) when Auth0's records agree with it.
+fn decide_in_flight(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+) -> Option<Decided> {
+    let pull = o.pull.as_ref()?;
+    let problem = match &pull.ledger {
+        None => Some("its branch has no ledger file".to_owned()),
+        Some(l) => identity_problem(p, l).or_else(|| facts_problem(l, client)),
+    };
+    let current = pull
+        .ledger
+        .as_ref()
+        .map(|l| summary(client, &l.current.credential_id, now));
+    if let Some(reason) = problem {
+        let reason = format!(
+            "rotation PR #{} cannot be trusted: {reason}; the PR was left untouched. \
+             Close it and delete its branch, or restore the branch to what auth0-rotate wrote",
+            pull.number
+        );
+        return Some(attention(
+            Attention::UnsafeLedger {
+                reason: reason.clone(),
+            },
+            current,
+            reason,
+        ));
+    }
+    Some((
+        Decision::InFlight {
+            pull: pull.number,
+            url: pull.url.clone(),
+        },
+        current,
+        format!(
+            "rotation in flight: PR #{} is open; merge it to retire the old credential",
+            pull.number
+        ),
+    ))
+}
+
+/// Phase 3: a ledger proposal on the rotation branch without an open PR.
+fn decide_proposal(
+    o: &ObservedEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+) -> Option<Decided> {
+    let prop = o.proposal.as_ref()?;
+    let cred = &prop.ledger.current.credential_id;
+    let current = Some(summary(client, cred, now));
+    if let Some(n) = prop.rejected_pull {
+        return Some(attention(
+            Attention::Rejected { pull: n, credential_id: cred.clone() },
+            current,
+            format!(
+                "PR #{n} was closed without merging, but its credential {cred} is still attached next to the old one. \
+                 Reopen and merge PR #{n} to finish the rotation, or detach and delete {cred} in Auth0 and delete the branch to abandon it"
+            ),
+        ));
+    }
+    if client.is_attached(cred) && facts_problem(&prop.ledger, client).is_none() {
+        return Some((
+            Decision::Republish {
+                credential_id: cred.clone(),
+            },
+            current,
+            format!("a rotation to {cred} finished but its PR was not opened; it will be opened"),
+        ));
+    }
+    None
+}
+
+/// Phase 4: a journal on the rotation branch. A live lock makes the entry
+/// busy; a released one is an interrupted run to resume, restart or report.
+fn decide_journal(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+    options: &PlanOptions,
+) -> Option<Decided> {
+    let j = o.journal.as_ref()?;
+    let current = Some(summary(client, &j.replaces, now));
+    let released = match j.lock_state(now, o.journal_holder) {
+        LockState::HeldLive | LockState::HeldUnconfirmed => {
+            let confirmed = j.lock_state(now, o.journal_holder) == LockState::HeldLive;
+            let holder = j.holder.describe();
+            let why = if confirmed {
+                format!(
+                    "{holder} is rotating this entry (since {}); leaving it alone",
+                    j.started_at
+                )
+            } else {
+                format!(
+                    "{holder} started rotating this entry at {} and whether it still runs cannot be checked; \
+                     if it is not running, run again after {} (the journal then no longer counts as a lock)",
+                    j.started_at,
+                    j.started_at + crate::journal::FRESH_FOR
+                )
+            };
+            return Some((
+                Decision::Busy {
+                    since: j.started_at,
+                    holder,
+                    confirmed,
+                },
+                current,
+                why,
+            ));
+        }
+        LockState::Released { reason } => reason,
+    };
+    if j.encrypted_key.is_some() && options.can_resume {
+        return Some((
+            Decision::Resume { kid: j.kid.clone() },
+            current,
+            format!(
+                "an interrupted rotation (kid {}) will be resumed with its journaled key (the journal is not a lock: {released})",
+                short_kid(&j.kid)
+            ),
+        ));
+    }
+    let cred = client
+        .credentials
+        .iter()
+        .find(|c| c.kid.as_deref() == Some(j.kid.as_str()));
+    if let Some(c) = cred.filter(|c| client.is_attached(&c.id)) {
+        return Some(attention(
+            Attention::Interrupted { credential_id: c.id.clone(), kid: j.kid.clone() },
+            current,
+            format!(
+                "a run was interrupted after attaching {} (kid {}) and its key cannot be recovered without an age identity. \
+                 If no consumer uses kid {}, detach and delete {} in Auth0 and delete the branch auth0-rotate/{}/{}; \
+                 otherwise keep it and finish the rotation by hand",
+                c.id, short_kid(&j.kid), short_kid(&j.kid), c.id, p.tenant, p.entry
+            ),
+        ));
+    }
+    if let Some(d) = leftover_problem(client, Some(&j.kid)) {
+        return Some(d);
+    }
+    Some((
+        Decision::Rotate {
+            reason: DueReason::Restart {
+                abandoned_kid: j.kid.clone(),
+            },
+        },
+        current,
+        format!(
+            "a run was interrupted before attaching its key (kid {}); rotating again",
+            short_kid(&j.kid)
+        ),
+    ))
+}
+
+/// Unattached credentials that are not the interrupted run's own
+/// (`journal_kid`) hold slots of Auth0's per-client credential limit: a
+/// rotation would fail on its POST, so a human decides first.
+fn leftover_problem(client: &ClientState, journal_kid: Option<&str>) -> Option<Decided> {
+    let leftovers: Vec<&ObservedCredential> = client
+        .credentials
+        .iter()
+        .filter(|c| !client.is_attached(&c.id))
+        .filter(|c| journal_kid.is_none() || c.kid.as_deref() != journal_kid)
+        .collect();
+    if leftovers.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = leftovers
+        .iter()
+        .map(|c| format!("{} (\"{}\")", c.id, crate::text::neutral(&c.name)))
+        .collect();
+    Some(attention(
+        Attention::Leftover {
+            credentials: leftovers.iter().map(|c| c.id.clone()).collect(),
+        },
+        None,
+        format!(
+            "the client has {} credential(s) registered but not attached: {}. Auth0 counts every \
+             registered credential against its per-client limit (2 by default), so a rotation \
+             would be refused; delete them in Auth0 (Applications → the client → Credentials) \
+             if nothing uses them, then run again",
+            leftovers.len(),
+            names.join(", ")
+        ),
+    ))
+}
+
+/// Phase 5: adoption, the credential cap, and whether a rotation is due.
+fn decide_due(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+    options: &PlanOptions,
+) -> Decided {
+    let forced = options.force.contains(&p.entry)
+        || options.force.contains(&format!("{}/{}", p.tenant, p.entry));
+    let Some(ledger) = &o.ledger else {
+        return decide_adopt(p, client, now);
+    };
+    let current = summary(client, &ledger.current.credential_id, now);
+    if client
+        .attached
+        .iter()
+        .any(|id| *id != ledger.current.credential_id)
+    {
         return attention(
             Attention::CapReached {
                 attached: client.attached.clone(),
@@ -509,16 +616,13 @@ fn decide(
             cap_message(&client.attached),
         );
     }
-
-    let created = client
-        .credential(&ledger.current.credential_id)
+    let record = client.credential(&ledger.current.credential_id);
+    let created = record
         .and_then(|c| c.created_at)
         .unwrap_or(ledger.current.created_at);
-    let expires = client
-        .credential(&ledger.current.credential_id)
+    let expires = record
         .and_then(|c| c.expires_at)
         .or(ledger.current.expires_at);
-    let age = now - created;
     let by_age = created + p.rotate_every;
     let by_expiry = match (expires, p.renew_before) {
         (Some(e), Some(before)) => Some(e - before),
@@ -526,93 +630,184 @@ fn decide(
         _ => None,
     };
     let next_due = by_expiry.map_or(by_age, |e| e.min(by_age));
-
-    if forced {
-        return (
-            Decision::Rotate {
-                reason: DueReason::Forced,
+    let reason = if forced {
+        Some((DueReason::Forced, "rotation forced".to_owned()))
+    } else if let Some(e) = expires.filter(|_| by_expiry.is_some_and(|d| now >= d)) {
+        Some((
+            DueReason::Expiry { expires_at: e },
+            format!(
+                "due: the credential expires {} (within renew_before)",
+                date(e)
+            ),
+        ))
+    } else if now >= by_age {
+        Some((
+            DueReason::Age {
+                age_days: days(now - created),
+                rotate_every_days: days(p.rotate_every),
             },
-            Some(current),
-            "rotation forced".to_owned(),
-        );
-    }
-    if let Some(e) = expires {
-        if by_expiry.is_some_and(|d| now >= d) {
-            return (
-                Decision::Rotate {
-                    reason: DueReason::Expiry { expires_at: e },
-                },
-                Some(current),
-                format!(
-                    "due: the credential expires {} (within renew_before)",
-                    date(e)
-                ),
-            );
-        }
-    }
-    if now >= by_age {
-        return (
-            Decision::Rotate {
-                reason: DueReason::Age {
-                    age_days: days(age),
-                    rotate_every_days: days(p.rotate_every),
-                },
-            },
-            Some(current),
             format!(
                 "due: the credential is {} days old (rotate_every {} days)",
-                days(age),
+                days(now - created),
                 days(p.rotate_every)
             ),
-        );
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some((reason, why)) => {
+            if let Some(d) = leftover_problem(client, None) {
+                return d;
+            }
+            (Decision::Rotate { reason }, Some(current), why)
+        }
+        None => (
+            Decision::NotDue { next_due },
+            Some(current),
+            format!("not due until {}", date(next_due)),
+        ),
     }
-    (
-        Decision::NotDue { next_due },
-        Some(current),
-        format!("not due until {}", date(next_due)),
+}
+
+/// A client the tool does not manage yet: adopt its single attached credential.
+fn decide_adopt(p: &Policy, client: &ClientState, now: OffsetDateTime) -> Decided {
+    match client.attached.as_slice() {
+        [] => attention(
+            Attention::NoCredential,
+            None,
+            format!(
+                "client {} has no credential attached to private_key_jwt; register a first key \
+                 (see the README's \"Adopting a client\") so consumers have one to use",
+                p.client_id
+            ),
+        ),
+        [only] => {
+            if let Some(d) = leftover_problem(client, None) {
+                return d;
+            }
+            (
+                Decision::Rotate {
+                    reason: DueReason::Adopt {
+                        credential_id: only.clone(),
+                    },
+                },
+                Some(summary(client, only, now)),
+                format!("not yet managed: {only} will be replaced by a tool-managed key"),
+            )
+        }
+        many => attention(
+            Attention::CapReached {
+                attached: many.to_vec(),
+            },
+            None,
+            cap_message(many),
+        ),
+    }
+}
+
+/// The ledger names another tenant, entry or client than the manifest.
+fn identity_problem(p: &Policy, ledger: &crate::ledger::LedgerEntry) -> Option<String> {
+    (ledger.client_id != p.client_id || ledger.tenant != p.tenant || ledger.entry != p.entry).then(
+        || {
+            format!(
+                "the ledger names {}/{} client {}, but the manifest entry is {}/{} client {}",
+                ledger.tenant, ledger.entry, ledger.client_id, p.tenant, p.entry, p.client_id
+            )
+        },
     )
 }
 
-/// Why the default branch's ledger must not drive a deletion, if it must not.
+/// Prefix of the names the tool gives the credentials it registers.
+pub const CREDENTIAL_NAME_PREFIX: &str = "auth0-rotate ";
+
+/// Checks a ledger against facts a repository writer cannot forge: Auth0's
+/// own records. The ledger's current credential must be attached, registered
+/// by this tool, and the newest attached credential; every credential it
+/// retires must be older than it, and every kid must be what Auth0 says.
+/// A swapped ledger (old and new exchanged) fails here, whoever merged it.
+pub fn facts_problem(ledger: &crate::ledger::LedgerEntry, client: &ClientState) -> Option<String> {
+    let cur_id = &ledger.current.credential_id;
+    let Some(cur) = client.credential(cur_id) else {
+        return Some(format!(
+            "its current credential {cur_id} does not exist in Auth0"
+        ));
+    };
+    if cur.kid.as_deref() != Some(ledger.current.kid.as_str()) {
+        return Some(format!(
+            "current credential {cur_id} has kid {} in Auth0, not {} as the ledger says",
+            cur.kid.as_deref().unwrap_or("(none)"),
+            ledger.current.kid
+        ));
+    }
+    if !client.is_attached(cur_id) {
+        return Some(format!(
+            "its current credential {cur_id} is not attached in Auth0"
+        ));
+    }
+    if !cur.name.starts_with(CREDENTIAL_NAME_PREFIX) {
+        return Some(format!(
+            "its current credential {cur_id} was not registered by auth0-rotate (Auth0 names it \"{}\")",
+            crate::text::neutral(&cur.name)
+        ));
+    }
+    let Some(cur_created) = cur.created_at else {
+        return Some(format!("Auth0 reports no creation time for {cur_id}"));
+    };
+    for a in &client.attached {
+        let newer = client
+            .credential(a)
+            .and_then(|c| c.created_at)
+            .is_none_or(|t| t > cur_created);
+        if a != cur_id && newer {
+            return Some(format!(
+                "{a} is attached and newer than the ledger's current credential {cur_id} (by Auth0's creation times): \
+                 the ledger does not name the newest key"
+            ));
+        }
+    }
+    for r in &ledger.retiring {
+        if r.credential_id == *cur_id || r.kid == ledger.current.kid {
+            return Some(format!(
+                "the ledger lists its current credential {cur_id} as retiring"
+            ));
+        }
+        let Some(c) = client.credential(&r.credential_id) else {
+            continue;
+        };
+        if c.kid.as_deref() != Some(r.kid.as_str()) {
+            return Some(format!(
+                "retiring credential {} has kid {} in Auth0, not {} as the ledger says",
+                r.credential_id,
+                c.kid.as_deref().unwrap_or("(none)"),
+                r.kid
+            ));
+        }
+        if c.created_at.is_none_or(|t| t >= cur_created) {
+            return Some(format!(
+                "it retires {}, which Auth0 registered after the current credential {cur_id}: \
+                 only a credential the current one replaced may be retired",
+                r.credential_id
+            ));
+        }
+    }
+    None
+}
+
+/// Why the default branch's ledger must not drive a deletion, if it must not:
+/// it names another entry, contradicts Auth0's records ([`facts_problem`]),
+/// or is not what a merged rotation PR proposed.
 fn ledger_problem(
     p: &Policy,
     ledger: &crate::ledger::LedgerEntry,
     client: &ClientState,
     provenance: &Provenance,
 ) -> Option<String> {
-    if ledger.client_id != p.client_id || ledger.tenant != p.tenant || ledger.entry != p.entry {
-        return Some(format!(
-            "the ledger names {}/{} client {}, but the manifest entry is {}/{} client {}",
-            ledger.tenant, ledger.entry, ledger.client_id, p.tenant, p.entry, p.client_id
-        ));
+    if let Some(problem) = identity_problem(p, ledger) {
+        return Some(problem);
     }
-    for r in &ledger.retiring {
-        if r.credential_id == ledger.current.credential_id || r.kid == ledger.current.kid {
-            return Some(format!(
-                "the ledger lists its current credential {} as retiring",
-                ledger.current.credential_id
-            ));
-        }
-        if let Some(c) = client.credential(&r.credential_id) {
-            if c.kid.as_deref() != Some(r.kid.as_str()) {
-                return Some(format!(
-                    "retiring credential {} has kid {} in Auth0, not {} as the ledger says",
-                    r.credential_id,
-                    c.kid.as_deref().unwrap_or("(none)"),
-                    r.kid
-                ));
-            }
-        }
-    }
-    if let Some(c) = client.credential(&ledger.current.credential_id) {
-        if c.kid.as_deref() != Some(ledger.current.kid.as_str()) {
-            return Some(format!(
-                "current credential {} has kid {} in Auth0, not {} as the ledger says",
-                ledger.current.credential_id,
-                c.kid.as_deref().unwrap_or("(none)"),
-                ledger.current.kid
-            ));
-        }
+    if let Some(problem) = facts_problem(ledger, client) {
+        return Some(problem);
     }
     match provenance {
         Provenance::Merged { .. } => None,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::journal::Journal;
+use crate::journal::{Journal, Liveness};
 use crate::ledger::LedgerEntry;
 
 /// One credential record as Auth0 reported it.
@@ -66,6 +66,10 @@ pub struct ObservedEntry {
     pub pull: Option<OpenPull>,
     /// A journal left on the rotation branch by a run that did not reach its PR.
     pub journal: Option<Journal>,
+    /// Whether the run named in `journal` is still running.
+    pub journal_holder: Liveness,
+    /// The head commit of the entry's rotation branch, if it exists.
+    pub branch_head: Option<String>,
     /// A ledger proposal on the rotation branch with no open PR (an interrupted
     /// publish, or a PR closed without merging).
     pub proposal: Option<Proposal>,

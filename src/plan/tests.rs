@@ -19,7 +19,7 @@ fn cred(id: &str, created: OffsetDateTime, expires: Option<OffsetDateTime>) -> O
     ObservedCredential {
         id: id.into(),
         kid: Some(format!("kid-of-{id}")),
-        name: id.into(),
+        name: format!("auth0-rotate billing {id}"),
         created_at: Some(created),
         expires_at: expires,
     }
@@ -64,6 +64,8 @@ fn observe(
         }),
         pull,
         journal: None,
+        journal_holder: crate::journal::Liveness::Unknown,
+        branch_head: None,
         proposal: None,
         provenance: Provenance::Merged { pull: 1 },
     }
@@ -271,6 +273,8 @@ fn cap_drift_and_failures_need_a_human() {
         client: Err("HTTP 403".into()),
         pull: None,
         journal: None,
+        journal_holder: crate::journal::Liveness::Unknown,
+        branch_head: None,
         proposal: None,
         provenance: Provenance::Unchecked,
     };
@@ -301,12 +305,16 @@ fn sample_plan() -> Plan {
             ),
             observe(
                 None,
-                &["cred_r1"],
-                vec![cred("cred_r1", fresh, None)],
+                &["cred_r1", "cred_r2"],
+                vec![cred("cred_r1", t, None), cred("cred_r2", fresh, None)],
                 Some(OpenPull {
                     number: 12,
                     url: "https://github.com/acme/infra/pull/12".into(),
-                    ledger: Some(ledger("cred_r2", fresh, &["cred_r1"])),
+                    ledger: Some(LedgerEntry {
+                        entry: "reports".into(),
+                        client_id: "cid2".into(),
+                        ..ledger("cred_r2", fresh, &["cred_r1"])
+                    }),
                 }),
             ),
             observe(
@@ -345,4 +353,143 @@ fn nothing_due_exits_zero() {
         &PlanOptions::default(),
     );
     assert_eq!(p.exit_code(), 0);
+}
+
+/// Issue 8 case 2: a ledger that swaps `current` and `retiring` (merged or on
+/// the PR branch) never retires the newer credential, whoever merged it.
+#[test]
+fn a_swapped_ledger_is_refused_by_auth0_creation_times() {
+    let old_t = NOW - Duration::days(100);
+    let new_t = NOW - Duration::days(1);
+    let creds = || vec![cred("cred_a", old_t, None), cred("cred_b", new_t, None)];
+    // Merged on the default branch (provenance says it came from a merged PR).
+    let o = observe(
+        Some(ledger("cred_a", old_t, &["cred_b"])),
+        &["cred_a", "cred_b"],
+        creds(),
+        None,
+    );
+    match decide_one(o, false).decision {
+        Decision::NeedsAttention {
+            problem: Attention::UnsafeLedger { reason },
+        } => assert!(
+            reason.contains("newer") || reason.contains("after"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // On an open PR's branch: not in flight, not refreshed.
+    let pull = OpenPull {
+        number: 7,
+        url: "u".into(),
+        ledger: Some(ledger("cred_a", old_t, &["cred_b"])),
+    };
+    let o = observe(None, &["cred_a", "cred_b"], creds(), Some(pull));
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NeedsAttention {
+            problem: Attention::UnsafeLedger { .. }
+        }
+    ));
+    // A current credential the tool did not register is not trusted either.
+    let mut foreign = creds();
+    foreign[1].name = "made by hand".into();
+    let o = observe(
+        Some(ledger("cred_b", new_t, &["cred_a"])),
+        &["cred_a", "cred_b"],
+        foreign,
+        None,
+    );
+    assert!(matches!(
+        decide_one(o, false).decision,
+        Decision::NeedsAttention {
+            problem: Attention::UnsafeLedger { .. }
+        }
+    ));
+}
+
+/// Issue 8 case 7: an unattached leftover counts against Auth0's limit; the
+/// plan names it instead of rotating into a 400.
+#[test]
+fn an_unattached_leftover_is_planned_not_rotated_into() {
+    let t = NOW - Duration::days(100);
+    let o = observe(
+        Some(ledger("cred_a", t, &[])),
+        &["cred_a"],
+        vec![cred("cred_a", t, None), cred("cred_x", t, None)],
+        None,
+    );
+    match decide_one(o, false).decision {
+        Decision::NeedsAttention {
+            problem: Attention::Leftover { credentials },
+        } => assert_eq!(credentials, ["cred_x"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 8 case 5: a journal is a lock only while its holder may run.
+#[test]
+fn a_journal_locks_only_while_its_holder_may_run() {
+    use crate::journal::{Ended, Holder, Journal, Liveness};
+    let t = NOW - Duration::days(100);
+    let journal = |started: OffsetDateTime| Journal {
+        version: 1,
+        tenant: "prod".into(),
+        entry: "billing".into(),
+        client_id: "cid".into(),
+        kid: "kid-new".into(),
+        replaces: "cred_a".into(),
+        started_at: started,
+        encrypted_key: None,
+        holder: Holder {
+            github_run_id: Some(9),
+            host: None,
+            pid: None,
+        },
+        ended: None,
+    };
+    let with = |j: Journal, live: Liveness| {
+        let mut o = observe(
+            Some(ledger("cred_a", t, &[])),
+            &["cred_a"],
+            vec![cred("cred_a", t, None)],
+            None,
+        );
+        o.journal = Some(j);
+        o.journal_holder = live;
+        decide_one(o, false).decision
+    };
+    let fresh = NOW - Duration::minutes(1);
+    assert!(matches!(
+        with(journal(fresh), Liveness::Running),
+        Decision::Busy {
+            confirmed: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        with(journal(fresh), Liveness::Unknown),
+        Decision::Busy {
+            confirmed: false,
+            ..
+        }
+    ));
+    // A finished holder, an ended journal or one dated in the future is no lock.
+    assert!(matches!(
+        with(journal(fresh), Liveness::Finished),
+        Decision::Rotate { .. }
+    ));
+    let mut ended = journal(fresh);
+    ended.ended = Some(Ended {
+        at: fresh,
+        error: "x".into(),
+    });
+    assert!(matches!(
+        with(ended, Liveness::Running),
+        Decision::Rotate { .. }
+    ));
+    assert!(matches!(
+        with(journal(NOW + Duration::hours(2)), Liveness::Unknown),
+        Decision::Rotate { .. }
+    ));
 }

@@ -316,4 +316,12 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
             self.inner.update_issue_body(r, n, b)
         )
     }
+    async fn workflow_run_completed(&self, r: &Repo, id: u64) -> Result<Option<bool>, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "workflow_run_completed",
+            self.inner.workflow_run_completed(r, id)
+        )
+    }
 }

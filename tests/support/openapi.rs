@@ -1,5 +1,6 @@
 //! A small validator for the JSON Schema subset the OpenAPI descriptions in
-//! `../shared/reference/*.subset.json` use: `type` (a name or an array of
+//! `tests/data/reference/*.subset.json` (vendored; see
+//! `tests/data/README.md`) use: `type` (a name or an array of
 //! names, `"null"` included), `nullable`, `enum`, `$ref`, `allOf`/`anyOf`/
 //! `oneOf` (with `discriminator.mapping`), `properties`, `required`,
 //! `additionalProperties` (`false` or a schema), `items`, `minItems`/
@@ -12,10 +13,10 @@ use serde_json::{Map, Value};
 /// An OpenAPI document.
 pub struct Spec(pub Value);
 
-/// `../shared/reference/<file>` relative to the crate root.
+/// `tests/data/reference/<file>` relative to the crate root.
 pub fn reference_path(file: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference")
+        .join("tests/data/reference")
         .join(file)
 }
 
@@ -55,14 +56,17 @@ fn short(v: &Value) -> String {
 }
 
 impl Spec {
-    /// Loads `../shared/reference/<file>`; `None` when it is not there.
-    pub fn load_file(file: &str) -> Option<Self> {
-        let text = std::fs::read_to_string(reference_path(file)).ok()?;
-        Some(Self(serde_json::from_str(&text).expect("valid JSON")))
+    /// Loads `tests/data/reference/<file>`; a missing fixture is a test
+    /// failure, never a skip.
+    pub fn load_file(file: &str) -> Self {
+        let path = reference_path(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("vendored fixture {} is missing: {e}", path.display()));
+        Self(serde_json::from_str(&text).expect("valid JSON"))
     }
 
     /// GitHub's REST description (subset).
-    pub fn load() -> Option<Self> {
+    pub fn load() -> Self {
         Self::load_file("github-rest-api.subset.json")
     }
 

@@ -1,4 +1,5 @@
-//! Reads the go-vcr cassettes in `../shared/reference/recordings/`.
+//! Reads the go-vcr cassettes in `tests/data/reference/recordings/` (vendored; see
+//! `tests/data/README.md`).
 #![allow(dead_code)]
 
 use serde::Deserialize;
@@ -31,7 +32,7 @@ pub struct Response {
 }
 
 pub fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference")
 }
 
 /// Every cassette, with its file name.

@@ -272,6 +272,14 @@ impl GitHubEmulator {
         pulls::merge(&mut self.lock(), owner, repo, number)
     }
 
+    /// Records workflow run `id` with `status` (`queued`, `in_progress` or
+    /// `completed`), as `GET …/actions/runs/{id}` will report it.
+    pub fn set_workflow_run(&self, owner: &str, repo: &str, id: u64, status: &str) {
+        if let Some(r) = self.lock().repo_mut(owner, repo) {
+            r.workflow_runs.insert(id, status.to_owned());
+        }
+    }
+
     /// Closes a pull request without merging it.
     pub fn close_pull(
         &self,

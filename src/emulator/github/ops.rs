@@ -73,6 +73,7 @@ pub(crate) fn create_repo(
         environments: Default::default(),
         labels: Vec::new(),
         issues: Vec::new(),
+        workflow_runs: std::collections::BTreeMap::new(),
     };
     let changes: Vec<TreeChange> = files
         .iter()

@@ -45,6 +45,33 @@ pub(crate) async fn get_repo(
     Ok(ok(render::full_repository(&ctx, r)))
 }
 
+const DOC_GET_RUN: &str = "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run";
+
+/// `GET /repos/{owner}/{repo}/actions/runs/{run_id}`: the fields the tool
+/// reads (`id`, `status`, `conclusion`) of a run seeded through the Rust API.
+pub(crate) async fn get_workflow_run(
+    AxState(emu): AxState<GitHubEmulator>,
+    Path(p): Path<HashMap<String, String>>,
+) -> ApiResult {
+    let mut st = emu.lock();
+    let r = repo_mut(&mut st, &p, DOC_GET_RUN)?;
+    let id: u64 = p
+        .get("run_id")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| ApiError::not_found(DOC_GET_RUN))?;
+    let status = r
+        .workflow_runs
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(DOC_GET_RUN))?;
+    let conclusion = (status == "completed").then_some("success");
+    Ok(ok(json!({
+        "id": id,
+        "status": status,
+        "conclusion": conclusion,
+        "repository": {"full_name": r.full_name()},
+    })))
+}
+
 fn content_entry(ctx: &Ctx, r: &Repo, git_ref: &str, path: &str, mode: &str, sha: &str) -> Value {
     let name = path.rsplit('/').next().unwrap_or(path);
     let full = r.full_name();

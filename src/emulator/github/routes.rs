@@ -60,6 +60,11 @@ pub(crate) fn api_router(emu: GitHubEmulator) -> Router {
             &format!("{repo}/git/commits/{{sha}}"),
             get(gitdata::get_commit),
         )
+        // Workflow runs (the liveness of a journal's holder).
+        .route(
+            &format!("{repo}/actions/runs/{{run_id}}"),
+            get(repos::get_workflow_run),
+        )
         // Contents.
         .route(&format!("{repo}/contents"), get(repos::get_contents))
         .route(

@@ -176,6 +176,8 @@ pub(crate) struct Repo {
     pub environments: BTreeMap<String, (String, Scope)>,
     pub labels: Vec<Label>,
     pub issues: Vec<Issue>,
+    /// Workflow run id → `status` (`queued`, `in_progress`, `completed`).
+    pub workflow_runs: BTreeMap<u64, String>,
 }
 
 impl Repo {
