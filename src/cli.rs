@@ -179,6 +179,14 @@ pub struct RunArgs {
     /// Plan as of this instant (RFC 3339) instead of now.
     #[arg(long, hide = true, value_parser = parse_time)]
     pub now: Option<OffsetDateTime>,
+    /// Total deadline of each HTTP request in seconds (connect, headers and
+    /// body; default 30 for Auth0, 60 for GitHub).
+    #[arg(long)]
+    pub http_timeout: Option<u64>,
+    /// The whole run's budget in seconds; a run still going then stops with
+    /// exit code 1 (what it wrote is journaled, the next run converges).
+    #[arg(long, default_value_t = 1800)]
+    pub run_budget: u64,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -239,6 +247,7 @@ impl RunArgs {
             ));
         }
         s.age_recipients = self.age_recipients.clone();
+        s.http_timeout = self.http_timeout.map(std::time::Duration::from_secs);
         Ok(s)
     }
 
@@ -254,11 +263,36 @@ fn options(force: &[String]) -> PlanOptions {
     }
 }
 
-/// Runs a command; returns the process exit code.
+/// Runs a command; returns the process exit code. `plan`, `rotate` and
+/// `finalize` run within their `--run-budget`.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let budget = match &cli.command {
+        Command::Plan { run, .. } | Command::Rotate { run, .. } | Command::Finalize { run } => {
+            Some(std::time::Duration::from_secs(run.run_budget))
+        }
+        _ => None,
+    };
+    match budget {
+        Some(b) => match tokio::time::timeout(b, run_command(cli)).await {
+            Ok(r) => r,
+            Err(_) => {
+                crate::errln!(
+                    "error: the run exceeded its budget of {} s (--run-budget) and was stopped; \
+                     a rotation it started is journaled and the next run continues it",
+                    b.as_secs()
+                );
+                Ok(1)
+            }
+        },
+        None => run_command(cli).await,
+    }
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Plan { run, format, force } => {
             let session = Session::open(&run.settings()?).await?;
+            session.check_force(&force)?;
             let plan = session.plan(run.now(), &options(&force)).await?;
             let keys = session.plan_keys(run.now(), &options(&force).force).await?;
             crate::out!(
@@ -277,14 +311,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     Format::Json => {}
                 }
             }
-            Ok(if keys.has_changes() {
-                2
-            } else {
-                plan.exit_code()
+            Ok(match plan.exit_code() {
+                0 if keys.has_changes() => 2,
+                code => code,
             })
         }
         Command::Rotate { run, force } => {
             let session = Session::open(&run.settings()?).await?;
+            session.check_force(&force)?;
             let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
             crate::out!("{}\n{}", plan.to_text(), report.to_text());
             let (keys, key_report) = session
@@ -293,7 +327,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             if !keys.is_empty() {
                 crate::out!("\n{}\n{}", keys.to_text(), key_report.to_text());
             }
-            Ok(report.exit_code().max(i32::from(key_report.has_failures())))
+            Ok(report.exit_code().max(key_report.exit_code(&keys)))
         }
         Command::Finalize { run } => {
             let session = Session::open(&run.settings()?).await?;
@@ -303,7 +337,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             if !keys.is_empty() {
                 crate::out!("{}", key_report.to_text());
             }
-            Ok(report.exit_code().max(i32::from(key_report.has_failures())))
+            Ok(report.exit_code().max(key_report.exit_code(&keys)))
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {

@@ -11,7 +11,18 @@ fn main() -> anyhow::Result<()> {
         .with_writer(auth0_rotate::text::log_writer)
         .with_target(false)
         .init();
-    let cli = auth0_rotate::cli::Cli::parse();
+    // Exit code 2 means "changes pending": a usage error exits 1, like any
+    // other error (clap would use 2).
+    let cli = match auth0_rotate::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            e.exit();
+        }
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(1);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

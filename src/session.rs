@@ -242,6 +242,38 @@ impl Session {
         })
     }
 
+    /// Checks that every `force` name is an entry of the manifest (`name` or
+    /// `tenant/name`), a tenant's `tenant/signing-keys` (or the tenant name), or a connection's
+    /// `tenant/connection/<name>`; an unknown name is an error, like `only`.
+    pub fn check_force(&self, force: &[String]) -> Result<(), SessionError> {
+        let (sp, cp) = crate::tenant_keys::policies(&self.manifest);
+        let known = |f: &String| {
+            self.manifest
+                .entries
+                .iter()
+                .any(|e| e.name == *f || format!("{}/{}", e.tenant, e.name) == *f)
+                || sp
+                    .iter()
+                    .any(|p| p.tenant == *f || format!("{}/signing-keys", p.tenant) == *f)
+                || cp
+                    .iter()
+                    .any(|p| p.key() == *f || p.connection.label() == f.as_str())
+        };
+        let unknown: Vec<&String> = force.iter().filter(|f| !known(f)).collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(SessionError::Settings(format!(
+                "`force` names entries that are not in the manifest: {}",
+                unknown
+                    .iter()
+                    .map(|u| crate::text::neutral(u))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+
     /// Observes every selected entry and plans at `now`.
     pub async fn plan(
         &self,

@@ -88,6 +88,19 @@ pub struct KeysPlan {
 }
 
 impl KeysPlan {
+    /// True when a human must act on some key entry.
+    pub fn needs_attention(&self) -> bool {
+        self.signing_keys
+            .iter()
+            .any(|p| matches!(p.decision, signing::SigningDecision::NeedsAttention { .. }))
+            || self.connections.iter().any(|p| {
+                matches!(
+                    p.decision,
+                    connection_keys::ConnectionDecision::NeedsAttention { .. }
+                )
+            })
+    }
+
     /// True when something is to do or a human must act.
     pub fn has_changes(&self) -> bool {
         self.signing_keys.iter().any(SigningPlan::has_changes)
@@ -280,6 +293,12 @@ pub struct KeyReport {
 }
 
 impl KeyReport {
+    /// Exit code of a rotate or finalize run's key part: 1 when an entry
+    /// failed or its plan needs a human.
+    pub fn exit_code(&self, plan: &KeysPlan) -> i32 {
+        i32::from(self.has_failures() || plan.needs_attention())
+    }
+
     /// True if any entry failed.
     pub fn has_failures(&self) -> bool {
         self.entries

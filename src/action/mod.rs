@@ -392,6 +392,10 @@ async fn manage(
     };
     let mut force: Vec<String> = selection.force.clone();
     force.extend(i.force.iter().cloned());
+    if let Err(e) = session.check_force(&force) {
+        fail("Unknown entry in force", e.to_string());
+        return 1;
+    }
     let options = PlanOptions {
         force: force.into_iter().collect(),
         ..PlanOptions::default()
@@ -473,7 +477,7 @@ async fn manage(
                 for line in r.to_text().lines() {
                     say(line);
                 }
-                keys_failed = r.has_failures();
+                keys_failed = r.exit_code(&kp) != 0;
             }
             cmd(commands::endgroup());
             keys_md = kp.to_markdown();
@@ -494,15 +498,24 @@ async fn manage(
 
     let mut code = i32::from(keys_failed);
     for e in &report.entries {
-        if let Outcome::Failed { error } = &e.outcome {
-            fail(&format!("{} failed", e.entry), error);
-            code = 1;
+        match &e.outcome {
+            Outcome::Failed { error } => {
+                fail(&format!("{} failed", e.entry), error);
+                code = 1;
+            }
+            Outcome::NeedsAttention { .. } => code = 1,
+            _ => {}
         }
     }
+    // Rotate and finalize fail when any entry needs a human; a plan fails
+    // when Auth0 or GitHub could not be read (it is incomplete), and warns
+    // about everything else.
     for e in &plan.entries {
-        if let Decision::NeedsAttention { .. } = e.decision {
+        if let Decision::NeedsAttention { problem } = &e.decision {
             let a = Annotation::titled(format!("{} needs attention", e.key()));
-            if selection.mode == Mode::Rotate {
+            let fatal = matches!(selection.mode, Mode::Rotate | Mode::Finalize)
+                || matches!(problem, crate::plan::Attention::ObserveFailed { .. });
+            if fatal {
                 cmd(commands::error(&a, &e.explanation));
                 code = 1;
             } else {

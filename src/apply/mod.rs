@@ -62,6 +62,9 @@ pub enum ApplyError {
         /// The sink error.
         detail: String,
     },
+    /// A sink cannot be written; checked before the first Auth0 write.
+    #[error("preflight failed, nothing was changed: {0}")]
+    Preflight(String),
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -158,7 +161,11 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
             Decision::InFlight { pull, .. } => {
                 rotate::refresh_pull(ctx, spec, *pull, &mut steps).await
             }
-            Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+            // A lock nobody can confirm is held is not a silent success.
+            Decision::NeedsAttention { .. }
+            | Decision::Busy {
+                confirmed: false, ..
+            } => Ok(Outcome::NeedsAttention {
                 reason: ep.explanation.clone(),
             }),
             _ => Ok(Outcome::Unchanged {

@@ -564,6 +564,7 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
     let ws = ctx.workspace;
+    super::sinks::preflight(ctx.github, &spec.sinks).await?;
     let snap = snapshot(ctx, auth0, spec, planned_head).await?;
     let resuming = matches!(mode, Mode::Resume(_));
     let (key, old_id) = key_for(ctx.journal, auth0, spec, &mode, &snap, steps).await?;

@@ -132,3 +132,58 @@ pub async fn write_sinks_observed<G: GitHubApi>(
     }
     Ok(written)
 }
+
+/// Name of the variable [`preflight`] creates and deletes to prove write
+/// access to a store's variables.
+pub const PREFLIGHT_VARIABLE: &str = "AUTH0_ROTATE_PREFLIGHT";
+
+/// Proves, before the first Auth0 write, that every sink can be written:
+/// each secret store's sealed-box public key is readable (an environment
+/// that does not exist fails here), and each variable store accepts a write
+/// (a probe variable is created and deleted again). A token without
+/// Secrets: write or Variables: write is refused before anything changed.
+///
+/// Errors name the sink and what to grant.
+pub async fn preflight<G: GitHubApi>(gh: &G, sinks: &[SinkSpec]) -> Result<(), ApplyError> {
+    let mut secret_stores: Vec<&Store> = Vec::new();
+    let mut variable_stores: Vec<&Store> = Vec::new();
+    for sink in sinks {
+        match sink {
+            SinkSpec::Secret { store, .. } if !secret_stores.contains(&store) => {
+                secret_stores.push(store)
+            }
+            SinkSpec::Variable { store, .. } if !variable_stores.contains(&store) => {
+                variable_stores.push(store)
+            }
+            _ => {}
+        }
+    }
+    let refuse =
+        |what: String, e: crate::github::GitHubError| ApplyError::Preflight(format!("{what}: {e}"));
+    for store in secret_stores {
+        gh.secret_public_key(store).await.map_err(|e| {
+            refuse(
+                format!("cannot read the secrets public key of {store} (the token needs Secrets: write there, and the environment must exist)"),
+                e,
+            )
+        })?;
+    }
+    for store in variable_stores {
+        gh.put_variable(
+            store,
+            PREFLIGHT_VARIABLE,
+            "auth0-rotate preflight; safe to delete",
+        )
+        .await
+        .map_err(|e| {
+            refuse(
+                format!("cannot write variables in {store} (the token needs Variables: write)"),
+                e,
+            )
+        })?;
+        gh.delete_variable(store, PREFLIGHT_VARIABLE)
+            .await
+            .map_err(|e| refuse(format!("cannot delete the probe variable in {store}"), e))?;
+    }
+    Ok(())
+}

@@ -1,11 +1,12 @@
 use std::fmt;
+use std::time::Duration;
 
 /// An Auth0 API failure. Messages are Auth0's own (they never echo key
 /// material), truncated; request bodies are never included.
 #[derive(Debug, thiserror::Error)]
 pub enum Auth0Error {
     /// The API answered with an error status.
-    #[error("Auth0 {operation} failed: HTTP {status}: {message}{}", code_suffix(.code))]
+    #[error("Auth0 {operation} failed: HTTP {status}: {}{}", crate::text::neutral(message), code_suffix(.code))]
     Api {
         /// What was attempted, e.g. `POST /clients/{id}/credentials`.
         operation: String,
@@ -19,7 +20,7 @@ pub enum Auth0Error {
         retry_after: Option<u64>,
     },
     /// The request did not complete (connection, timeout, TLS).
-    #[error("Auth0 {operation}: request failed: {detail}")]
+    #[error("Auth0 {operation}: request failed: {}", crate::text::neutral(detail))]
     Transport {
         /// What was attempted.
         operation: String,
@@ -27,7 +28,10 @@ pub enum Auth0Error {
         detail: String,
     },
     /// The response did not parse.
-    #[error("Auth0 {operation}: unexpected response: {detail}")]
+    #[error(
+        "Auth0 {operation}: unexpected response: {}",
+        crate::text::neutral(detail)
+    )]
     Decode {
         /// What was attempted.
         operation: String,
@@ -40,7 +44,33 @@ pub enum Auth0Error {
 }
 
 fn code_suffix(code: &Option<String>) -> String {
-    code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+    code.as_ref()
+        .map(|c| format!(" ({})", crate::text::neutral(c)))
+        .unwrap_or_default()
+}
+
+/// A transport failure, saying where and, for a timeout, after how long:
+/// "timed out after 30 s talking to https://tenant.auth0.com/api/v2/clients".
+pub(crate) fn transport(operation: &str, e: &reqwest::Error, deadline: Duration) -> Auth0Error {
+    let url = e
+        .url()
+        .map(|u| {
+            let mut u = u.clone();
+            u.set_query(None);
+            u.to_string()
+        })
+        .unwrap_or_else(|| "Auth0".into());
+    let detail = if e.is_timeout() {
+        format!("timed out after {} s talking to {url}", deadline.as_secs())
+    } else if e.is_connect() {
+        format!("could not connect to {url}: {e}")
+    } else {
+        e.to_string()
+    };
+    Auth0Error::Transport {
+        operation: operation.into(),
+        detail,
+    }
 }
 
 impl Auth0Error {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use super::error::clip;
+use super::error::{clip, transport};
 use super::token::{self, ClientAuth};
 use super::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
 use crate::keys::{Alg, PrivateKey};
@@ -50,6 +50,8 @@ pub struct HttpAuth0 {
     domain: String,
     auth: ManagementAuth,
     token: Mutex<Option<(SecretString, OffsetDateTime)>>,
+    /// Total deadline of one request (connect, headers, body).
+    deadline: Duration,
 }
 
 impl HttpAuth0 {
@@ -86,6 +88,7 @@ impl HttpAuth0 {
             domain: domain.to_owned(),
             auth,
             token: Mutex::new(None),
+            deadline: timeout,
         })
     }
 
@@ -97,6 +100,11 @@ impl HttpAuth0 {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The total deadline of one request.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
     /// The shared HTTP client.
@@ -164,19 +172,14 @@ impl HttpAuth0 {
                     tokio::time::sleep(backoff(attempt)).await;
                     continue;
                 }
-                Err(e) => {
-                    return Err(Auth0Error::Transport {
-                        operation: operation.into(),
-                        detail: e.to_string(),
-                    })
-                }
+                Err(e) => return Err(transport(operation, &e, self.deadline)),
             };
             let status = resp.status().as_u16();
             let reset = reset_after(resp.headers());
-            let bytes = resp.bytes().await.map_err(|e| Auth0Error::Transport {
-                operation: operation.into(),
-                detail: e.to_string(),
-            })?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| transport(operation, &e, self.deadline))?;
             if (200..300).contains(&status) {
                 if bytes.is_empty() || status == 204 {
                     return Ok(None);

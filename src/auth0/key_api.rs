@@ -185,10 +185,7 @@ impl SigningKeysApi for HttpAuth0 {
     async fn jwks(&self) -> Result<Vec<Jwk>, Auth0Error> {
         let op = "GET /.well-known/jwks.json";
         let url = format!("{}/.well-known/jwks.json", self.base_url());
-        let transport = |e: reqwest::Error| Auth0Error::Transport {
-            operation: op.into(),
-            detail: e.to_string(),
-        };
+        let transport = |e: reqwest::Error| super::error::transport(op, &e, self.deadline());
         let resp = self.http().get(&url).send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;

@@ -52,6 +52,10 @@ impl<'de> Deserialize<'de> for SecretString {
     }
 }
 
+/// The deadline reported for token requests (the client's own deadline
+/// applies; the token endpoint shares the Management client's).
+const TOKEN_DEADLINE: std::time::Duration = super::DEFAULT_TIMEOUT;
+
 /// Performs a client-credentials exchange against `base_url` for tenant `domain`.
 pub async fn client_credentials(
     http: &reqwest::Client,
@@ -79,19 +83,14 @@ pub async fn client_credentials(
                 tokio::time::sleep(backoff(attempt)).await;
                 continue;
             }
-            Err(e) => {
-                return Err(Auth0Error::Transport {
-                    operation: operation.into(),
-                    detail: e.to_string(),
-                })
-            }
+            Err(e) => return Err(super::error::transport(operation, &e, TOKEN_DEADLINE)),
         };
         let status = resp.status().as_u16();
         let reset = reset_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| Auth0Error::Transport {
-            operation: operation.into(),
-            detail: e.to_string(),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| super::error::transport(operation, &e, TOKEN_DEADLINE))?;
         if status == 200 {
             return serde_json::from_slice(&bytes).map_err(|e| Auth0Error::Decode {
                 operation: operation.into(),

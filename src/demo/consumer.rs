@@ -28,6 +28,8 @@ pub struct ConsumerConfig {
     pub audience: String,
     /// Assertion algorithm.
     pub alg: Alg,
+    /// Pause between exchanges (zero: back to back).
+    pub interval: Duration,
 }
 
 /// Live counters.
@@ -112,7 +114,16 @@ async fn run(
     stats: Arc<ConsumerStats>,
     stop: Arc<AtomicBool>,
 ) {
-    let http = reqwest::Client::new();
+    // Marked as a probe: the emulator never faults or counts its requests.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        crate::emulator::faults::PROBE_HEADER,
+        reqwest::header::HeaderValue::from_static("consumer"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default();
     let mut key: Option<(Vec<u8>, PrivateKey)> = None;
     while !stop.load(Ordering::SeqCst) {
         // Re-read the secret every round: a deployment that picks up the
@@ -148,6 +159,9 @@ async fn run(
                 }
             }
             Err(e) => record_failure(&stats, e.to_string()),
+        }
+        if !c.interval.is_zero() {
+            tokio::time::sleep(c.interval).await;
         }
     }
     if let Some((mut raw, _)) = key.take() {

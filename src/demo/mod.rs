@@ -237,6 +237,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
             client_id: CLIENT_ID.into(),
             audience: AUDIENCE.into(),
             alg: Alg::RS256,
+            interval: Duration::ZERO,
         },
     );
     let quarter = (exchanges / 4).max(1);

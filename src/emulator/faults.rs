@@ -40,6 +40,7 @@
 //!  "on": {"nth": 1}, "fault": {"kind": "crash_after_apply"}}
 //! ```
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -55,7 +56,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Which emulated service a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// Auth0 (`/auth0/{domain}/…`).
@@ -156,6 +157,18 @@ pub enum FaultKind {
     /// Execute the request and keep its effect, then drop the connection
     /// instead of answering.
     CrashAfterApply,
+    /// Answer `200` with headers at once, then send the body one byte every
+    /// `interval_ms` and never finish it (a server that drips bytes: only a
+    /// total deadline on the client ends the request). Not executed.
+    Drip {
+        /// Milliseconds between bytes (default 1 000).
+        #[serde(default = "default_drip")]
+        interval_ms: u64,
+    },
+}
+
+fn default_drip() -> u64 {
+    1_000
 }
 
 impl FaultKind {
@@ -168,6 +181,7 @@ impl FaultKind {
             FaultKind::Timeout { .. } => "timeout".into(),
             FaultKind::ConnectionReset => "connection_reset".into(),
             FaultKind::CrashAfterApply => "crash_after_apply".into(),
+            FaultKind::Drip { .. } => "drip".into(),
         }
     }
 }
@@ -294,6 +308,8 @@ pub struct Faults {
 struct Queue {
     next_id: u64,
     rules: Vec<FaultStatus>,
+    /// Delay added before every request to either service.
+    latency: Duration,
 }
 
 impl Faults {
@@ -309,6 +325,16 @@ impl Faults {
             fired: 0,
         });
         id
+    }
+
+    /// Delays every request to either service by `latency` before it is
+    /// handled (faults still apply); `Duration::ZERO` turns it off.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.lock().expect("faults").latency = latency;
+    }
+
+    fn latency(&self) -> Duration {
+        self.inner.lock().expect("faults").latency
     }
 
     /// Removes every rule.
@@ -403,6 +429,38 @@ impl http_body::Body for DropConnection {
             "emulated fault: connection dropped",
         ))))
     }
+}
+
+/// A body that yields one space every `interval` and never ends.
+struct Drip {
+    interval: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Drip {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        match self.sleep.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                let next = tokio::time::Instant::now() + self.interval;
+                self.sleep.as_mut().reset(next);
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b" ")))))
+            }
+        }
+    }
+}
+
+fn drip_body(interval: Duration) -> Body {
+    Body::new(Drip {
+        interval,
+        sleep: Box::pin(tokio::time::sleep(interval)),
+    })
 }
 
 fn dropped(label: String, status: u16) -> Response {
@@ -541,13 +599,25 @@ fn rate_limited(
     }
 }
 
+/// Requests carrying this header (a consumer probe watching a run from
+/// outside) are never delayed, faulted or counted by fault rules, so a
+/// schedule's "k-th request" means the k-th request of the tool.
+pub const PROBE_HEADER: &str = "x-emulator-probe";
+
 /// The fault middleware (wired by [`Emulator::router`](super::Emulator::router)).
 pub(crate) async fn middleware(State(faults): State<Faults>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let Some((service, _, inner)) = classify(&path) else {
         return next.run(req).await;
     };
+    if req.headers().contains_key(PROBE_HEADER) {
+        return next.run(req).await;
+    }
     let method = req.method().as_str().to_owned();
+    let latency = faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let Some(fault) = faults.check(service, &method, inner) else {
         return next.run(req).await;
     };
@@ -575,6 +645,11 @@ pub(crate) async fn middleware(State(faults): State<Faults>, req: Request, next:
             };
             tokio::time::sleep(Duration::from_millis(hold_ms)).await;
             return dropped(label, status);
+        }
+        FaultKind::Drip { interval_ms } => {
+            let mut resp = Response::new(drip_body(Duration::from_millis(interval_ms)));
+            header(&mut resp, "content-type", "application/json".into());
+            resp
         }
     };
     let status = resp.status().as_u16();

@@ -4,10 +4,11 @@
 pub enum GitHubError {
     /// The token may not write secrets or variables.
     #[error(
-        "GitHub refused {operation} (HTTP 403: {message}). The token cannot write Actions secrets or variables: \
+        "GitHub refused {operation} (HTTP 403: {}). The token cannot write Actions secrets or variables: \
          the workflow's GITHUB_TOKEN never can. Pass a GitHub App installation token (permissions: Secrets: write, \
          Variables: write, Environments: read, Contents: write, Pull requests: write) or a fine-grained PAT with the \
-         same permissions as the `github-token` input"
+         same permissions as the `github-token` input",
+        crate::text::neutral(message)
     )]
     TokenCannotWriteSecrets {
         /// What was attempted.
@@ -16,7 +17,10 @@ pub enum GitHubError {
         message: String,
     },
     /// The API answered with an error status.
-    #[error("GitHub {operation} failed: HTTP {status}: {message}")]
+    #[error(
+        "GitHub {operation} failed: HTTP {status}: {}",
+        crate::text::neutral(message)
+    )]
     Api {
         /// What was attempted.
         operation: String,
@@ -26,15 +30,28 @@ pub enum GitHubError {
         message: String,
     },
     /// The request did not complete.
-    #[error("GitHub {operation}: request failed: {detail}")]
+    #[error("GitHub {operation}: request failed: {}", crate::text::neutral(detail))]
     Transport {
         /// What was attempted.
         operation: String,
         /// Transport message.
         detail: String,
     },
+    /// The request did not complete within its total deadline.
+    #[error("GitHub {operation}: timed out after {secs} s talking to {url}")]
+    Timeout {
+        /// What was attempted.
+        operation: String,
+        /// The request URL.
+        url: String,
+        /// The deadline.
+        secs: u64,
+    },
     /// The response did not parse.
-    #[error("GitHub {operation}: unexpected response: {detail}")]
+    #[error(
+        "GitHub {operation}: unexpected response: {}",
+        crate::text::neutral(detail)
+    )]
     Decode {
         /// What was attempted.
         operation: String,

@@ -13,6 +13,10 @@ const MAX_ATTEMPTS: u32 = 3;
 /// GitHub over octocrab's HTTP stack (rustls + aws-lc, no retry layer).
 pub struct OctocrabGitHub {
     client: octocrab::Octocrab,
+    /// Total deadline of one request: connect, headers and the whole body.
+    deadline: Duration,
+    /// The API base URL, for messages.
+    base: String,
 }
 
 impl std::fmt::Debug for OctocrabGitHub {
@@ -64,6 +68,7 @@ enum Verb {
     Post,
     Put,
     Patch,
+    Delete,
 }
 
 impl OctocrabGitHub {
@@ -73,7 +78,9 @@ impl OctocrabGitHub {
         Self::with_timeout(api_url, token, Duration::from_secs(60))
     }
 
-    /// Like [`OctocrabGitHub::new`], with a read timeout per request.
+    /// Like [`OctocrabGitHub::new`], with a total deadline per request
+    /// (connect, headers and body: a server that drips bytes cannot hold a
+    /// run longer than this).
     pub fn with_timeout(
         api_url: &str,
         token: &SecretString,
@@ -91,7 +98,41 @@ impl OctocrabGitHub {
             .set_read_timeout(Some(read_timeout))
             .build()
             .map_err(|e| setup(e.to_string()))?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            deadline: read_timeout,
+            base: api_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// One attempt: the request and its whole body within the deadline.
+    async fn attempt(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Option<&Value>,
+        operation: &str,
+    ) -> Result<Result<(StatusCode, Option<Duration>, String), octocrab::Error>, GitHubError> {
+        let work = async {
+            let resp = match verb {
+                Verb::Get => self.client._get(path).await,
+                Verb::Post => self.client._post(path, body).await,
+                Verb::Put => self.client._put(path, body).await,
+                Verb::Patch => self.client._patch(path, body).await,
+                Verb::Delete => self.client._delete(path, body).await,
+            }?;
+            let status = resp.status();
+            let wait = rate_limit_wait(resp.headers(), status);
+            let text = self.client.body_to_string(resp).await?;
+            Ok((status, wait, text))
+        };
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .map_err(|_| GitHubError::Timeout {
+                operation: operation.into(),
+                url: format!("{}{path}", self.base),
+                secs: self.deadline.as_secs(),
+            })
     }
 
     async fn send(
@@ -104,14 +145,8 @@ impl OctocrabGitHub {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = match verb {
-                Verb::Get => self.client._get(path).await,
-                Verb::Post => self.client._post(path, body).await,
-                Verb::Put => self.client._put(path, body).await,
-                Verb::Patch => self.client._patch(path, body).await,
-            };
             let idempotent = verb != Verb::Post;
-            let resp = match result {
+            let (status, wait, text) = match self.attempt(verb, path, body, operation).await? {
                 Ok(r) => r,
                 Err(e) if idempotent && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(operation, error = %e, "transport error, retrying");
@@ -121,20 +156,10 @@ impl OctocrabGitHub {
                 Err(e) => {
                     return Err(GitHubError::Transport {
                         operation: operation.into(),
-                        detail: e.to_string(),
+                        detail: format!("{e} (talking to {})", self.base),
                     })
                 }
             };
-            let status = resp.status();
-            let wait = rate_limit_wait(resp.headers(), status);
-            let text =
-                self.client
-                    .body_to_string(resp)
-                    .await
-                    .map_err(|e| GitHubError::Transport {
-                        operation: operation.into(),
-                        detail: e.to_string(),
-                    })?;
             let value: Value = if text.trim().is_empty() {
                 Value::Null
             } else {
@@ -328,6 +353,19 @@ impl GitHubApi for OctocrabGitHub {
             self.expect(Verb::Patch, &item, Some(&body), "PATCH variable")
                 .await?;
             return Ok(WriteOutcome::Updated);
+        }
+        Err(api_error(op, status, &v))
+    }
+
+    async fn delete_variable(&self, store: &Store, name: &str) -> Result<bool, GitHubError> {
+        let op = "DELETE variable";
+        let item = format!("{}/{}", store_path(store, "variables"), seg(name));
+        let (status, v) = self.send(Verb::Delete, &item, None, op).await?;
+        if status.is_success() {
+            return Ok(true);
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Ok(false);
         }
         Err(api_error(op, status, &v))
     }

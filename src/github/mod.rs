@@ -174,6 +174,8 @@ pub trait GitHubApi {
         name: &str,
         value: &str,
     ) -> Result<WriteOutcome, GitHubError>;
+    /// Deletes a plaintext Actions variable; `Ok(false)` if it did not exist.
+    async fn delete_variable(&self, store: &Store, name: &str) -> Result<bool, GitHubError>;
     /// A branch's head commit, `None` if the branch does not exist.
     async fn branch_sha(&self, repo: &Repo, branch: &str) -> Result<Option<String>, GitHubError>;
     /// A file's UTF-8 content at a ref, `None` if absent.

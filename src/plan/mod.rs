@@ -232,21 +232,45 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when `rotate` or `finalize` has work, or a human must act.
+    /// True when `rotate` or `finalize` has work, or a human must act: a
+    /// rotation to start, resume or publish, a retirement, a problem, or a
+    /// lock whose holder could not be confirmed running.
     pub fn has_changes(&self) -> bool {
         self.entries.iter().any(|e| {
             matches!(
                 e.decision,
                 Decision::Rotate { .. }
+                    | Decision::Resume { .. }
+                    | Decision::Republish { .. }
                     | Decision::Finalize { .. }
                     | Decision::NeedsAttention { .. }
+                    | Decision::Busy {
+                        confirmed: false,
+                        ..
+                    }
             )
         })
     }
 
-    /// Exit code for `plan`: 0 nothing to do, 2 changes pending.
+    /// True when some entry's state could not be read, so the plan is
+    /// incomplete.
+    pub fn observe_failed(&self) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(
+                e.decision,
+                Decision::NeedsAttention {
+                    problem: Attention::ObserveFailed { .. }
+                }
+            )
+        })
+    }
+
+    /// Exit code for `plan`: 0 nothing to do, 2 changes pending, 1 when
+    /// Auth0 or GitHub could not be read (an incomplete plan is never green).
     pub fn exit_code(&self) -> i32 {
-        if self.has_changes() {
+        if self.observe_failed() {
+            1
+        } else if self.has_changes() {
             2
         } else {
             0

@@ -316,6 +316,14 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
             self.inner.update_issue_body(r, n, b)
         )
     }
+    async fn delete_variable(&self, s: &Store, n: &str) -> Result<bool, GitHubError> {
+        gated!(
+            self,
+            gh,
+            "delete_variable",
+            self.inner.delete_variable(s, n)
+        )
+    }
     async fn workflow_run_completed(&self, r: &Repo, id: u64) -> Result<Option<bool>, GitHubError> {
         gated!(
             self,

@@ -71,6 +71,7 @@ mod http;
 mod issues;
 mod ops;
 mod pulls;
+pub use pulls::MergeMethod;
 mod render;
 mod repos;
 mod routes;
@@ -269,7 +270,19 @@ impl GitHubEmulator {
         repo: &str,
         number: u64,
     ) -> Result<String, GitHubEmulatorError> {
-        pulls::merge(&mut self.lock(), owner, repo, number)
+        pulls::merge(&mut self.lock(), owner, repo, number, MergeMethod::Merge)
+    }
+
+    /// Merges a pull request with `method` (merge commit, squash or
+    /// fast-forward), as GitHub's merge buttons do.
+    pub fn merge_pull_with(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        method: MergeMethod,
+    ) -> Result<String, GitHubEmulatorError> {
+        pulls::merge(&mut self.lock(), owner, repo, number, method)
     }
 
     /// Records workflow run `id` with `status` (`queued`, `in_progress` or

@@ -410,6 +410,7 @@ pub(crate) fn merge(
     owner: &str,
     repo: &str,
     number: u64,
+    method: MergeMethod,
 ) -> Result<String, GitHubEmulatorError> {
     let r = open_pull(st, owner, repo, number)?;
     r.sync_pulls();
@@ -452,13 +453,34 @@ pub(crate) fn merge(
         "Merge pull request #{number} from {}/{}\n\n{}",
         r.owner.login, pull.head_ref, issue.title
     );
-    let sha = r.objects.put_commit(Commit {
-        tree,
-        parents: vec![base.clone(), head.clone()],
-        author,
-        committer,
-        message,
-    });
+    let sha = match method {
+        MergeMethod::Merge => r.objects.put_commit(Commit {
+            tree,
+            parents: vec![base.clone(), head.clone()],
+            author,
+            committer,
+            message,
+        }),
+        // One new commit on the base with the merged tree; the head's
+        // commits are not in the base's history.
+        MergeMethod::Squash => r.objects.put_commit(Commit {
+            tree,
+            parents: vec![base.clone()],
+            author,
+            committer,
+            message: format!("{} (#{number})", issue.title),
+        }),
+        // The base moves to the head when it can; otherwise the head's
+        // changes are replayed as one commit on the base.
+        MergeMethod::Rebase if r.objects.is_ancestor(&base, &head) => head.clone(),
+        MergeMethod::Rebase => r.objects.put_commit(Commit {
+            tree,
+            parents: vec![base.clone()],
+            author,
+            committer,
+            message: issue.title.clone(),
+        }),
+    };
     r.branches.insert(pull.base_ref.clone(), sha.clone());
     r.pushed_at = now;
     let issue = r.issue_mut(number).expect("checked by open_pull");
@@ -474,6 +496,18 @@ pub(crate) fn merge(
     p.base_sha = base;
     r.sync_pulls();
     Ok(sha)
+}
+
+/// How a pull request is merged (GitHub's three merge buttons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeMethod {
+    /// A merge commit with the base and the head as parents.
+    #[default]
+    Merge,
+    /// One commit on the base with the head's changes.
+    Squash,
+    /// Fast-forward the base to the head (or replay the head on the base).
+    Rebase,
 }
 
 /// Closes an open pull request without merging.
