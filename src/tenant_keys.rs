@@ -545,11 +545,47 @@ pub async fn observe_connection<A: ConnectionKeysApi, G: GitHubApi>(
             number: p.number,
             url: p.html_url,
         });
+    let unapproved = match &ledger {
+        Some(l) if l.trusted_next.is_some() => {
+            connection_unapproved(gh, ws, &p.tenant, label, l).await?
+        }
+        _ => None,
+    };
     Ok(ConnectionObserved {
         connection,
         ledger,
         pull,
+        unapproved,
     })
+}
+
+/// Why a connection ledger that says the IdP trusts a key is not believed:
+/// it must be exactly what the latest merged PR of the connection's branch
+/// proposed (anyone with write access can commit a ledger to the default
+/// branch; only a merged PR states that the IdP was told).
+async fn connection_unapproved<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    tenant: &str,
+    label: &str,
+    ledger: &ConnectionLedger,
+) -> Result<Option<String>, ObserveError> {
+    let branch = connection_branch(ws, tenant, label);
+    let pulls = gh
+        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
+        .await?;
+    let Some(latest) = pulls.iter().find(|p| p.merged_at.is_some()) else {
+        return Ok(Some(format!(
+            "no merged pull request from {branch} wrote it"
+        )));
+    };
+    let proposed = read_connection_ledger(gh, ws, tenant, label, &latest.head.sha).await?;
+    Ok((proposed.as_ref() != Some(ledger)).then(|| {
+        format!(
+            "it differs from what PR #{} proposed (edited after the merge)",
+            latest.number
+        )
+    }))
 }
 
 async fn observe_connection_keys<A: ConnectionKeysApi>(

@@ -32,6 +32,10 @@ use env::ActionEnv;
 use event::{Mode, Selection};
 use mask::Masker;
 
+/// The whole run's budget: every request also has its own total deadline,
+/// so only a run with very many entries comes near it.
+const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
 /// Warn when the current credential expires within this many days.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 
@@ -122,7 +126,23 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
 
     let mut code = match selection.mode {
         Mode::Verify => canary_step(&env, &mut rep, true).await,
-        _ => manage(&env, &selection, &masker, now, &mut rep).await,
+        _ => {
+            let run = manage(&env, &selection, &masker, now, &mut rep);
+            match tokio::time::timeout(RUN_BUDGET, run).await {
+                Ok(code) => code,
+                Err(_) => {
+                    fail(
+                        "auth0-rotate ran out of time",
+                        format!(
+                            "the run exceeded its budget of {} minutes and was stopped; a rotation it \
+                             started is journaled and the next run continues it",
+                            RUN_BUDGET.as_secs() / 60
+                        ),
+                    );
+                    1
+                }
+            }
+        }
     };
     if selection.mode == Mode::Plan && selection.canary && i.verify_private_key.is_some() {
         code = code.max(canary_step(&env, &mut rep, false).await);

@@ -93,6 +93,10 @@ pub struct ConnectionObserved {
     pub ledger: Option<ConnectionLedger>,
     /// The open PR.
     pub pull: Option<ConnectionPull>,
+    /// Why the ledger's `trusted_next` cannot be believed: it is not what
+    /// the latest merged PR of the connection's branch proposed (`None`: it
+    /// is, or the ledger trusts nothing).
+    pub unapproved: Option<String>,
 }
 
 /// Why a rotation PR is proposed.
@@ -293,6 +297,12 @@ fn decide(
 
     // 1. Merged: the IdP trusts `trusted_next`.
     if let Some(trusted) = o.ledger.as_ref().and_then(|l| l.trusted_next.as_ref()) {
+        if let Some(reason) = &o.unapproved {
+            return attention(format!(
+                "nothing was rotated: the ledger says the IdP trusts {}, but {reason}",
+                crate::text::neutral(trusted)
+            ));
+        }
         if *trusted == next.kid {
             return (
                 ConnectionDecision::Rotate {

@@ -60,6 +60,7 @@ fn obs(c: Option<ObservedConnection>) -> ConnectionObserved {
         connection: Ok(c),
         ledger: None,
         pull: None,
+        unapproved: None,
     }
 }
 
@@ -166,4 +167,24 @@ fn plan_json() {
 #[test]
 fn plan_markdown() {
     insta::assert_snapshot!(sample().to_markdown());
+}
+
+/// Issue 8 case 2 for connection keys: a ledger on the default branch that
+/// says the IdP trusts the next key, but that no merged PR wrote, rotates
+/// nothing.
+#[test]
+fn an_unapproved_trusted_next_rotates_nothing() {
+    let old = NOW - Duration::days(100);
+    let o = ConnectionObserved {
+        ledger: Some(ledger("merged", Some("merged-next"), old)),
+        unapproved: Some("no merged pull request wrote it".into()),
+        ..obs(Some(conn("merged", "oidc", true, old)))
+    };
+    let plans = plan_connections(&[policy("merged")], &[o], NOW, &BTreeSet::new());
+    match &plans[0].decision {
+        ConnectionDecision::NeedsAttention { problem } => {
+            assert!(problem.contains("nothing was rotated"), "{problem}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -295,12 +295,17 @@ pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
                 .revoke
                 .filter(|r| r.kid == *kid)
                 .ok_or_else(|| ApplyError::Changed(format!("{kid} is no longer approved for revocation")))?;
-            if now < pending.safe_after {
+            let keys = auth0.list_signing_keys().await?;
+            let safe_after = super::safe_to_revoke(
+                pending.safe_after,
+                current(&keys).and_then(|k| k.current_since),
+                p.revoke_after,
+            );
+            if now < safe_after {
                 return Ok(KeyOutcome::Waiting {
-                    reason: format!("revoking {kid} is safe from {}", when(pending.safe_after)),
+                    reason: format!("revoking {kid} is safe from {}", when(safe_after)),
                 });
             }
-            let keys = auth0.list_signing_keys().await?;
             match keys.iter().find(|k| k.kid == *kid) {
                 Some(k) if k.revoked => {
                     return Ok(KeyOutcome::Unchanged {

@@ -293,6 +293,19 @@ fn plan_one(
     plan
 }
 
+/// When revoking the previous key is safe: the ledger's `safe_after`, but
+/// never before Auth0's `current_since` of the current key plus
+/// `revoke_after` (a ledger edited to an earlier date changes nothing).
+pub(crate) fn safe_to_revoke(
+    ledger_safe_after: OffsetDateTime,
+    current_since: Option<OffsetDateTime>,
+    revoke_after: Duration,
+) -> OffsetDateTime {
+    current_since.map_or(ledger_safe_after, |t| {
+        ledger_safe_after.max(t + revoke_after)
+    })
+}
+
 fn decide(
     p: &SigningPolicy,
     o: &SigningObserved,
@@ -319,7 +332,10 @@ fn decide(
     // 1. A merged revoke whose key is still previous: revoke when safe.
     if let Some(pending) = o.ledger.as_ref().and_then(|l| l.revoke.as_ref()) {
         if previous.is_some_and(|k| k.kid == pending.kid) {
-            let safe_at = pending.safe_after;
+            // The ledger's date is repository text; Auth0's record of when
+            // the current key took over is not: never earlier than that
+            // plus the manifest's `revoke_after`.
+            let safe_at = safe_to_revoke(pending.safe_after, current.current_since, p.revoke_after);
             return if now >= safe_at {
                 (
                     SigningDecision::Revoke {

@@ -215,3 +215,22 @@ fn plan_json() {
 fn plan_markdown() {
     insta::assert_snapshot!(sample().to_markdown());
 }
+
+/// Issue 8 case 2 for signing keys: a merged ledger whose `safe_after` was
+/// edited into the past does not make the revoke early; Auth0's
+/// `current_since` plus `revoke_after` decides.
+#[test]
+fn an_edited_safe_after_does_not_revoke_early() {
+    let rotated = NOW - Duration::hours(2);
+    let mut o = observed(rotated, Some("kidPrevious000000000"));
+    let mut ledger = ledger_revoking("kidPrevious000000000", rotated);
+    ledger.revoke.as_mut().unwrap().safe_after = NOW - Duration::days(30);
+    o.ledger = Some(ledger);
+    let plans = plan_signing(&[policy("t", None)], &[o], NOW, &BTreeSet::new());
+    match &plans[0].decision {
+        SigningDecision::RevokeLater { safe_at, .. } => {
+            assert_eq!(*safe_at, rotated + Duration::days(1))
+        }
+        other => panic!("{other:?}"),
+    }
+}
