@@ -165,11 +165,22 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
             .find_open_pull(&ws.repo, &branch, &ws.default_branch)
             .await?
         {
-            Some(p) => Some(OpenPull {
-                number: p.number,
-                url: p.html_url,
-                ledger: read_ledger(gh, ws, spec, head).await?,
-            }),
+            Some(p) => {
+                let ledger_path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+                let journal_path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
+                let foreign_files = gh
+                    .pull_files(&ws.repo, p.number)
+                    .await?
+                    .into_iter()
+                    .filter(|f| *f != ledger_path && *f != journal_path)
+                    .collect();
+                Some(OpenPull {
+                    number: p.number,
+                    url: p.html_url,
+                    ledger: read_ledger(gh, ws, spec, head).await?,
+                    foreign_files,
+                })
+            }
             None => None,
         },
     };

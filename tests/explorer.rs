@@ -1,7 +1,8 @@
 //! The fault-schedule explorer: seeded schedules of runs over every request
 //! `rotate` and `finalize` make (Auth0 and GitHub, the token exchange
 //! included), several faults per run, process crashes, concurrent runs,
-//! hostile edits of the tool's branches, ledgers, journals and PRs, and
+//! hostile edits of the tool's branches, ledgers, journals and PRs (another
+//! file pushed to the branch included), and
 //! merges by merge commit, squash and fast forward — with a consumer that
 //! re-reads the secret and exchanges tokens throughout.
 //!
@@ -98,6 +99,8 @@ enum Edit {
     DeleteJournal,
     /// Close the open rotation PR without merging.
     ClosePull,
+    /// Push another file (a workflow) to the rotation branch.
+    ForeignFile,
 }
 
 #[derive(Debug, Clone)]
@@ -219,7 +222,8 @@ fn schedule(seed: u64, kinds: &[bool]) -> Vec<Step> {
                     Edit::FutureJournal,
                     Edit::DeleteJournal,
                     Edit::ClosePull,
-                ][rng.below(6) as usize],
+                    Edit::ForeignFile,
+                ][rng.below(7) as usize],
             ),
             _ => Step::Advance([1, 11, 60 * 24][rng.below(3) as usize]),
         };
@@ -447,6 +451,9 @@ impl Run<'_> {
                 write(BRANCH, JOURNAL, Some(&t))
             }),
             Edit::DeleteJournal => read(BRANCH, JOURNAL).map(|_| write(BRANCH, JOURNAL, None)),
+            Edit::ForeignFile => gh
+                .branch_sha(OWNER, REPO, BRANCH)
+                .map(|_| write(BRANCH, ".github/workflows/x.yml", Some("on: push\n"))),
             Edit::ClosePull => gh
                 .pulls(OWNER, REPO)
                 .into_iter()

@@ -213,6 +213,50 @@ async fn case2_a_swapped_ledger_on_the_bot_branch_never_deletes_the_live_key() {
     w.emu.stop().await;
 }
 
+/// Case 2, PRs the tool did not write: a rotation PR whose branch gained
+/// another file is not refreshed (the tool does not vouch for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case2_a_pull_request_changing_more_than_its_ledger_is_not_adopted() {
+    let w = world().await;
+    let now = OffsetDateTime::now_utc();
+    let (_, r) = w
+        .session
+        .rotate(now, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(r.entries[0].outcome, Outcome::Rotated { .. }));
+    w.emu
+        .emulator
+        .github
+        .commit_files(
+            OWNER,
+            REPO,
+            BRANCH,
+            "ci",
+            &[(".github/workflows/deploy.yml", Some("on: push\n"))],
+        )
+        .unwrap();
+    let body_before = open_pull_body(&w.emu);
+    let (_, r) = w
+        .session
+        .rotate(now, &PlanOptions::default())
+        .await
+        .unwrap();
+    match &r.entries[0].outcome {
+        Outcome::NeedsAttention { reason } => {
+            assert!(reason.contains("deploy.yml"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        open_pull_body(&w.emu),
+        body_before,
+        "the PR text was not rewritten"
+    );
+    invariants(&w, false, "after the refusal");
+    w.emu.stop().await;
+}
+
 /// True when the runner would execute `line` as a workflow command.
 fn is_command(line: &str) -> bool {
     auth0_rotate::text::starts_command(line)

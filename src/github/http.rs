@@ -703,6 +703,27 @@ impl GitHubApi for OctocrabGitHub {
         decode(v, op)
     }
 
+    async fn pull_files(&self, repo: &Repo, number: u64) -> Result<Vec<String>, GitHubError> {
+        let op = "GET pull request files";
+        let mut files = Vec::new();
+        for page in 1..=30 {
+            let path = format!(
+                "{}/pulls/{number}/files?per_page=100&page={page}",
+                repo_path(repo)
+            );
+            let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
+            let items = v.as_array().cloned().unwrap_or_default();
+            let n = items.len();
+            for item in items {
+                files.push(field(&item, &["filename"], op)?);
+            }
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(files)
+    }
+
     async fn workflow_run_completed(
         &self,
         repo: &Repo,

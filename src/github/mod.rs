@@ -281,6 +281,8 @@ pub trait GitHubApi {
         number: u64,
         body: &str,
     ) -> Result<Issue, GitHubError>;
+    /// The paths a pull request changes.
+    async fn pull_files(&self, repo: &Repo, number: u64) -> Result<Vec<String>, GitHubError>;
     /// Whether workflow run `run_id` of `repo` has finished: `Some(true)`
     /// completed, `Some(false)` queued or in progress, `None` not found.
     async fn workflow_run_completed(

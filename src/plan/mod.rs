@@ -432,6 +432,14 @@ fn decide_in_flight(
 ) -> Option<Decided> {
     let pull = o.pull.as_ref()?;
     let problem = match &pull.ledger {
+        _ if !pull.foreign_files.is_empty() => Some(format!(
+            "it changes files other than the ledger ({})",
+            pull.foreign_files
+                .iter()
+                .map(|f| crate::text::neutral(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         None => Some("its branch has no ledger file".to_owned()),
         Some(l) => identity_problem(p, l).or_else(|| facts_problem(l, client)),
     };

@@ -53,6 +53,9 @@ pub struct OpenPull {
     pub url: String,
     /// The ledger file on the PR branch.
     pub ledger: Option<LedgerEntry>,
+    /// Files the PR changes besides the entry's ledger: a rotation PR
+    /// changes nothing else, so such a PR is not the tool's to refresh.
+    pub foreign_files: Vec<String>,
 }
 
 /// Everything observed for one manifest entry.

@@ -181,6 +181,7 @@ fn open_pull_is_in_flight_and_merged_retirement_is_finalize() {
         number: 7,
         url: "https://github.com/o/r/pull/7".into(),
         ledger: Some(ledger("cred_b", created, &["cred_a"])),
+        foreign_files: vec![],
     };
     let o = observe(
         None,
@@ -315,6 +316,7 @@ fn sample_plan() -> Plan {
                         client_id: "cid2".into(),
                         ..ledger("cred_r2", fresh, &["cred_r1"])
                     }),
+                    foreign_files: vec![],
                 }),
             ),
             observe(
@@ -383,6 +385,7 @@ fn a_swapped_ledger_is_refused_by_auth0_creation_times() {
         number: 7,
         url: "u".into(),
         ledger: Some(ledger("cred_a", old_t, &["cred_b"])),
+        foreign_files: vec![],
     };
     let o = observe(None, &["cred_a", "cred_b"], creds(), Some(pull));
     assert!(matches!(
@@ -492,4 +495,32 @@ fn a_journal_locks_only_while_its_holder_may_run() {
         with(journal(NOW + Duration::hours(2)), Liveness::Unknown),
         Decision::Rotate { .. }
     ));
+}
+
+/// A PR on the tool's branch that changes anything besides the ledger is
+/// not the tool's: it is neither refreshed nor vouched for.
+#[test]
+fn a_pull_request_with_foreign_files_is_not_adopted() {
+    let created = NOW - Duration::days(1);
+    let pull = OpenPull {
+        number: 7,
+        url: "u".into(),
+        ledger: Some(ledger("cred_b", created, &["cred_a"])),
+        foreign_files: vec![".github/workflows/deploy.yml".into()],
+    };
+    let o = observe(
+        None,
+        &["cred_a", "cred_b"],
+        vec![
+            cred("cred_a", NOW - Duration::days(100), None),
+            cred("cred_b", created, None),
+        ],
+        Some(pull),
+    );
+    match decide_one(o, false).decision {
+        Decision::NeedsAttention {
+            problem: Attention::UnsafeLedger { reason },
+        } => assert!(reason.contains("deploy.yml"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
 }

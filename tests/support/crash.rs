@@ -324,6 +324,9 @@ impl<G: GitHubApi> GitHubApi for CrashGitHub<'_, G> {
             self.inner.delete_variable(s, n)
         )
     }
+    async fn pull_files(&self, r: &Repo, n: u64) -> Result<Vec<String>, GitHubError> {
+        gated!(self, gh, "pull_files", self.inner.pull_files(r, n))
+    }
     async fn workflow_run_completed(&self, r: &Repo, id: u64) -> Result<Option<bool>, GitHubError> {
         gated!(
             self,

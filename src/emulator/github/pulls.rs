@@ -52,44 +52,116 @@ fn line_delta(old: &[u8], new: &[u8]) -> (usize, usize) {
     (additions, deletions)
 }
 
+/// One changed path of a pull request: (path, status, blob sha, additions,
+/// deletions), between the merge base and the head.
+pub(crate) struct FileDiff {
+    pub path: String,
+    pub status: &'static str,
+    pub sha: String,
+    pub additions: usize,
+    pub deletions: usize,
+}
+
+/// Every path the pull request changes, sorted.
+pub(crate) fn changed_files(r: &Repo, p: &PullData) -> Vec<FileDiff> {
+    let (base, head) = (p.base_sha.clone(), p.head_sha.clone());
+    let tree_of = |c: &str| r.objects.commit(c).map(|c| c.tree.clone());
+    let Some(mb_tree) = r
+        .objects
+        .merge_base(&base, &head)
+        .and_then(|mb| tree_of(&mb))
+    else {
+        return Vec::new();
+    };
+    let Some(head_tree) = tree_of(&head) else {
+        return Vec::new();
+    };
+    let old = r.objects.flatten(&mb_tree).unwrap_or_default();
+    let new = r.objects.flatten(&head_tree).unwrap_or_default();
+    let mut paths: Vec<&String> = old.keys().chain(new.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let blob = |e: Option<&(String, String)>| {
+        e.and_then(|(_, sha)| r.objects.blob(sha).cloned())
+            .unwrap_or_default()
+    };
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let (o, n) = (old.get(path), new.get(path));
+            if o == n {
+                return None;
+            }
+            let (additions, deletions) = line_delta(&blob(o), &blob(n));
+            Some(FileDiff {
+                path: path.clone(),
+                status: match (o, n) {
+                    (None, _) => "added",
+                    (_, None) => "removed",
+                    _ => "modified",
+                },
+                sha: n.or(o).map(|(_, sha)| sha.clone()).unwrap_or_default(),
+                additions,
+                deletions,
+            })
+        })
+        .collect()
+}
+
 /// Mergeability, commit count and diff figures of an open pull request.
 pub(crate) fn stats(r: &mut Repo, p: &PullData) -> PullStats {
-    let (base, head) = (p.base_sha.clone(), p.head_sha.clone());
     let mut s = PullStats {
-        commits: r.objects.commits_between(&base, &head).len(),
+        commits: r.objects.commits_between(&p.base_sha, &p.head_sha).len(),
         ..Default::default()
     };
-    let merge_base = r.objects.merge_base(&base, &head);
-    let tree_of = |r: &Repo, c: &str| r.objects.commit(c).map(|c| c.tree.clone());
-    if let (Some(mb), Some(head_tree)) = (merge_base, tree_of(r, &head)) {
-        if let Some(mb_tree) = tree_of(r, &mb) {
-            let old = r.objects.flatten(&mb_tree).unwrap_or_default();
-            let new = r.objects.flatten(&head_tree).unwrap_or_default();
-            let mut paths: Vec<&String> = old.keys().chain(new.keys()).collect();
-            paths.sort();
-            paths.dedup();
-            for path in paths {
-                let (o, n) = (old.get(path), new.get(path));
-                if o == n {
-                    continue;
-                }
-                s.changed_files += 1;
-                let blob = |e: Option<&(String, String)>| {
-                    e.and_then(|(_, sha)| r.objects.blob(sha).cloned())
-                        .unwrap_or_default()
-                };
-                let (a, d) = line_delta(&blob(o), &blob(n));
-                s.additions += a;
-                s.deletions += d;
-            }
-        }
+    for f in changed_files(r, p) {
+        s.changed_files += 1;
+        s.additions += f.additions;
+        s.deletions += f.deletions;
     }
     if p.merged {
         s.mergeable = None;
     } else {
-        s.mergeable = Some(r.objects.merge_trees(&base, &head).is_ok());
+        s.mergeable = Some(r.objects.merge_trees(&p.base_sha, &p.head_sha).is_ok());
     }
     s
+}
+
+const DOC_FILES: &str = "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files";
+
+/// `GET /repos/{owner}/{repo}/pulls/{number}/files`: the changed paths
+/// (all on one page).
+pub(crate) async fn files(
+    AxState(emu): AxState<GitHubEmulator>,
+    Extension(ctx): Extension<Ctx>,
+    Path(p): Path<HashMap<String, String>>,
+) -> ApiResult {
+    let mut st = emu.lock();
+    let r = repo_mut(&mut st, &p, DOC_FILES)?;
+    let number = pull_number(&p, DOC_FILES)?;
+    r.sync_pulls();
+    let Some(pull) = r.issue(number).and_then(|i| i.pull.clone()) else {
+        return Err(ApiError::not_found(DOC_FILES));
+    };
+    let full = r.full_name();
+    let head = pull.head_sha.clone();
+    let entries: Vec<Value> = changed_files(r, &pull)
+        .into_iter()
+        .map(|f| {
+            json!({
+                "sha": f.sha,
+                "filename": f.path,
+                "status": f.status,
+                "additions": f.additions,
+                "deletions": f.deletions,
+                "changes": f.additions + f.deletions,
+                "blob_url": format!("https://github.com/{full}/blob/{head}/{}", f.path),
+                "raw_url": format!("https://github.com/{full}/raw/{head}/{}", f.path),
+                "contents_url": format!("{}/repos/{full}/contents/{}?ref={head}", ctx.api, f.path),
+            })
+        })
+        .collect();
+    Ok(ok(Value::Array(entries)))
 }
 
 fn render_pull(ctx: &Ctx, r: &mut Repo, number: u64) -> Value {

@@ -80,6 +80,7 @@ pub(crate) fn api_router(emu: GitHubEmulator) -> Router {
             &format!("{repo}/pulls/{{number}}"),
             get(pulls::get).patch(pulls::update),
         )
+        .route(&format!("{repo}/pulls/{{number}}/files"), get(pulls::files))
         // Issues and labels.
         .route(
             &format!("{repo}/issues"),
