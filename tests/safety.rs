@@ -73,6 +73,15 @@ fn command(emu: &RunningEmulator, manifest: &std::path::Path, args: &[&str]) -> 
     cmd
 }
 
+/// One `rotate` of the world's session at `now`.
+async fn rotate(w: &support::world::World, now: OffsetDateTime) -> auth0_rotate::apply::Report {
+    w.session
+        .rotate(now, &PlanOptions::default())
+        .await
+        .unwrap()
+        .1
+}
+
 fn manifest_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let path = dir.path().join("m.yml");
     std::fs::write(&path, demo::MANIFEST).unwrap();
@@ -102,11 +111,7 @@ async fn case1_an_ambiguous_sink_write_never_rolls_back_the_new_credential() {
             .path(secret_put)
             .always(),
     );
-    let (_, report) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let report = rotate(&w, now).await;
     let Outcome::Failed { error } = &report.entries[0].outcome else {
         panic!("{}", report.to_text());
     };
@@ -128,11 +133,7 @@ async fn case1_an_ambiguous_sink_write_never_rolls_back_the_new_credential() {
         "{}",
         plan.to_text()
     );
-    let (_, report) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let report = rotate(&w, now).await;
     assert!(
         matches!(report.entries[0].outcome, Outcome::Rotated { .. }),
         "{}",
@@ -149,11 +150,7 @@ async fn case1_an_ambiguous_sink_write_never_rolls_back_the_new_credential() {
 async fn case2_a_swapped_ledger_on_the_bot_branch_never_deletes_the_live_key() {
     let w = world().await;
     let now = OffsetDateTime::now_utc();
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     assert!(matches!(r.entries[0].outcome, Outcome::Rotated { .. }));
     let honest = ledger_on(&w.emu, BRANCH);
     let mut swapped = honest.clone();
@@ -176,11 +173,7 @@ async fn case2_a_swapped_ledger_on_the_bot_branch_never_deletes_the_live_key() {
     let body_before = open_pull_body(&w.emu);
 
     // A scheduled run before the merge: refuses to adopt the edited branch.
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     match &r.entries[0].outcome {
         Outcome::NeedsAttention { reason } => {
             assert!(reason.contains("cannot be trusted"), "{reason}")
@@ -219,11 +212,7 @@ async fn case2_a_swapped_ledger_on_the_bot_branch_never_deletes_the_live_key() {
 async fn case2_a_pull_request_changing_more_than_its_ledger_is_not_adopted() {
     let w = world().await;
     let now = OffsetDateTime::now_utc();
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     assert!(matches!(r.entries[0].outcome, Outcome::Rotated { .. }));
     w.emu
         .emulator
@@ -237,11 +226,7 @@ async fn case2_a_pull_request_changing_more_than_its_ledger_is_not_adopted() {
         )
         .unwrap();
     let body_before = open_pull_body(&w.emu);
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     match &r.entries[0].outcome {
         Outcome::NeedsAttention { reason } => {
             assert!(reason.contains("deploy.yml"), "{reason}")
@@ -396,11 +381,7 @@ async fn case5_a_failed_run_does_not_block_its_entry() {
             .path("/api/v2/clients/*")
             .always(),
     );
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     assert!(
         matches!(r.entries[0].outcome, Outcome::Failed { .. }),
         "{}",
@@ -413,11 +394,7 @@ async fn case5_a_failed_run_does_not_block_its_entry() {
         "{}",
         plan.to_text()
     );
-    let (_, r) = w
-        .session
-        .rotate(now, &PlanOptions::default())
-        .await
-        .unwrap();
+    let r = rotate(&w, now).await;
     assert!(
         matches!(r.entries[0].outcome, Outcome::Rotated { .. }),
         "{}",
