@@ -7,6 +7,8 @@
 //! run observed), so of two runs that start at once only one proceeds.
 
 use std::io::Write;
+
+use base64::Engine;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +51,12 @@ pub struct Journal {
     /// record of where it stopped, no longer a lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
+    /// HMAC-SHA256 (base64) of the journal without this field, keyed from the
+    /// age identity. Anyone can age-encrypt a key to the tool's public
+    /// recipient, so only a journal with a valid tag is resumed: a forged one
+    /// could otherwise put a key its author knows into the secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Who wrote a journal. Every field is optional: a journal may come from an
@@ -178,6 +186,11 @@ impl Journal {
         Ok(j)
     }
 
+    /// The bytes an authentication tag covers: the YAML of every field.
+    fn canonical(&self) -> String {
+        serde_saphyr::to_string(self).expect("journals always serialize")
+    }
+
     /// Serializes with a header.
     pub fn render(&self) -> String {
         format!(
@@ -219,6 +232,17 @@ impl Journal {
     }
 }
 
+/// The journal MAC key: SHA-256 over a label and the identity's secret text.
+fn mac_key(identity: &age::x25519::Identity) -> aws_lc_rs::hmac::Key {
+    use age::secrecy::ExposeSecret;
+    let secret = identity.to_string();
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(b"auth0-rotate journal MAC v1\0");
+    ctx.update(secret.expose_secret().as_bytes());
+    let derived = ctx.finish();
+    aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref())
+}
+
 /// True when process `pid` exists on this machine (Linux `/proc`); false
 /// elsewhere or when it has exited.
 pub fn process_exists(pid: u32) -> bool {
@@ -248,6 +272,8 @@ pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
 pub struct JournalKeys {
     identity: Option<age::x25519::Identity>,
     escrow: Vec<age::x25519::Recipient>,
+    /// Key of the journals' authentication tags, derived from the identity.
+    mac_key: Option<aws_lc_rs::hmac::Key>,
 }
 
 impl std::fmt::Debug for JournalKeys {
@@ -292,7 +318,38 @@ impl JournalKeys {
                     .map_err(|e| JournalError::BadKey(format!("{r}: {e}")))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { identity, escrow })
+        let mac_key = identity.as_ref().map(mac_key);
+        Ok(Self {
+            identity,
+            escrow,
+            mac_key,
+        })
+    }
+
+    /// `journal` with its authentication tag set (unchanged without an
+    /// identity).
+    pub fn sign(&self, journal: &Journal) -> Journal {
+        let mut j = journal.clone();
+        j.mac = None;
+        if let Some(key) = &self.mac_key {
+            let tag = aws_lc_rs::hmac::sign(key, j.canonical().as_bytes());
+            j.mac = Some(base64::engine::general_purpose::STANDARD.encode(tag.as_ref()));
+        }
+        j
+    }
+
+    /// True when `journal` carries a valid tag from this identity (always
+    /// false without an identity).
+    pub fn is_authentic(&self, journal: &Journal) -> bool {
+        let (Some(key), Some(mac)) = (&self.mac_key, &journal.mac) else {
+            return false;
+        };
+        let Ok(tag) = base64::engine::general_purpose::STANDARD.decode(mac) else {
+            return false;
+        };
+        let mut unsigned = journal.clone();
+        unsigned.mac = None;
+        aws_lc_rs::hmac::verify(key, unsigned.canonical().as_bytes(), &tag).is_ok()
     }
 
     /// True when journals can be written with keys and resumed.
@@ -375,6 +432,39 @@ mod tests {
         assert_eq!(escrow_keys.open(&armored).unwrap().kid(), key.kid());
         assert!(JournalKeys::none().seal(&key).unwrap().is_none());
         assert!(!format!("{keys:?}").contains("AGE-SECRET"));
+    }
+
+    #[test]
+    fn only_a_journal_signed_with_the_identity_is_authentic() {
+        let id = age::x25519::Identity::generate();
+        let keys = JournalKeys::new(Some(&SecretString::new(secrecy_str(&id))), &[]).unwrap();
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let journal = Journal {
+            version: 1,
+            tenant: "t".into(),
+            entry: "e".into(),
+            client_id: "c".into(),
+            kid: key.kid(),
+            replaces: "cred_old".into(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            encrypted_key: keys.seal(&key).unwrap(),
+            holder: Holder::default(),
+            ended: None,
+            mac: None,
+        };
+        let signed = keys.sign(&journal);
+        let parsed = Journal::parse("j.yml", &signed.render()).unwrap();
+        assert!(keys.is_authentic(&parsed));
+        // Unsigned, edited, or signed by another identity: not authentic.
+        assert!(!keys.is_authentic(&journal));
+        let mut edited = parsed.clone();
+        edited.replaces = "cred_other".into();
+        assert!(!keys.is_authentic(&edited));
+        let other = age::x25519::Identity::generate();
+        let other_keys =
+            JournalKeys::new(Some(&SecretString::new(secrecy_str(&other))), &[]).unwrap();
+        assert!(!other_keys.is_authentic(&signed));
+        assert!(!JournalKeys::none().is_authentic(&signed));
     }
 
     fn secrecy_str(id: &age::x25519::Identity) -> String {

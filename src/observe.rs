@@ -140,7 +140,9 @@ pub async fn client_state<A: Auth0Api>(
 }
 
 /// Observes one entry: the default branch's ledger, the client in Auth0, and
-/// the rotation branch at one head (its open PR, journal or proposal).
+/// the rotation branch at one head (its open PR, journal or proposal). The
+/// journal's authenticity is left `false`: the caller, which holds the age
+/// identity, decides it.
 pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     auth0: Option<&A>,
     gh: &G,
@@ -206,6 +208,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         pull,
         journal,
         journal_holder,
+        journal_authentic: false,
         branch_head,
         proposal,
         provenance,

@@ -282,15 +282,18 @@ impl Session {
     ) -> Result<Plan, SessionError> {
         let mut observed = Vec::with_capacity(self.specs.len());
         for spec in &self.specs {
-            observed.push(
-                observe_entry(
-                    self.auth0.get(&spec.policy.tenant),
-                    &self.github,
-                    &self.workspace,
-                    spec,
-                )
-                .await?,
-            );
+            let mut o = observe_entry(
+                self.auth0.get(&spec.policy.tenant),
+                &self.github,
+                &self.workspace,
+                spec,
+            )
+            .await?;
+            o.journal_authentic = o
+                .journal
+                .as_ref()
+                .is_some_and(|j| self.journal.is_authentic(j));
+            observed.push(o);
         }
         let policies: Vec<_> = self.specs.iter().map(|s| s.policy.clone()).collect();
         let mut options = options.clone();

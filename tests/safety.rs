@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 const BRANCH: &str = "auth0-rotate/demo/billing-worker";
 const LEDGER: &str = ".github/auth0-rotation.ledger/demo/billing-worker.yml";
+const JOURNAL: &str = ".github/auth0-rotation.ledger/demo/billing-worker.pending.yml";
 
 fn ledger_on(emu: &RunningEmulator, git_ref: &str) -> LedgerEntry {
     let text = emu
@@ -483,6 +484,81 @@ async fn case5_a_lock_is_checked_through_the_actions_api() {
         plan.to_text()
     );
     emu.stop().await;
+}
+
+/// Journals are repository text too: anyone can age-encrypt a key of their
+/// own to the tool's public recipient. A journal without the tool's tag is
+/// never resumed, so a forged one cannot put a key its author knows into
+/// the secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case5_a_forged_journal_is_never_resumed() {
+    use auth0_rotate::journal::{Holder, Journal, JournalKeys};
+    let w = world().await;
+    let now = OffsetDateTime::now_utc();
+    let recipient = w
+        .session
+        .journal
+        .recipient()
+        .expect("the world has an identity");
+    let attacker =
+        auth0_rotate::keys::PrivateKey::generate(auth0_rotate::keys::KeySize::Rsa2048).unwrap();
+    // Encrypted to the tool's recipient only (as an outsider can).
+    let outsider = JournalKeys::new(
+        Some(&auth0_rotate::secret::SecretString::new({
+            use age::secrecy::ExposeSecret;
+            age::x25519::Identity::generate()
+                .to_string()
+                .expose_secret()
+                .to_owned()
+        })),
+        &[recipient],
+    )
+    .unwrap();
+    let forged = Journal {
+        version: 1,
+        tenant: "demo".into(),
+        entry: "billing-worker".into(),
+        client_id: CLIENT_ID.into(),
+        kid: attacker.kid(),
+        replaces: w.seed_credential.clone(),
+        started_at: now - time::Duration::hours(1),
+        encrypted_key: outsider.seal(&attacker).unwrap(),
+        holder: Holder::default(),
+        ended: None,
+        mac: None,
+    };
+    // Even a tag from another identity does not make it authentic.
+    let forged = outsider.sign(&forged);
+    w.emu
+        .emulator
+        .github
+        .commit_files(
+            OWNER,
+            REPO,
+            BRANCH,
+            "journal",
+            &[(JOURNAL, Some(&forged.render()))],
+        )
+        .unwrap();
+    let plan = w.session.plan(now, &PlanOptions::default()).await.unwrap();
+    assert!(
+        !matches!(plan.entries[0].decision, Decision::Resume { .. }),
+        "{}",
+        plan.to_text()
+    );
+    let _ = rotate(&w, now).await;
+    assert_ne!(
+        secret_kid(&w.emu.emulator),
+        attacker.kid(),
+        "the forged key reached the secret"
+    );
+    let client = w.emu.emulator.auth0.client(DOMAIN, CLIENT_ID).unwrap();
+    assert!(
+        !client.credentials.iter().any(|c| c.kid == attacker.kid()),
+        "the forged key was registered in Auth0"
+    );
+    invariants(&w, false, "after the forged journal");
+    w.emu.stop().await;
 }
 
 /// Case 6: a sink that cannot be written (an environment that does not

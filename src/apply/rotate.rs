@@ -288,6 +288,7 @@ async fn release<G: GitHubApi>(
         at: ctx.now,
         error: crate::text::neutral(&error.to_string()),
     });
+    let ended = ctx.journal.sign(&ended);
     let message = format!("auth0-rotate: rotation of {} stopped (journal)", spec.key());
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let result = async {
@@ -330,6 +331,12 @@ async fn key_for<A: Auth0Api>(
                 .as_ref()
                 .filter(|j| j.kid == *kid)
                 .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
+            if !ctx_journal.is_authentic(j) {
+                return Err(ApplyError::Unsafe(format!(
+                    "the journal for kid {kid} is not signed with this tool's age identity; \
+                     its key is not resumed"
+                )));
+            }
             let armored = j
                 .encrypted_key
                 .as_deref()
@@ -576,7 +583,7 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     })?;
 
     // Journal (and lock) before the first Auth0 write.
-    let journal = Journal {
+    let journal = ctx.journal.sign(&Journal {
         version: 1,
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
@@ -587,7 +594,8 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
         encrypted_key: ctx.journal.seal(&key)?,
         holder: ws.runner.clone(),
         ended: None,
-    };
+        mac: None,
+    });
     let claimed = claim_branch(ctx.github, ws, spec, &journal, snap.head.as_deref()).await?;
     step(
         steps,

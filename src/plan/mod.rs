@@ -545,7 +545,7 @@ fn decide_journal(
         }
         LockState::Released { reason } => reason,
     };
-    if j.encrypted_key.is_some() && options.can_resume {
+    if j.encrypted_key.is_some() && options.can_resume && o.journal_authentic {
         return Some((
             Decision::Resume { kid: j.kid.clone() },
             current,

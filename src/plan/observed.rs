@@ -71,6 +71,9 @@ pub struct ObservedEntry {
     pub journal: Option<Journal>,
     /// Whether the run named in `journal` is still running.
     pub journal_holder: Liveness,
+    /// Whether `journal` carries a valid tag of this tool's age identity
+    /// (only such a journal's key is resumed).
+    pub journal_authentic: bool,
     /// The head commit of the entry's rotation branch, if it exists.
     pub branch_head: Option<String>,
     /// A ledger proposal on the rotation branch with no open PR (an interrupted

@@ -65,6 +65,7 @@ fn observe(
         pull,
         journal: None,
         journal_holder: crate::journal::Liveness::Unknown,
+        journal_authentic: false,
         branch_head: None,
         proposal: None,
         provenance: Provenance::Merged { pull: 1 },
@@ -275,6 +276,7 @@ fn cap_drift_and_failures_need_a_human() {
         pull: None,
         journal: None,
         journal_holder: crate::journal::Liveness::Unknown,
+        journal_authentic: false,
         branch_head: None,
         proposal: None,
         provenance: Provenance::Unchecked,
@@ -450,6 +452,7 @@ fn a_journal_locks_only_while_its_holder_may_run() {
             pid: None,
         },
         ended: None,
+        mac: None,
     };
     let with = |j: Journal, live: Liveness| {
         let mut o = observe(
