@@ -135,6 +135,8 @@ pub struct Session {
     pub workspace: Workspace,
     /// Journal encryption keys.
     pub journal: JournalKeys,
+    /// The run's `only` selection (empty: everything).
+    pub only: Vec<String>,
 }
 
 fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
@@ -157,6 +159,39 @@ fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
     })
 }
 
+/// Checks that every name of a selection (`only`, `force`) is a credential
+/// entry (`name` or `tenant/name`), a tenant's signing keys
+/// (`tenant/signing-keys`, or the tenant name) or a connection
+/// (`tenant/connection/<name>` or its name).
+fn check_names(manifest: &Manifest, names: &[String], what: &str) -> Result<(), SessionError> {
+    let (sp, cp) = crate::tenant_keys::policies(manifest);
+    let known = |f: &String| {
+        manifest
+            .entries
+            .iter()
+            .any(|e| e.name == *f || format!("{}/{}", e.tenant, e.name) == *f)
+            || sp
+                .iter()
+                .any(|p| p.tenant == *f || format!("{}/signing-keys", p.tenant) == *f)
+            || cp
+                .iter()
+                .any(|p| p.key() == *f || p.connection.label() == f.as_str())
+    };
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|f| !known(f))
+        .map(|u| crate::text::neutral(u))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(SessionError::Settings(format!(
+            "`{what}` names entries that are not in the manifest: {}",
+            unknown.join(", ")
+        )))
+    }
+}
+
 impl Session {
     /// Loads the manifest and connects the clients.
     pub async fn open(settings: &Settings) -> Result<Self, SessionError> {
@@ -177,21 +212,8 @@ impl Session {
         };
         let default_branch = github.default_branch(&settings.repo).await?;
         let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
+        check_names(&manifest, &settings.only, "only")?;
         if !settings.only.is_empty() {
-            let unknown: Vec<&String> = settings
-                .only
-                .iter()
-                .filter(|o| {
-                    !specs
-                        .iter()
-                        .any(|s| s.policy.entry == **o || s.key() == **o)
-                })
-                .collect();
-            if !unknown.is_empty() {
-                return Err(SessionError::Settings(format!(
-                    "`only` names entries that are not in the manifest: {unknown:?}"
-                )));
-            }
             specs.retain(|s| {
                 settings
                     .only
@@ -239,39 +261,14 @@ impl Session {
                 branch_prefix: settings.branch_prefix.clone(),
                 runner: settings.runner.clone(),
             },
+            only: settings.only.clone(),
         })
     }
 
-    /// Checks that every `force` name is an entry of the manifest (`name` or
-    /// `tenant/name`), a tenant's `tenant/signing-keys` (or the tenant name), or a connection's
-    /// `tenant/connection/<name>`; an unknown name is an error, like `only`.
+    /// Checks that every `force` name names something in the manifest (see
+    /// [`check_names`]); an unknown name is an error, like `only`.
     pub fn check_force(&self, force: &[String]) -> Result<(), SessionError> {
-        let (sp, cp) = crate::tenant_keys::policies(&self.manifest);
-        let known = |f: &String| {
-            self.manifest
-                .entries
-                .iter()
-                .any(|e| e.name == *f || format!("{}/{}", e.tenant, e.name) == *f)
-                || sp
-                    .iter()
-                    .any(|p| p.tenant == *f || format!("{}/signing-keys", p.tenant) == *f)
-                || cp
-                    .iter()
-                    .any(|p| p.key() == *f || p.connection.label() == f.as_str())
-        };
-        let unknown: Vec<&String> = force.iter().filter(|f| !known(f)).collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(SessionError::Settings(format!(
-                "`force` names entries that are not in the manifest: {}",
-                unknown
-                    .iter()
-                    .map(|u| crate::text::neutral(u))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
+        check_names(&self.manifest, force, "force")
     }
 
     /// Observes every selected entry and plans at `now`.

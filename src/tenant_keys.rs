@@ -621,7 +621,13 @@ impl Session {
     /// The signing-key and connection-key policies of the selected tenants
     /// (`only` may name `tenant/signing-keys` or `tenant/connection/<c>`).
     fn key_policies(&self) -> (Vec<SigningPolicy>, Vec<ConnectionPolicy>) {
-        policies(&self.manifest)
+        let (mut sp, mut cp) = policies(&self.manifest);
+        if !self.only.is_empty() {
+            let named = |n: &str| self.only.iter().any(|o| o == n);
+            sp.retain(|p| named(&format!("{}/signing-keys", p.tenant)) || named(&p.tenant));
+            cp.retain(|p| named(&p.key()) || named(p.connection.label()));
+        }
+        (sp, cp)
     }
 
     /// Observes and plans signing keys and connection keys at `now`.

@@ -412,9 +412,9 @@ async fn early_merge_waits_for_revoke_after() {
     );
     assert!(plan.to_markdown().contains("revoke later"));
 
-    // The next scheduled run, after revoke_after.
+    // The next scheduled run (a rotate run), after revoke_after, revokes.
     clock.advance(Duration::days(1));
-    let (plan, report) = s.finalize_keys(clock.now()).await.unwrap();
+    let (plan, report) = s.rotate_keys(clock.now(), &BTreeSet::new()).await.unwrap();
     println!("{}", report.to_text());
     assert!(matches!(
         plan.signing_keys[0].decision,
@@ -844,4 +844,35 @@ fn recorded_key_responses_parse() {
     }
     assert!(signing >= 2, "signing-key interactions: {signing}");
     assert!(conn >= 3, "connection-key interactions: {conn}");
+}
+
+/// `only` covers key entries: naming a credential leaves the tenant's
+/// signing keys alone, and `tenant/signing-keys` is a valid name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_selects_key_entries_too() {
+    let emu = Emulator::new().start_local().await.unwrap();
+    seed(&emu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth0-rotation.yml");
+    std::fs::write(&path, manifest(SIGNING)).unwrap();
+    let open = |only: &[&str]| {
+        let mut settings = auth0_rotate::demo::settings(&emu, path.clone());
+        settings.only = only.iter().map(|s| (*s).to_owned()).collect();
+        async move { Session::open(&settings).await }
+    };
+    let credential_only = open(&["billing-worker"]).await.unwrap();
+    let keys = credential_only
+        .plan_keys(time::OffsetDateTime::now_utc(), &BTreeSet::new())
+        .await
+        .unwrap();
+    assert!(keys.signing_keys.is_empty(), "{}", keys.to_text());
+    let keys_only = open(&["demo/signing-keys"]).await.unwrap();
+    assert!(keys_only.specs.is_empty());
+    let keys = keys_only
+        .plan_keys(time::OffsetDateTime::now_utc(), &BTreeSet::new())
+        .await
+        .unwrap();
+    assert_eq!(keys.signing_keys.len(), 1);
+    assert!(open(&["demo/nothing"]).await.is_err());
+    emu.stop().await;
 }

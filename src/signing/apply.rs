@@ -140,6 +140,11 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
             let rotated_at = current(&keys).and_then(|k| k.current_since).unwrap_or(now);
             publish(auth0, gh, ws, p, &keys, previous_kid, rotated_at, steps).await
         }
+        // A scheduled run is a rotate run: an approved revoke that has
+        // become safe is carried out here too, not only by `finalize`.
+        SigningDecision::Revoke { .. } | SigningDecision::RevokeLater { .. } => {
+            finalize(auth0, gh, ws, p, plan, now, steps).await
+        }
         _ => Ok(KeyOutcome::Unchanged {
             reason: plan.explanation.clone(),
         }),
