@@ -316,16 +316,22 @@ async fn case4_exactly_one_of_eight_simultaneous_processes_rotates() {
             .set_latency(StdDuration::from_millis(25));
         let dir = tempfile::tempdir().unwrap();
         let manifest = manifest_file(&dir);
-        // Start every process first, then collect: they run at once.
-        let children: Vec<_> = (0..N)
-            .map(|_| {
+        // Start every process first, then collect: they run at once. Half
+        // start together; the others are staggered, so some plan before
+        // the winner's claim and act after it.
+        let mut children = Vec::new();
+        for i in 0..N {
+            if i >= N / 2 {
+                tokio::time::sleep(StdDuration::from_millis(60)).await;
+            }
+            children.push(
                 command(&emu, &manifest, &["rotate"])
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
-                    .unwrap()
-            })
-            .collect();
+                    .unwrap(),
+            );
+        }
         let results: Vec<(i32, String, String)> = tokio::task::spawn_blocking(move || {
             children
                 .into_iter()
