@@ -29,11 +29,10 @@ use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
 use auth0_rotate::apply::{self, Context, Report};
-use auth0_rotate::demo::consumer::{Consumer, ConsumerConfig};
-use auth0_rotate::demo::{self, CLIENT_ID, DOMAIN, OWNER, REPO, SECRET};
+use auth0_rotate::demo::consumer::Consumer;
+use auth0_rotate::demo::{self, CLIENT_ID, DOMAIN, OWNER, REPO};
 use auth0_rotate::emulator::faults::{FaultKind, FaultRule, Service};
-use auth0_rotate::emulator::github::{MergeMethod, SecretStoreRef};
-use auth0_rotate::keys::Alg;
+use auth0_rotate::emulator::github::MergeMethod;
 use auth0_rotate::ledger::LedgerEntry;
 use auth0_rotate::plan::PlanOptions;
 use support::crash::{Crash, CrashAuth0, CrashGitHub};
@@ -624,19 +623,7 @@ async fn run_schedule(seed: u64, kinds: &[RequestKind]) -> Result<Tally, String>
     let w = world_with(Some(StdDuration::from_millis(1_200))).await;
     let consumer = Consumer::start(
         w.emu.emulator.github.clone(),
-        ConsumerConfig {
-            secret: SecretStoreRef::Repo {
-                owner: OWNER.into(),
-                repo: REPO.into(),
-            },
-            secret_name: SECRET.into(),
-            domain: DOMAIN.into(),
-            auth0_base_url: w.emu.auth0_base_url(DOMAIN),
-            client_id: CLIENT_ID.into(),
-            audience: demo::AUDIENCE.into(),
-            alg: Alg::RS256,
-            interval: StdDuration::from_millis(40),
-        },
+        demo::consumer_config(&w.emu, StdDuration::from_millis(40)),
     );
     let mut run = Run {
         w: &w,

@@ -159,6 +159,24 @@ fn repo() -> Repo {
     }
 }
 
+/// A consumer of the demo secret that exchanges tokens for the demo
+/// audience, pausing `interval` between exchanges.
+pub fn consumer_config(emu: &RunningEmulator, interval: Duration) -> ConsumerConfig {
+    ConsumerConfig {
+        secret: SecretStoreRef::Repo {
+            owner: OWNER.into(),
+            repo: REPO.into(),
+        },
+        secret_name: SECRET.into(),
+        domain: DOMAIN.into(),
+        auth0_base_url: emu.auth0_base_url(DOMAIN),
+        client_id: CLIENT_ID.into(),
+        audience: AUDIENCE.into(),
+        alg: Alg::RS256,
+        interval,
+    }
+}
+
 /// Settings for a run against the emulator, with the manifest at `manifest_path`.
 pub fn settings(emu: &RunningEmulator, manifest_path: std::path::PathBuf) -> Settings {
     let mut s = Settings::new(
@@ -226,19 +244,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
 
     let consumer = Consumer::start(
         emu.emulator.github.clone(),
-        ConsumerConfig {
-            secret: SecretStoreRef::Repo {
-                owner: OWNER.into(),
-                repo: REPO.into(),
-            },
-            secret_name: SECRET.into(),
-            domain: DOMAIN.into(),
-            auth0_base_url: emu.auth0_base_url(DOMAIN),
-            client_id: CLIENT_ID.into(),
-            audience: AUDIENCE.into(),
-            alg: Alg::RS256,
-            interval: Duration::ZERO,
-        },
+        consumer_config(emu, Duration::ZERO),
     );
     let quarter = (exchanges / 4).max(1);
     consumer

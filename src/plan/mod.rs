@@ -516,9 +516,10 @@ fn decide_journal(
 ) -> Option<Decided> {
     let j = o.journal.as_ref()?;
     let current = Some(summary(client, &j.replaces, now));
-    let released = match j.lock_state(now, o.journal_holder) {
+    let state = j.lock_state(now, o.journal_holder);
+    let released = match state {
         LockState::HeldLive | LockState::HeldUnconfirmed => {
-            let confirmed = j.lock_state(now, o.journal_holder) == LockState::HeldLive;
+            let confirmed = state == LockState::HeldLive;
             let holder = j.holder.describe();
             let why = if confirmed {
                 format!(
