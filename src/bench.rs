@@ -129,7 +129,7 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
             Alg::RS256,
             "client",
             "tenant.auth0.com",
-            time::OffsetDateTime::now_utc(),
+            crate::clock::wall(),
             &jwt::random_jti(),
         )?;
         assertion.push(start.elapsed());
@@ -172,10 +172,7 @@ pub async fn run(samples: usize) -> anyhow::Result<String> {
     let before = emu.emulator.requests().len();
     let start = Instant::now();
     session
-        .rotate(
-            time::OffsetDateTime::now_utc(),
-            &crate::plan::PlanOptions::default(),
-        )
+        .rotate(crate::clock::wall(), &crate::plan::PlanOptions::default())
         .await?;
     let took = start.elapsed();
     let log = emu.emulator.requests();

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::github::Repo;
 use crate::keys::Alg;
 use crate::plan::PlanOptions;
+use crate::run::Stage;
 use crate::secret::SecretString;
 use crate::session::{Management, Session, Settings};
 
@@ -252,8 +253,19 @@ impl RunArgs {
     }
 
     fn now(&self) -> OffsetDateTime {
-        self.now.unwrap_or_else(OffsetDateTime::now_utc)
+        self.now.unwrap_or_else(crate::clock::wall)
     }
+}
+
+/// `verify --key-env NAME`: the key is in the variable the user named.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the CLI reads the one variable its --key-env option names"
+)]
+fn key_from_env(name: &str) -> anyhow::Result<SecretString> {
+    std::env::var(name)
+        .map(SecretString::new)
+        .map_err(|_| anyhow::anyhow!("environment variable {name} is not set (or use --key-file)"))
 }
 
 fn options(force: &[String]) -> PlanOptions {
@@ -293,51 +305,33 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan { run, format, force } => {
             let session = Session::open(&run.settings()?).await?;
             session.check_force(&force)?;
-            let plan = session.plan(run.now(), &options(&force)).await?;
-            let keys = session.plan_keys(run.now(), &options(&force).force).await?;
+            let plan = session.plan_run(run.now(), &options(&force)).await?;
             crate::out!(
                 "{}",
                 match format {
                     Format::Text => plan.to_text(),
-                    Format::Json =>
-                        crate::tenant_keys::with_keys_json(&plan.to_json(), &keys) + "\n",
+                    Format::Json => plan.to_json() + "\n",
                     Format::Markdown => plan.to_markdown(),
                 }
             );
-            if !keys.is_empty() {
-                match format {
-                    Format::Text => crate::out!("\n{}", keys.to_text()),
-                    Format::Markdown => crate::out!("\n{}", keys.to_markdown()),
-                    Format::Json => {}
-                }
-            }
-            Ok(match plan.exit_code() {
-                0 if keys.has_changes() => 2,
-                code => code,
-            })
+            Ok(plan.exit_code())
         }
         Command::Rotate { run, force } => {
             let session = Session::open(&run.settings()?).await?;
             session.check_force(&force)?;
-            let (plan, report) = session.rotate(run.now(), &options(&force)).await?;
-            crate::out!("{}\n{}", plan.to_text(), report.to_text());
-            let (keys, key_report) = session
-                .rotate_keys(run.now(), &options(&force).force)
+            let (plan, report) = session
+                .run(Stage::Rotate, run.now(), &options(&force), &())
                 .await?;
-            if !keys.is_empty() {
-                crate::out!("\n{}\n{}", keys.to_text(), key_report.to_text());
-            }
-            Ok(report.exit_code().max(key_report.exit_code(&keys)))
+            crate::out!("{}\n{}", plan.to_text(), report.to_text());
+            Ok(report.exit_code())
         }
         Command::Finalize { run } => {
             let session = Session::open(&run.settings()?).await?;
-            let (_, report) = session.finalize(run.now()).await?;
+            let (_, report) = session
+                .run(Stage::Finalize, run.now(), &options(&[]), &())
+                .await?;
             crate::out!("{}", report.to_text());
-            let (keys, key_report) = session.finalize_keys(run.now()).await?;
-            if !keys.is_empty() {
-                crate::out!("{}", key_report.to_text());
-            }
-            Ok(report.exit_code().max(key_report.exit_code(&keys)))
+            Ok(report.exit_code())
         }
         Command::Validate { manifest } => match crate::manifest::load(&manifest) {
             Ok(m) => {
@@ -417,9 +411,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
                     std::fs::read_to_string(&path)
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
                 ),
-                None => SecretString::new(std::env::var(&key_env).map_err(|_| {
-                    anyhow::anyhow!("environment variable {key_env} is not set (or use --key-file)")
-                })?),
+                None => key_from_env(&key_env)?,
             };
             let req = crate::action::canary::CanaryRequest {
                 key,
@@ -450,15 +442,19 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
         Command::Status { run, format } => {
             let session = Session::open(&run.settings()?).await?;
             let now = run.now();
-            let plan = session.plan(now, &PlanOptions::default()).await?;
-            let rows = crate::action::summary::rows(&plan, None, "");
+            let plan = session.plan_run(now, &PlanOptions::default()).await?;
+            let rows = crate::action::summary::rows(&plan.credentials, None, "");
             crate::out!(
                 "{}",
                 match format {
                     Format::Text => plan.to_text(),
                     Format::Json => plan.to_json() + "\n",
-                    Format::Markdown =>
-                        crate::action::dashboard::body(&rows, &crate::plan::date(now), None),
+                    Format::Markdown => crate::action::dashboard::body(
+                        &rows,
+                        &plan.keys,
+                        &crate::plan::date(now),
+                        None
+                    ),
                 }
             );
             Ok(0)

@@ -243,27 +243,6 @@ fn mac_key(identity: &age::x25519::Identity) -> aws_lc_rs::hmac::Key {
     aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref())
 }
 
-/// True when process `pid` exists on this machine (Linux `/proc`); false
-/// elsewhere or when it has exited.
-pub fn process_exists(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-impl Holder {
-    /// This process: host name (from `/proc/sys/kernel/hostname`) and pid.
-    pub fn this_process() -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| crate::text::check_identifiers([("host", h.as_str())]).is_ok());
-        Self {
-            github_run_id: None,
-            host,
-            pid: Some(std::process::id()),
-        }
-    }
-}
-
 /// How far in the future a journal's start may be before it is not believed.
 pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
 

@@ -1,44 +1,13 @@
 //! Observe: read the ledger, the client in Auth0 and the open rotation PR of
 //! each entry, producing the planner's input. Reads only.
 
-use crate::apply::EntrySpec;
 use crate::auth0::Auth0Api;
-use crate::github::{GitHubApi, GitHubError, Repo};
-use crate::journal::{journal_path, Holder, Journal, JournalError, Liveness};
-use crate::ledger::{entry_path, LedgerEntry, LedgerError};
+use crate::github::{GitHubApi, GitHubError};
+use crate::journal::{Holder, Journal, JournalError, Liveness};
+use crate::ledger::{LedgerEntry, LedgerError};
 use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
-
-/// Where the tool keeps its state in the repository.
-#[derive(Debug, Clone)]
-pub struct Workspace {
-    /// The repository holding the manifest, ledger and PRs.
-    pub repo: Repo,
-    /// Its default branch.
-    pub default_branch: String,
-    /// Ledger directory.
-    pub ledger_dir: String,
-    /// Prefix of rotation branches.
-    pub branch_prefix: String,
-    /// This run, as journals name their holder.
-    pub runner: Holder,
-}
-
-impl Workspace {
-    /// The fixed rotation branch of an entry.
-    pub fn branch(&self, tenant: &str, entry: &str) -> String {
-        format!("{}/{tenant}/{entry}", self.branch_prefix)
-    }
-
-    /// The ledger file of an entry.
-    pub fn ledger_path(&self, tenant: &str, entry: &str) -> String {
-        entry_path(&self.ledger_dir, tenant, entry)
-    }
-
-    /// The journal file of an entry (on its rotation branch).
-    pub fn journal_path(&self, tenant: &str, entry: &str) -> String {
-        journal_path(&self.ledger_dir, tenant, entry)
-    }
-}
+use crate::spec::EntrySpec;
+use crate::workspace::Workspace;
 
 /// Observation failures that make planning unsafe.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +62,7 @@ pub async fn holder_liveness<G: GitHubApi>(gh: &G, ws: &Workspace, holder: &Hold
     }
     match (&holder.host, holder.pid, &ws.runner.host) {
         (Some(h), Some(pid), Some(here)) if h == here => {
-            if crate::journal::process_exists(pid) {
+            if process_exists(pid) {
                 Liveness::Running
             } else {
                 Liveness::Finished
@@ -276,4 +245,10 @@ async fn branch_proposal<G: GitHubApi>(
         ledger: proposed,
         rejected_pull: same_head.first().map(|p| p.number),
     }))
+}
+
+/// True when process `pid` exists on this machine (Linux `/proc`); false
+/// elsewhere or when it has exited.
+fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

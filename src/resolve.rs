@@ -1,10 +1,10 @@
 //! Resolve: bind a validated manifest to the repository the tool runs in,
 //! producing executable entry specs.
 
-use crate::apply::{EntrySpec, SinkSpec};
 use crate::github::{Repo, Store};
 use crate::manifest::{self, Manifest, SecretStore, Sink, VariableStore};
 use crate::plan::Policy;
+use crate::spec::{EntrySpec, SinkSpec};
 
 fn repo_or(this: &Repo, r: &Option<manifest::RepoRef>) -> Repo {
     match r {

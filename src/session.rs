@@ -9,12 +9,13 @@ use time::OffsetDateTime;
 use crate::apply::{self, Context, EntrySpec, Report};
 use crate::auth0::{Auth0Error, HttpAuth0, ManagementAuth};
 use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
-use crate::journal::{JournalError, JournalKeys};
+use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
-use crate::observe::{observe_entry, ObserveError, Workspace};
+use crate::observe::{observe_entry, ObserveError};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::secret::SecretString;
+use crate::workspace::Workspace;
 
 /// Management API credentials (one M2M application used for every tenant
 /// unless overridden per tenant).
@@ -93,8 +94,22 @@ impl Settings {
             age_identity: None,
             age_recipients: Vec::new(),
             http_timeout: None,
-            runner: crate::journal::Holder::this_process(),
+            runner: this_process(),
         }
+    }
+}
+
+/// This process as a journal names its holder: host name (from
+/// `/proc/sys/kernel/hostname`) and pid.
+pub fn this_process() -> Holder {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| crate::text::check_identifiers([("host", h.as_str())]).is_ok());
+    Holder {
+        github_run_id: None,
+        host,
+        pid: Some(std::process::id()),
     }
 }
 

@@ -1,9 +1,14 @@
 //! No private key material appears in anything the tool prints or writes in
 //! clear: logs at trace level, plans, reports, PR titles and bodies, ledger
 //! files, variables — and the output of the `demo` binary.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a test is an edge: it reads the clock"
+)]
 
-mod support;
-use support::scan::assert_clean;
+#[path = "it/support/scan.rs"]
+mod scan;
+use scan::assert_clean;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::summary::{cell, table, Row};
 use crate::github::{GitHubApi, GitHubError, Repo};
+use crate::tenant_keys::KeysPlan;
 
 /// The dashboard issue's title.
 pub const TITLE: &str = "auth0-rotate: credential dashboard";
@@ -25,19 +26,26 @@ pub enum Change {
     Unchanged,
 }
 
-/// The issue body. `updated` is a human-readable timestamp; `run_url` links
+/// The issue body: the credential rows, then the signing-key and connection
+/// tables. `updated` is a human-readable timestamp; `run_url` links
 /// the run that wrote it.
-pub fn body(rows: &[Row], updated: &str, run_url: Option<&str>) -> String {
+pub fn body(rows: &[Row], keys: &KeysPlan, updated: &str, run_url: Option<&str>) -> String {
     let mut b = format!("{MARKER}\n\nCredentials managed by auth0-rotate, as of {updated}");
     if let Some(url) = run_url {
         let _ = write!(b, " ([run]({url}))");
     }
     b.push_str(".\n\n");
-    if rows.is_empty() {
+    if rows.is_empty() && keys.is_empty() {
         b.push_str("The manifest selects no credentials.\n");
         return b;
     }
-    b.push_str(&table(rows));
+    if !rows.is_empty() {
+        b.push_str(&table(rows));
+    }
+    if !keys.is_empty() {
+        b.push('\n');
+        b.push_str(&keys.to_markdown());
+    }
 
     let pending: Vec<&Row> = rows
         .iter()

@@ -337,6 +337,10 @@ impl ActionEnv {
     }
 
     /// Reads the process environment (only `INPUT_*`, `GITHUB_*`, `RUNNER_*`).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the action's one read of the environment"
+    )]
     pub fn from_process() -> Result<Self, Vec<EnvError>> {
         let map: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))

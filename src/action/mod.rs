@@ -20,11 +20,12 @@ pub mod summary;
 
 use time::OffsetDateTime;
 
-use crate::apply::{self, Context, Outcome, Report};
+use crate::apply::{self, EntryReport, Outcome, Report};
 use crate::github::{GitHubApi, GitHubError, Repo};
 use crate::keys::Alg;
 use crate::manifest::ManifestErrors;
-use crate::plan::{Decision, Plan, PlanOptions};
+use crate::plan::{Plan, PlanOptions};
+use crate::run::{RunPlan, Stage};
 use crate::secret::SecretBytes;
 use crate::session::{Management, Session, SessionError, Settings};
 use commands::Annotation;
@@ -59,7 +60,7 @@ fn fail(title: &str, message: impl AsRef<str>) {
 /// Runs the action from the process environment; returns the exit code.
 pub async fn run() -> i32 {
     match ActionEnv::from_process() {
-        Ok(env) => run_with(env, OffsetDateTime::now_utc()).await,
+        Ok(env) => run_with(env, crate::clock::wall()).await,
         Err(errors) => {
             for e in errors {
                 fail("Invalid input", e.to_string());
@@ -366,6 +367,142 @@ fn expiry_warnings(plan: &Plan, now: OffsetDateTime) {
     }
 }
 
+/// The action's hooks into a run: every secret value is masked before it
+/// is written, and each entry's log is printed in a group once it is done.
+struct ActionObserver<'a> {
+    masker: &'a Masker,
+}
+
+impl crate::run::Observer for ActionObserver<'_> {
+    fn secret(&self, value: &SecretBytes) {
+        self.masker.mask_bytes(value.expose());
+    }
+
+    fn entry_done(&self, key: &str, decision: &str, explanation: &str, report: &EntryReport) {
+        // Every secret of this entry was masked above; now its log.
+        cmd(commands::group(&format!("{key} — {decision}")));
+        say(format!("plan: {explanation}"));
+        let one = Report {
+            entries: vec![report.clone()],
+        };
+        for line in one.to_text().lines() {
+            say(line);
+        }
+        cmd(commands::endgroup());
+    }
+}
+
+/// Opens the session: settings from the inputs, the manifest (every
+/// problem annotated at its line), the clients. Fails with exit code 1 and
+/// an annotation that says what to fix.
+async fn open_session(env: &ActionEnv) -> Result<Session, i32> {
+    let settings = settings(env).map_err(|msg| {
+        fail("auth0-rotate is not configured", msg);
+        1
+    })?;
+    let manifest = crate::manifest::load(&settings.manifest_path).map_err(|errors| {
+        annotate_manifest(env, &errors);
+        fail(
+            "Invalid manifest",
+            format!(
+                "{} problem(s) in {}; nothing was changed",
+                errors.diagnostics.len(),
+                env.inputs.manifest.display()
+            ),
+        );
+        1
+    })?;
+    match Session::with_manifest(&settings, manifest).await {
+        Ok(s) => Ok(s),
+        Err(SessionError::GitHub(GitHubError::Api { status: 401, .. })) => {
+            fail(
+                "GitHub rejected the token",
+                format!("GitHub answered 401 Bad credentials. {TOKEN_ADVICE}"),
+            );
+            Err(1)
+        }
+        Err(e) => {
+            fail("auth0-rotate cannot start", e.to_string());
+            Err(1)
+        }
+    }
+}
+
+/// The plan options: `force` from the input and the dispatch, every name
+/// checked against the manifest.
+fn plan_options(
+    env: &ActionEnv,
+    selection: &Selection,
+    session: &Session,
+) -> Result<PlanOptions, i32> {
+    let mut force: Vec<String> = selection.force.clone();
+    force.extend(env.inputs.force.iter().cloned());
+    if let Err(e) = session.check_force(&force) {
+        fail("Unknown entry in force", e.to_string());
+        return Err(1);
+    }
+    Ok(PlanOptions {
+        force: force.into_iter().collect(),
+        ..PlanOptions::default()
+    })
+}
+
+/// Plans, and in rotate/finalize mode (not a dry run) carries the stage
+/// out through the one orchestrator; a plan-only run logs each entry.
+async fn plan_and_apply(
+    session: &Session,
+    mode: Mode,
+    act: bool,
+    options: &PlanOptions,
+    masker: &Masker,
+    now: OffsetDateTime,
+) -> Result<(RunPlan, Report), SessionError> {
+    let stage = match mode {
+        Mode::Rotate => Some(Stage::Rotate),
+        Mode::Finalize => Some(Stage::Finalize),
+        _ => None,
+    };
+    match stage.filter(|_| act) {
+        Some(stage) => {
+            let observer = ActionObserver { masker };
+            session.run(stage, now, options, &observer).await
+        }
+        None => {
+            let plan = session.plan_run(now, options).await?;
+            for e in plan.entries() {
+                cmd(commands::group(&format!("{} — {}", e.key, e.decision)));
+                say(format!("plan: {}", e.explanation));
+                cmd(commands::endgroup());
+            }
+            Ok((plan, Report::default()))
+        }
+    }
+}
+
+/// Annotates failures and entries that need a human; returns the exit
+/// code. Rotate and finalize fail when any entry needs a human; a plan
+/// fails when Auth0 or GitHub could not be read (it is incomplete), and
+/// warns about everything else.
+fn annotate_results(plan: &RunPlan, report: &Report, mode: Mode) -> i32 {
+    let mut code = 0;
+    for e in &report.entries {
+        if let Outcome::Failed { error } = &e.outcome {
+            fail(&format!("{} failed", e.entry), error);
+            code = 1;
+        }
+    }
+    for e in plan.entries().iter().filter(|e| e.needs_attention) {
+        let a = Annotation::titled(format!("{} needs attention", e.key));
+        if matches!(mode, Mode::Rotate | Mode::Finalize) || e.unreadable {
+            cmd(commands::error(&a, &e.explanation));
+            code = 1;
+        } else {
+            cmd(commands::warning(&a, &e.explanation));
+        }
+    }
+    code.max(report.exit_code())
+}
+
 async fn manage(
     env: &ActionEnv,
     selection: &Selection,
@@ -374,51 +511,13 @@ async fn manage(
     rep: &mut Reporting,
 ) -> i32 {
     let i = &env.inputs;
-    let settings = match settings(env) {
+    let session = match open_session(env).await {
         Ok(s) => s,
-        Err(msg) => {
-            fail("auth0-rotate is not configured", msg);
-            return 1;
-        }
+        Err(code) => return code,
     };
-    let manifest = match crate::manifest::load(&settings.manifest_path) {
-        Ok(m) => m,
-        Err(errors) => {
-            annotate_manifest(env, &errors);
-            fail(
-                "Invalid manifest",
-                format!(
-                    "{} problem(s) in {}; nothing was changed",
-                    errors.diagnostics.len(),
-                    i.manifest.display()
-                ),
-            );
-            return 1;
-        }
-    };
-    let session = match Session::with_manifest(&settings, manifest).await {
-        Ok(s) => s,
-        Err(SessionError::GitHub(GitHubError::Api { status: 401, .. })) => {
-            fail(
-                "GitHub rejected the token",
-                format!("GitHub answered 401 Bad credentials. {TOKEN_ADVICE}"),
-            );
-            return 1;
-        }
-        Err(e) => {
-            fail("auth0-rotate cannot start", e.to_string());
-            return 1;
-        }
-    };
-    let mut force: Vec<String> = selection.force.clone();
-    force.extend(i.force.iter().cloned());
-    if let Err(e) = session.check_force(&force) {
-        fail("Unknown entry in force", e.to_string());
-        return 1;
-    }
-    let options = PlanOptions {
-        force: force.into_iter().collect(),
-        ..PlanOptions::default()
+    let options = match plan_options(env, selection, &session) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     if selection.mode == Mode::Rotate {
         if let Err(msg) = probe_secrets(&session).await {
@@ -427,150 +526,29 @@ async fn manage(
             return 1;
         }
     }
-    let plan = match session.plan(now, &options).await {
-        Ok(p) => p,
-        Err(e) => {
-            fail("Planning failed", e.to_string());
-            return 1;
-        }
-    };
-    expiry_warnings(&plan, now);
-
     let act = !i.dry_run && matches!(selection.mode, Mode::Rotate | Mode::Finalize);
-    let mut report = Report::default();
-    let ctx = Context {
-        auth0: &session.auth0,
-        github: &session.github,
-        workspace: &session.workspace,
-        journal: &session.journal,
-        now,
-    };
-    let on_secret = |content: &SecretBytes| masker.mask_bytes(content.expose());
-    for (spec, ep) in session.specs.iter().zip(&plan.entries) {
-        let one = Plan {
-            now: plan.now,
-            entries: vec![ep.clone()],
-        };
-        let part = if !act {
-            Report::default()
-        } else if selection.mode == Mode::Rotate {
-            apply::rotate_observed(&ctx, std::slice::from_ref(spec), &one, Some(&on_secret)).await
-        } else {
-            apply::finalize(&ctx, std::slice::from_ref(spec), &one).await
-        };
-        // Every secret of this entry was masked above; now its log.
-        cmd(commands::group(&format!(
-            "{} — {}",
-            ep.key(),
-            ep.decision.label()
-        )));
-        say(format!("plan: {}", ep.explanation));
-        for line in part.to_text().lines() {
-            say(line);
-        }
-        cmd(commands::endgroup());
-        report.entries.extend(part.entries);
-    }
-
-    // Tenant signing keys and connection keys: the same stages, after the
-    // client credentials.
-    let keys = match (act, selection.mode) {
-        (true, Mode::Rotate) => session
-            .rotate_keys(now, &options.force)
-            .await
-            .map(|(p, r)| (p, Some(r))),
-        (true, Mode::Finalize) => session.finalize_keys(now).await.map(|(p, r)| (p, Some(r))),
-        _ => session
-            .plan_keys(now, &options.force)
-            .await
-            .map(|p| (p, None)),
-    };
-    let mut keys_md = String::new();
-    let mut keys_failed = false;
-    match keys {
-        Ok((kp, kr)) if !kp.is_empty() => {
-            cmd(commands::group("tenant signing keys and connection keys"));
-            for line in kp.to_text().lines() {
-                say(line);
+    let (plan, report) =
+        match plan_and_apply(&session, selection.mode, act, &options, masker, now).await {
+            Ok(r) => r,
+            Err(e) => {
+                fail("Planning failed", e.to_string());
+                return 1;
             }
-            if let Some(r) = &kr {
-                for line in r.to_text().lines() {
-                    say(line);
-                }
-                keys_failed = r.exit_code(&kp) != 0;
-            }
-            cmd(commands::endgroup());
-            keys_md = kp.to_markdown();
-        }
-        Ok(_) => {}
-        Err(e) => {
-            fail("Signing/connection keys failed", e.to_string());
-            keys_failed = true;
-        }
-    }
+        };
+    expiry_warnings(&plan.credentials, now);
+    let code = annotate_results(&plan, &report, selection.mode);
+    set_outputs(rep, &plan, &report, selection);
 
     let default_action = match (selection.mode, i.dry_run) {
         (Mode::Rotate | Mode::Finalize, true) => "dry run: nothing changed",
         (Mode::Rotate | Mode::Finalize, false) => "none",
         _ => "none (plan only)",
     };
-    let rows = summary::rows(&plan, act.then_some(&report), default_action);
-
-    let mut code = i32::from(keys_failed);
-    for e in &report.entries {
-        match &e.outcome {
-            Outcome::Failed { error } => {
-                fail(&format!("{} failed", e.entry), error);
-                code = 1;
-            }
-            Outcome::NeedsAttention { .. } => code = 1,
-            _ => {}
-        }
-    }
-    // Rotate and finalize fail when any entry needs a human; a plan fails
-    // when Auth0 or GitHub could not be read (it is incomplete), and warns
-    // about everything else.
-    for e in &plan.entries {
-        if let Decision::NeedsAttention { problem } = &e.decision {
-            let a = Annotation::titled(format!("{} needs attention", e.key()));
-            let fatal = matches!(selection.mode, Mode::Rotate | Mode::Finalize)
-                || matches!(problem, crate::plan::Attention::ObserveFailed { .. });
-            if fatal {
-                cmd(commands::error(&a, &e.explanation));
-                code = 1;
-            } else {
-                cmd(commands::warning(&a, &e.explanation));
-            }
-        }
-    }
-
-    set_outputs(rep, &plan, &report, selection);
-
+    let rows = summary::rows(&plan.credentials, act.then_some(&report), default_action);
     let mut extra = Vec::new();
     if i.dashboard && !i.dry_run {
-        let stamp = format!(
-            "{} {:02}:{:02} UTC",
-            crate::plan::date(now),
-            now.hour(),
-            now.minute()
-        );
-        let mut body = dashboard::body(&rows, &stamp, env.github.run_url().as_deref());
-        if !keys_md.is_empty() {
-            body.push('\n');
-            body.push_str(&keys_md);
-        }
-        match dashboard::upsert(&session.github, &session.workspace.repo, &body).await {
-            Ok((n, url, change)) => {
-                say(format!("dashboard issue #{n} {change:?}: {url}").to_lowercase());
-                rep.outputs.push(("dashboard-issue-number", n.to_string()));
-                extra.push(format!("Credential dashboard: [#{n}]({url})"));
-            }
-            Err(e) => cmd(commands::warning(
-                &Annotation::titled("Dashboard not updated"),
-                &format!(
-                    "{e}. The token needs Issues: write; set `dashboard: false` to turn the dashboard off"
-                ),
-            )),
+        if let Some(link) = update_dashboard(env, &session, &rows, &plan, now, rep).await {
+            extra.push(link);
         }
     }
     if let Some(url) = env.github.run_url() {
@@ -583,48 +561,58 @@ async fn manage(
         &rows,
         &extra,
     ));
-    if !keys_md.is_empty() {
+    if !plan.keys.is_empty() {
         rep.summary.push('\n');
-        rep.summary.push_str(&keys_md);
+        rep.summary.push_str(&plan.keys.to_markdown());
     }
     code
 }
 
-fn set_outputs(rep: &mut Reporting, plan: &Plan, report: &Report, selection: &Selection) {
-    let changes = plan
-        .entries
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.decision,
-                Decision::Rotate { .. } | Decision::Finalize { .. }
-            )
-        })
-        .count();
+/// Rewrites the dashboard issue; returns the summary's link to it. A
+/// failure is a warning: the dashboard is a view, not a guarantee.
+async fn update_dashboard(
+    env: &ActionEnv,
+    session: &Session,
+    rows: &[summary::Row],
+    plan: &RunPlan,
+    now: OffsetDateTime,
+    rep: &mut Reporting,
+) -> Option<String> {
+    let stamp = crate::plan::when(now);
+    let body = dashboard::body(rows, &plan.keys, &stamp, env.github.run_url().as_deref());
+    match dashboard::upsert(&session.github, &session.workspace.repo, &body).await {
+        Ok((n, url, change)) => {
+            say(format!("dashboard issue #{n} {change:?}: {url}").to_lowercase());
+            rep.outputs.push(("dashboard-issue-number", n.to_string()));
+            Some(format!("Credential dashboard: [#{n}]({url})"))
+        }
+        Err(e) => {
+            cmd(commands::warning(
+                &Annotation::titled("Dashboard not updated"),
+                &format!(
+                    "{e}. The token needs Issues: write; set `dashboard: false` to turn the dashboard off"
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The step outputs: the plan of every kind as JSON, how many entries have
+/// work, what was rotated and retired, and the first PR opened, updated or
+/// (finalize of a merged PR) closed.
+fn set_outputs(rep: &mut Reporting, plan: &RunPlan, report: &Report, selection: &Selection) {
     let mut rotated = Vec::new();
     let mut retired = Vec::new();
     let mut pull: Option<(u64, String, &str)> = None;
     for e in &report.entries {
         match &e.outcome {
-            Outcome::Rotated {
-                pull: n,
-                pull_url,
-                pull_operation,
-                ..
-            } => {
-                rotated.push(e.entry.clone());
-                let op = if pull_operation == "created" {
-                    "created"
-                } else {
-                    "updated"
-                };
-                pull.get_or_insert((*n, pull_url.clone(), op));
-            }
-            Outcome::Refreshed { pull: n, pull_url } => {
-                pull.get_or_insert((*n, pull_url.clone(), "updated"));
-            }
+            Outcome::Rotated { .. } | Outcome::Applied { .. } => rotated.push(e.entry.clone()),
             Outcome::Finalized { retired: r } => retired.extend(r.iter().cloned()),
             _ => {}
+        }
+        if let Some((n, url, op)) = e.outcome.pull() {
+            pull.get_or_insert((n, url.to_owned(), op));
         }
     }
     if pull.is_none() && selection.mode == Mode::Finalize {
@@ -635,7 +623,7 @@ fn set_outputs(rep: &mut Reporting, plan: &Plan, report: &Report, selection: &Se
     let (number, url, op) = pull.unwrap_or((0, String::new(), "none"));
     rep.outputs.extend([
         ("plan", plan.to_json()),
-        ("changes", changes.to_string()),
+        ("changes", plan.changes().to_string()),
         ("rotated", rotated.join(",")),
         (
             "pull-request-number",

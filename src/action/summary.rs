@@ -69,6 +69,13 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
             "PR refreshed".to_owned()
         }
         Some(Outcome::Finalized { retired }) => format!("retired {}", retired.join(", ")),
+        Some(Outcome::Applied { summary, pull: p }) => {
+            if let Some(p) = p {
+                pull = Some((p.number, p.url.clone()));
+            }
+            summary.clone()
+        }
+        Some(Outcome::Waiting { reason }) => format!("waiting: {reason}"),
         Some(Outcome::Unchanged { .. }) => "none".to_owned(),
         Some(Outcome::NeedsAttention { reason }) => {
             needs_human = true;

@@ -7,10 +7,9 @@ pub mod pr;
 mod report;
 mod rotate;
 pub mod sinks;
-mod spec;
 
-pub use report::{EntryReport, Outcome, Report, Step};
-pub use spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
+pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
+pub use report::{EntryReport, Outcome, PullRef, Report, Step};
 
 use std::collections::BTreeMap;
 
@@ -20,8 +19,9 @@ use crate::auth0::{Auth0Api, Auth0Error};
 use crate::github::{GitHubApi, GitHubError};
 use crate::journal::{JournalError, JournalKeys};
 use crate::keys::KeyError;
-use crate::observe::{ObserveError, Workspace};
-use crate::plan::{Decision, Plan};
+use crate::observe::ObserveError;
+use crate::plan::{Decision, EntryPlan, Plan};
+use crate::workspace::{Workspace, WorkspaceError};
 
 /// Why an entry could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -65,9 +65,22 @@ pub enum ApplyError {
     /// A sink cannot be written; checked before the first Auth0 write.
     #[error("preflight failed, nothing was changed: {0}")]
     Preflight(String),
+    /// A repository write could not be made safely.
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+/// Which stage a run carries out after planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Stage 1: rotate what is due, refresh PRs in flight, carry out
+    /// approved revokes that have become safe.
+    Rotate,
+    /// Stage 2: retire what a merged PR approved.
+    Finalize,
 }
 
 /// Everything apply needs.
@@ -96,20 +109,7 @@ impl<A, G> Context<'_, A, G> {
 }
 
 fn record(entry: &EntrySpec, steps: Vec<Step>, result: Result<Outcome, ApplyError>) -> EntryReport {
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(entry = %entry.key(), error = %e, "entry failed");
-            Outcome::Failed {
-                error: e.to_string(),
-            }
-        }
-    };
-    EntryReport {
-        entry: entry.key(),
-        outcome,
-        steps,
-    }
+    EntryReport::new(entry.key(), steps, result)
 }
 
 /// Stage 1: rotate what is due and refresh PRs in flight.
@@ -131,50 +131,47 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
 ) -> Report {
     let mut report = Report::default();
     for (spec, ep) in specs.iter().zip(&plan.entries) {
-        let mut steps = Vec::new();
-        let result = match &ep.decision {
-            Decision::Rotate { reason } => {
-                rotate::rotate_entry(
-                    ctx,
-                    spec,
-                    rotate::Mode::Fresh(reason),
-                    ep.branch_head.as_deref(),
-                    &mut steps,
-                    on_secret,
-                )
-                .await
-            }
-            Decision::Republish { .. } => {
-                rotate::republish(ctx, spec, ep.branch_head.as_deref(), &mut steps).await
-            }
-            Decision::Resume { kid } => {
-                rotate::rotate_entry(
-                    ctx,
-                    spec,
-                    rotate::Mode::Resume(kid),
-                    ep.branch_head.as_deref(),
-                    &mut steps,
-                    on_secret,
-                )
-                .await
-            }
-            Decision::InFlight { pull, .. } => {
-                rotate::refresh_pull(ctx, spec, *pull, &mut steps).await
-            }
-            // A lock nobody can confirm is held is not a silent success.
-            Decision::NeedsAttention { .. }
-            | Decision::Busy {
-                confirmed: false, ..
-            } => Ok(Outcome::NeedsAttention {
-                reason: ep.explanation.clone(),
-            }),
-            _ => Ok(Outcome::Unchanged {
-                reason: ep.explanation.clone(),
-            }),
-        };
-        report.entries.push(record(spec, steps, result));
+        report
+            .entries
+            .push(rotate_one(ctx, spec, ep, on_secret).await);
     }
     report
+}
+
+/// Stage 1 for one entry: carries out its decision (rotate, resume,
+/// republish, refresh its PR). A decision with nothing to do reports
+/// `unchanged`; a problem, or a lock nobody can confirm is held, reports
+/// `needs attention` and changes nothing.
+pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    ep: &EntryPlan,
+    on_secret: Option<sinks::SecretObserver<'_>>,
+) -> EntryReport {
+    let mut steps = Vec::new();
+    let head = ep.branch_head.as_deref();
+    let result = match &ep.decision {
+        Decision::Rotate { reason } => {
+            let mode = rotate::Mode::Fresh(reason);
+            rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
+        }
+        Decision::Republish { .. } => rotate::republish(ctx, spec, head, &mut steps).await,
+        Decision::Resume { kid } => {
+            let mode = rotate::Mode::Resume(kid);
+            rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
+        }
+        Decision::InFlight { pull, .. } => rotate::refresh_pull(ctx, spec, *pull, &mut steps).await,
+        Decision::NeedsAttention { .. }
+        | Decision::Busy {
+            confirmed: false, ..
+        } => Ok(Outcome::NeedsAttention {
+            reason: ep.explanation.clone(),
+        }),
+        _ => Ok(Outcome::Unchanged {
+            reason: ep.explanation.clone(),
+        }),
+    };
+    record(spec, steps, result)
 }
 
 /// Stage 2: retire the credentials a merged rotation approved.
@@ -185,19 +182,30 @@ pub async fn finalize<A: Auth0Api, G: GitHubApi>(
 ) -> Report {
     let mut report = Report::default();
     for (spec, ep) in specs.iter().zip(&plan.entries) {
-        let mut steps = Vec::new();
-        let result = match &ep.decision {
-            Decision::Finalize { retire } => {
-                finalize::finalize_entry(ctx, spec, retire, &mut steps).await
-            }
-            Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
-                reason: ep.explanation.clone(),
-            }),
-            _ => Ok(Outcome::Unchanged {
-                reason: ep.explanation.clone(),
-            }),
-        };
-        report.entries.push(record(spec, steps, result));
+        report.entries.push(finalize_one(ctx, spec, ep).await);
     }
     report
+}
+
+/// Stage 2 for one entry: retires what its `Finalize` decision names (each
+/// retirement re-checked against Auth0 first); any other decision changes
+/// nothing.
+pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    ep: &EntryPlan,
+) -> EntryReport {
+    let mut steps = Vec::new();
+    let result = match &ep.decision {
+        Decision::Finalize { retire } => {
+            finalize::finalize_entry(ctx, spec, retire, &mut steps).await
+        }
+        Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+            reason: ep.explanation.clone(),
+        }),
+        _ => Ok(Outcome::Unchanged {
+            reason: ep.explanation.clone(),
+        }),
+    };
+    record(spec, steps, result)
 }

@@ -3,34 +3,13 @@
 
 use std::fmt::Write;
 
-use super::spec::EntrySpec;
 use super::ApplyError;
 use crate::github::{commit_files, FileChange, GitHubApi, Pull};
 use crate::ledger::LedgerEntry;
-use crate::observe::Workspace;
 use crate::plan::date;
-
-/// Label put on rotation PRs.
-pub const LABEL: &str = "auth0-rotate";
-
-/// Whether the PR was created or updated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullOperation {
-    /// Opened now.
-    Created,
-    /// Existed; title/body refreshed.
-    Updated,
-}
-
-impl PullOperation {
-    /// `created` / `updated`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PullOperation::Created => "created",
-            PullOperation::Updated => "updated",
-        }
-    }
-}
+use crate::spec::EntrySpec;
+use crate::workspace::Workspace;
+pub use crate::workspace::{PullOperation, LABEL};
 
 /// Title of an entry's rotation PR.
 pub fn title(spec: &EntrySpec, ledger: &LedgerEntry) -> String {
@@ -194,19 +173,7 @@ pub async fn open_pull<G: GitHubApi>(
 ) -> Result<(Pull, PullOperation), ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let title = title(spec, ledger);
-    if let Some(existing) = gh
-        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
-        .await?
-    {
-        let pull = gh
-            .update_pull(&ws.repo, existing.number, &title, body_text)
-            .await?;
-        return Ok((pull, PullOperation::Updated));
-    }
-    let pull = gh
-        .create_pull(&ws.repo, &title, &branch, &ws.default_branch, body_text)
-        .await?;
-    gh.add_labels(&ws.repo, pull.number, &[LABEL.to_owned()])
-        .await?;
-    Ok((pull, PullOperation::Created))
+    Ok(ws
+        .open_or_update_pull(gh, &branch, &title, body_text)
+        .await?)
 }

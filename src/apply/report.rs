@@ -11,6 +11,17 @@ pub struct Step {
     pub what: String,
 }
 
+/// A pull request an entry opened or updated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PullRef {
+    /// Number.
+    pub number: u64,
+    /// Web URL.
+    pub url: String,
+    /// `created` or `updated`.
+    pub operation: String,
+}
+
 /// The result for one entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -44,6 +55,19 @@ pub enum Outcome {
         /// Retired credential ids.
         retired: Vec<String>,
     },
+    /// A signing-key or connection-key step changed something (a rotation,
+    /// a revoke, a PR asking consumers to prepare).
+    Applied {
+        /// What changed.
+        summary: String,
+        /// The PR opened or updated, if any.
+        pull: Option<PullRef>,
+    },
+    /// Waiting for a time or an event; a later run continues. Not a failure.
+    Waiting {
+        /// Why, and until when.
+        reason: String,
+    },
     /// Nothing to do.
     Unchanged {
         /// Why.
@@ -61,6 +85,34 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The PR this outcome opened, updated or refreshed: number, URL and
+    /// `created`/`updated`.
+    pub fn pull(&self) -> Option<(u64, &str, &str)> {
+        match self {
+            Outcome::Rotated {
+                pull,
+                pull_url,
+                pull_operation,
+                ..
+            } => Some((
+                *pull,
+                pull_url.as_str(),
+                if pull_operation == "created" {
+                    "created"
+                } else {
+                    "updated"
+                },
+            )),
+            Outcome::Refreshed { pull, pull_url } => Some((*pull, pull_url.as_str(), "updated")),
+            Outcome::Applied { pull: Some(p), .. } => {
+                Some((p.number, p.url.as_str(), p.operation.as_str()))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Per-entry record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryReport {
@@ -70,6 +122,28 @@ pub struct EntryReport {
     pub outcome: Outcome,
     /// Changes made, in order.
     pub steps: Vec<Step>,
+}
+
+impl EntryReport {
+    /// The record of an entry's result: an error becomes
+    /// [`Outcome::Failed`] (its text never holds key material).
+    pub fn new(
+        entry: String,
+        steps: Vec<Step>,
+        result: Result<Outcome, crate::apply::ApplyError>,
+    ) -> Self {
+        let outcome = result.unwrap_or_else(|e| {
+            tracing::error!(entry = %entry, error = %e, "entry failed");
+            Outcome::Failed {
+                error: e.to_string(),
+            }
+        });
+        Self {
+            entry,
+            outcome,
+            steps,
+        }
+    }
 }
 
 /// The whole run.
@@ -131,6 +205,11 @@ impl Report {
                 Outcome::Finalized { retired } => {
                     format!("finalized: retired {}", retired.join(", "))
                 }
+                Outcome::Applied { summary, pull } => match pull {
+                    Some(p) => format!("{summary} (PR {}: {})", p.operation, p.url),
+                    None => summary.clone(),
+                },
+                Outcome::Waiting { reason } => format!("waiting: {reason}"),
                 Outcome::Unchanged { reason } => format!("unchanged: {reason}"),
                 Outcome::NeedsAttention { reason } => format!("NEEDS ATTENTION: {reason}"),
                 Outcome::Failed { error } => format!("FAILED: {error}"),

@@ -10,8 +10,9 @@ use crate::github::GitHubApi;
 use crate::journal::{Ended, Journal};
 use crate::keys::PrivateKey;
 use crate::ledger::{CredentialRecord, LedgerEntry, Retiring, LEDGER_VERSION};
-use crate::observe::{client_state, read_journal_at, read_ledger, Workspace};
+use crate::observe::{client_state, read_journal_at, read_ledger};
 use crate::plan::{date, ClientState, DueReason, ObservedCredential};
+use crate::workspace::Workspace;
 
 /// Attempts of the proving token exchange (Auth0 may take a moment to
 /// propagate a new credential, which shows as 401 `invalid_client`).

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::spec::{SecretFormat, SinkSpec, VariableValue};
 use super::ApplyError;
 use crate::github::{seal, GitHubApi, PublicKey, Store, WriteOutcome};
 use crate::keys::{Alg, PrivateKey};
 use crate::secret::SecretBytes;
+use crate::spec::{SecretFormat, SinkSpec, VariableValue};
 
 /// The secret content for `format`. The buffer is sized up front so the
 /// serializer never reallocates (and so never leaves copies behind).

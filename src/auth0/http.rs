@@ -114,7 +114,7 @@ impl HttpAuth0 {
 
     async fn management_token(&self) -> Result<SecretString, Auth0Error> {
         let mut cached = self.token.lock().await;
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::wall();
         if let Some((t, exp)) = cached.as_ref() {
             if *exp > now + time::Duration::seconds(60) {
                 return Ok(t.clone());
@@ -238,7 +238,7 @@ pub(crate) fn reset_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .get("x-ratelimit-reset")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok())?;
-    let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let now = crate::clock::wall().unix_timestamp_nanos();
     let nanos = (i128::from(reset) * 1_000_000_000 - now).max(0);
     Some(Duration::from_nanos(
         u64::try_from(nanos).unwrap_or(u64::MAX),

@@ -2,7 +2,6 @@
 //! get Management API tokens and to prove that a new key works.
 
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 use super::http::{api_error, backoff, reset_after, MAX_ATTEMPTS, MAX_WAIT};
 use super::Auth0Error;
@@ -146,7 +145,7 @@ fn token_form(
                 alg,
                 client_id,
                 domain,
-                OffsetDateTime::now_utc(),
+                crate::clock::wall(),
                 &jwt::random_jti(),
             )?;
             form.push(("client_id", client_id.into()));

@@ -11,16 +11,13 @@ use time::OffsetDateTime;
 use super::{
     connection_path, ConnectionDecision, ConnectionLedger, ConnectionPlan, ConnectionPolicy,
 };
-use crate::apply::ApplyError;
+use super::{find_connection, read_connection_ledger};
+use crate::apply::{ApplyError, Outcome, PullRef};
 use crate::auth0::{ConnectionKey, ConnectionKeysApi};
 use crate::github::GitHubApi;
 use crate::keys::{certificate_not_after, pem_blocks, RsaPublicKey};
 use crate::ledger::LEDGER_VERSION;
-use crate::observe::Workspace;
-use crate::tenant_keys::{
-    commit_to_default, connection_branch, find_connection, publish_pr, read_connection_ledger,
-    KeyOutcome,
-};
+use crate::workspace::Workspace;
 
 fn key(keys: &[ConnectionKey], f: impl Fn(&ConnectionKey) -> bool) -> Option<&ConnectionKey> {
     keys.iter().find(|k| f(k))
@@ -140,12 +137,12 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
     p: &ConnectionPolicy,
     plan: &ConnectionPlan,
     steps: &mut Vec<String>,
-) -> Result<KeyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     let provisioned = match &plan.decision {
         ConnectionDecision::Provision => true,
         ConnectionDecision::Propose { .. } => false,
         _ => {
-            return Ok(KeyOutcome::Unchanged {
+            return Ok(Outcome::Unchanged {
                 reason: plan.explanation.clone(),
             })
         }
@@ -197,27 +194,31 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
         format!("auth0-rotate: rotate connection keys of {label}")
     };
     let body = pr_body(label, current, next, provisioned)?;
-    let (pull, op) = publish_pr(
-        gh,
-        ws,
-        &connection_branch(ws, &p.tenant, label),
-        &connection_path(&ws.ledger_dir, &p.tenant, label),
-        ledger.render(),
-        &format!(
-            "auth0-rotate: connection {label}: IdP to trust next key {}",
-            next.kid
-        ),
-        &title,
-        &body,
-    )
-    .await?;
+    let (pull, op) = ws
+        .propose_file(
+            gh,
+            &ws.connection_branch(&p.tenant, label),
+            &connection_path(&ws.ledger_dir, &p.tenant, label),
+            ledger.render(),
+            &format!(
+                "auth0-rotate: connection {label}: IdP to trust next key {}",
+                next.kid
+            ),
+            &title,
+            &body,
+        )
+        .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
-    Ok(KeyOutcome::Done {
+    Ok(Outcome::Applied {
         summary: format!(
             "PR asks to register next key {} of connection {label} at the IdP",
             next.kid
         ),
-        pull_url: Some(pull.html_url),
+        pull: Some(PullRef {
+            number: pull.number,
+            url: pull.html_url,
+            operation: op.as_str().to_owned(),
+        }),
     })
 }
 
@@ -230,12 +231,12 @@ pub async fn finalize<A: ConnectionKeysApi, G: GitHubApi>(
     plan: &ConnectionPlan,
     now: OffsetDateTime,
     steps: &mut Vec<String>,
-) -> Result<KeyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     let trusted = match &plan.decision {
         ConnectionDecision::Rotate { next_kid } => next_kid.clone(),
         ConnectionDecision::Record { current_kid } => current_kid.clone(),
         _ => {
-            return Ok(KeyOutcome::Unchanged {
+            return Ok(Outcome::Unchanged {
                 reason: plan.explanation.clone(),
             })
         }
@@ -286,9 +287,8 @@ pub async fn finalize<A: ConnectionKeysApi, G: GitHubApi>(
         trusted_next: None,
         ..ledger
     };
-    commit_to_default(
+    ws.commit_to_default(
         gh,
-        ws,
         &connection_path(&ws.ledger_dir, &p.tenant, label),
         record.render(),
         &format!("auth0-rotate: connection {label} rotated to {trusted}; next key {next}"),
@@ -304,8 +304,8 @@ pub async fn finalize<A: ConnectionKeysApi, G: GitHubApi>(
         "recorded new next key {next} in the ledger on {}",
         ws.default_branch
     ));
-    Ok(KeyOutcome::Done {
+    Ok(Outcome::Applied {
         summary,
-        pull_url: None,
+        pull: None,
     })
 }

@@ -17,7 +17,10 @@
 
 pub mod apply;
 mod ledger;
+pub mod observe;
 mod render;
+
+pub use observe::{find_connection, observe_connection, read_connection_ledger};
 
 pub use ledger::{connection_path, ConnectionLedger};
 

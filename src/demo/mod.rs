@@ -6,8 +6,6 @@ pub mod consumer;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use crate::emulator::auth0::{ClientView, KEY_SCOPES, ROTATION_SCOPES};
 use crate::emulator::github::{SecretStoreRef, TokenKind};
 use crate::emulator::RunningEmulator;
@@ -15,6 +13,7 @@ use crate::github::{seal, GitHubApi, OctocrabGitHub, Repo, Store};
 use crate::keys::{Alg, KeySize, PrivateKey};
 use crate::ledger::LedgerEntry;
 use crate::plan::PlanOptions;
+use crate::run::Stage;
 use crate::secret::{SecretBytes, SecretString};
 use crate::session::{Management, Session, Settings};
 use consumer::{Consumer, ConsumerConfig};
@@ -263,12 +262,17 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
     );
 
     let session = Session::open(&settings).await?;
-    let now = OffsetDateTime::now_utc();
-    let plan = session.plan(now, &PlanOptions::default()).await?;
+    let now = crate::clock::wall();
+    let plan = session.plan_run(now, &PlanOptions::default()).await?;
     let _ = writeln!(log, "\n$ auth0-rotate plan\n{}", plan.to_text());
 
     let (_, report) = session
-        .rotate(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .run(
+            Stage::Rotate,
+            crate::clock::wall(),
+            &PlanOptions::default(),
+            &(),
+        )
         .await?;
     let _ = writeln!(log, "$ auth0-rotate rotate\n{}", report.to_text());
     let pull_url = report.entries.iter().find_map(|e| match &e.outcome {
@@ -287,7 +291,12 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         .map(|c| c.credentials.len())
         .unwrap_or(0);
     let (_, again) = session
-        .rotate(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .run(
+            Stage::Rotate,
+            crate::clock::wall(),
+            &PlanOptions::default(),
+            &(),
+        )
         .await?;
     let count_after = emu
         .emulator
@@ -313,9 +322,23 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         let _ = writeln!(log, "merged PR #{} ({})\n", pull.number, pull.title);
     }
 
-    let (_, fin) = session.finalize(OffsetDateTime::now_utc()).await?;
+    let (_, fin) = session
+        .run(
+            Stage::Finalize,
+            crate::clock::wall(),
+            &PlanOptions::default(),
+            &(),
+        )
+        .await?;
     let _ = writeln!(log, "$ auth0-rotate finalize\n{}", fin.to_text());
-    let (_, fin2) = session.finalize(OffsetDateTime::now_utc()).await?;
+    let (_, fin2) = session
+        .run(
+            Stage::Finalize,
+            crate::clock::wall(),
+            &PlanOptions::default(),
+            &(),
+        )
+        .await?;
     let _ = writeln!(
         log,
         "$ auth0-rotate finalize   # again: a no-op\n{}",
@@ -327,7 +350,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         .await;
     let stats = consumer.stop().await;
     let final_plan = session
-        .plan(OffsetDateTime::now_utc(), &PlanOptions::default())
+        .plan_run(crate::clock::wall(), &PlanOptions::default())
         .await?;
     let _ = writeln!(log, "$ auth0-rotate plan\n{}", final_plan.to_text());
 

@@ -13,7 +13,7 @@ pub struct Clock {
 impl Clock {
     /// Current emulated time.
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
+        crate::clock::wall() + time::Duration::seconds(self.offset_secs.load(Ordering::SeqCst))
     }
 
     /// Moves the clock forward (or back, with a negative value).

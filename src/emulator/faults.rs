@@ -476,7 +476,7 @@ fn header(resp: &mut Response, name: &'static str, value: String) {
 }
 
 fn epoch_in(secs: u64) -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp() + secs as i64
+    crate::clock::wall().unix_timestamp() + secs as i64
 }
 
 /// A 5xx in the service's error shape.

@@ -188,7 +188,7 @@ pub struct RateLimits {
 
 /// Wall-clock epoch second `secs` from now, rounded up.
 fn epoch_after(secs: f64) -> i64 {
-    let now = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+    let now = crate::clock::wall().unix_timestamp_nanos() as f64 / 1e9;
     (now + secs.max(0.0)).ceil() as i64
 }
 
@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn bucket_drains_and_refills() {
-        let t0 = OffsetDateTime::now_utc();
+        let t0 = crate::clock::wall();
         let mut b = Bucket::full(2, t0);
         assert_eq!(b.take(2, 1.0, t0).unwrap().remaining, 1);
         assert_eq!(b.take(2, 1.0, t0).unwrap().remaining, 0);

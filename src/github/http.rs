@@ -219,7 +219,7 @@ fn rate_limit_wait(h: &http::HeaderMap, status: StatusCode) -> Option<Duration> 
     }
     if num("x-ratelimit-remaining") == Some(0) {
         let reset = num("x-ratelimit-reset")?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::clock::wall().unix_timestamp();
         return Some(Duration::from_secs((reset - now).clamp(0, 120) as u64));
     }
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))

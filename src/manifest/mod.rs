@@ -49,7 +49,7 @@
 //! | M026 | `verify.audience` empty |
 //! | M027 | entry or tenant name not `^[a-z0-9][a-z0-9_-]{0,62}$` |
 //! | M028 | `tenants` empty |
-//! | M029 | `credentials` empty |
+//! | M029 | nothing to rotate: no credentials and no tenant with `signing_keys` or `connections` |
 //! | M030 | the manifest file cannot be read (missing, unreadable, not UTF-8) |
 //! | M031 | unknown sink `kind` |
 //! | M032 | `format`, `value` or `visibility` not one of its words |

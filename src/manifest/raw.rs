@@ -34,9 +34,11 @@ pub(crate) struct RawManifest {
     /// Settings every credential inherits unless it overrides them.
     #[serde(default)]
     pub defaults: Option<RawDefaults>,
-    /// The credentials to rotate.
-    #[schemars(with = "Vec<RawCredential>")]
-    pub credentials: Spanned<Vec<Spanned<RawCredential>>>,
+    /// The credentials to rotate (may be left out when the tenants only
+    /// rotate signing keys or connection keys).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<RawCredential>>")]
+    pub credentials: Option<Spanned<Vec<Spanned<RawCredential>>>>,
 }
 
 /// An Auth0 tenant.

@@ -14,6 +14,7 @@ use super::model::{
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, Text};
 use super::sinks::SinkChecker;
+use serde_saphyr::Spanned;
 
 /// The position of a located value.
 pub(crate) fn at(text: &Text) -> Location {
@@ -36,20 +37,34 @@ pub(crate) fn validate(path: &Path, raw: RawManifest, diags: &mut Diags<'_>) -> 
     super::tenant_keys::validate(&raw, &mut tenants, diags);
     let defaults = Defaults::from_raw(raw.defaults.as_ref(), diags);
 
-    let credentials = &raw.credentials;
-    if credentials.value.is_empty() {
+    let credentials: &[Spanned<RawCredential>] = raw
+        .credentials
+        .as_ref()
+        .map(|c| c.value.as_slice())
+        .unwrap_or_default();
+    let rotates_keys = tenants
+        .values()
+        .any(|t| t.signing_keys.is_some() || !t.connections.is_empty());
+    if credentials.is_empty() && !rotates_keys {
+        let (at_, what) = match &raw.credentials {
+            Some(c) => (Location::from_yaml(&c.referenced), "`credentials` is empty"),
+            None => (
+                Location::from_yaml(&raw.tenants.referenced),
+                "there is no `credentials` list and no tenant declares `signing_keys` or `connections`",
+            ),
+        };
         diags.push(
             codes::NO_CREDENTIALS,
-            Location::from_yaml(&credentials.referenced),
-            "`credentials` is empty: there is nothing to rotate",
-            "add at least one entry with `name`, `tenant`, `client_id` and `sinks`",
+            at_,
+            format!("{what}: there is nothing to rotate"),
+            "add a credential with `name`, `tenant`, `client_id` and `sinks`, or a tenant's `signing_keys` or `connections`",
         );
     }
 
     let mut sinks = SinkChecker::default();
     let mut seen: BTreeMap<(String, String), Location> = BTreeMap::new();
     let mut entries = Vec::new();
-    for spanned in &credentials.value {
+    for spanned in credentials {
         let entry_at = Location::from_yaml(&spanned.referenced);
         let raw_entry = &spanned.value;
         let key = (raw_entry.tenant.value.clone(), raw_entry.name.value.clone());

@@ -867,6 +867,12 @@ pub(crate) fn date(t: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
+/// `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn when(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{} {:02}:{:02} UTC", date(t), t.hour(), t.minute())
+}
+
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_i64(d.whole_seconds())
 }

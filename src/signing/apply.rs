@@ -8,17 +8,18 @@ use std::time::Duration as StdDuration;
 
 use time::OffsetDateTime;
 
+use super::read_signing_ledger;
 use super::{
     signing_path, CurrentSigningKey, PendingRevoke, SigningDecision, SigningLedger, SigningPlan,
     SigningPolicy,
 };
-use crate::apply::ApplyError;
+use crate::apply::{ApplyError, Outcome, PullRef};
 use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
 use crate::github::GitHubApi;
 use crate::keys::certificate_not_after;
 use crate::ledger::LEDGER_VERSION;
-use crate::observe::Workspace;
-use crate::tenant_keys::{publish_pr, read_signing_ledger, signing_branch, when, KeyOutcome};
+use crate::plan::when;
+use crate::workspace::Workspace;
 
 fn role(keys: &[SigningKey], f: impl Fn(&SigningKey) -> bool) -> Option<&SigningKey> {
     keys.iter().find(|k| !k.revoked && f(k))
@@ -94,7 +95,7 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
     plan: &SigningPlan,
     now: OffsetDateTime,
     steps: &mut Vec<String>,
-) -> Result<KeyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     match &plan.decision {
         SigningDecision::Rotate { .. } => {
             let before = auth0.list_signing_keys().await?;
@@ -145,7 +146,7 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
         SigningDecision::Revoke { .. } | SigningDecision::RevokeLater { .. } => {
             finalize(auth0, gh, ws, p, plan, now, steps).await
         }
-        _ => Ok(KeyOutcome::Unchanged {
+        _ => Ok(Outcome::Unchanged {
             reason: plan.explanation.clone(),
         }),
     }
@@ -161,7 +162,7 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
     old: &str,
     rotated_at: OffsetDateTime,
     steps: &mut Vec<String>,
-) -> Result<KeyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     let cur = current(keys).ok_or_else(|| ApplyError::Changed("no current signing key".into()))?;
     verify_jwks(auth0, &[cur.kid.as_str(), old], &[]).await?;
     steps.push(format!(
@@ -186,28 +187,32 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
         p.tenant
     );
     let body = pr_body(p, cur, old, &ledger)?;
-    let (pull, op) = publish_pr(
-        gh,
-        ws,
-        &signing_branch(ws, &p.tenant),
-        &signing_path(&ws.ledger_dir, &p.tenant),
-        ledger.render(),
-        &format!(
-            "auth0-rotate: {} signing key {} is current; revoke {old}",
-            p.tenant, cur.kid
-        ),
-        &title,
-        &body,
-    )
-    .await?;
+    let (pull, op) = ws
+        .propose_file(
+            gh,
+            &ws.signing_branch(&p.tenant),
+            &signing_path(&ws.ledger_dir, &p.tenant),
+            ledger.render(),
+            &format!(
+                "auth0-rotate: {} signing key {} is current; revoke {old}",
+                p.tenant, cur.kid
+            ),
+            &title,
+            &body,
+        )
+        .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
-    Ok(KeyOutcome::Done {
+    Ok(Outcome::Applied {
         summary: format!(
             "signing key rotated: {} is current; revoking {old} is proposed (safe from {})",
             cur.kid,
             when(rotated_at + p.revoke_after)
         ),
-        pull_url: Some(pull.html_url),
+        pull: Some(PullRef {
+            number: pull.number,
+            url: pull.html_url,
+            operation: op.as_str().to_owned(),
+        }),
     })
 }
 
@@ -290,7 +295,7 @@ pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
     plan: &SigningPlan,
     now: OffsetDateTime,
     steps: &mut Vec<String>,
-) -> Result<KeyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     match &plan.decision {
         SigningDecision::Revoke { kid } => {
             let ledger = read_signing_ledger(gh, ws, &p.tenant, &ws.default_branch)
@@ -307,13 +312,13 @@ pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
                 p.revoke_after,
             );
             if now < safe_after {
-                return Ok(KeyOutcome::Waiting {
+                return Ok(Outcome::Waiting {
                     reason: format!("revoking {kid} is safe from {}", when(safe_after)),
                 });
             }
             match keys.iter().find(|k| k.kid == *kid) {
                 Some(k) if k.revoked => {
-                    return Ok(KeyOutcome::Unchanged {
+                    return Ok(Outcome::Unchanged {
                         reason: format!("{kid} is already revoked"),
                     })
                 }
@@ -337,18 +342,18 @@ pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
             steps.push(format!(
                 "verified: the tenant JWKS no longer serves {kid} and still serves {cur}"
             ));
-            Ok(KeyOutcome::Done {
+            Ok(Outcome::Applied {
                 summary: format!("revoked previous signing key {kid}"),
-                pull_url: None,
+                pull: None,
             })
         }
-        SigningDecision::RevokeLater { kid, safe_at } => Ok(KeyOutcome::Waiting {
+        SigningDecision::RevokeLater { kid, safe_at } => Ok(Outcome::Waiting {
             reason: format!(
                 "the revoke of {kid} is approved but not yet safe: tokens it signed may still be valid until {}; nothing was revoked, a scheduled run after that time revokes it",
                 when(*safe_at)
             ),
         }),
-        _ => Ok(KeyOutcome::Unchanged {
+        _ => Ok(Outcome::Unchanged {
             reason: plan.explanation.clone(),
         }),
     }

@@ -19,7 +19,10 @@
 
 pub mod apply;
 mod ledger;
+pub mod observe;
 mod render;
+
+pub use observe::{observe_signing, read_signing_ledger};
 
 pub use ledger::{signing_path, CurrentSigningKey, PendingRevoke, SigningLedger};
 

@@ -92,7 +92,7 @@ pub(crate) async fn middleware(
             .unwrap_or_else(|| format!("http://{host}{prefix}"));
         let web = st.web_base.clone();
         let rate_key = token_str.clone().unwrap_or_default();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::clock::wall().unix_timestamp();
         let window = st.rate.entry(rate_key).or_insert(super::state::RateWindow {
             reset: now + 3600,
             used: 0,

@@ -488,7 +488,7 @@ impl ObjectStore {
 
 /// The offset-preserving "now" used for commit signatures (whole seconds, UTC).
 pub(crate) fn now_seconds() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::wall();
     now.replace_nanosecond(0)
         .unwrap_or(now)
         .to_offset(UtcOffset::UTC)

@@ -1,7 +1,7 @@
 //! The kid computed locally equals the kid Auth0 assigned to every recorded
 //! credential, whatever PEM form the public key arrives in.
 
-mod support;
+use crate::support;
 use support::recordings;
 
 use auth0_rotate::keys::{certificate_not_after, RsaPublicKey};

@@ -21,7 +21,7 @@
 //! runs more; a failing seed prints its schedule and
 //! `EXPLORER_SEED=<seed> cargo test --test explorer -- --nocapture` replays it.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;

@@ -2,7 +2,7 @@
 //! line) before any line containing it could have been printed, and is
 //! never printed unmasked.
 
-mod action_common;
+use crate::action_common;
 use action_common::Fixture;
 
 use auth0_rotate::demo;

@@ -732,7 +732,7 @@ credentials:
 
 fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("data/manifests/snapshots");
+    settings.set_snapshot_path("../data/manifests/snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings
 }

@@ -3,7 +3,7 @@
 //! installed), the repository's workflows (actions pinned by SHA, minimal
 //! permissions, no persisted credentials), and `init`.
 
-mod action_common;
+use crate::action_common;
 use action_common::{action_yml, repo_root};
 
 use std::collections::BTreeSet;

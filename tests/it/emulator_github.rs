@@ -1,6 +1,6 @@
 //! HTTP round trips against the GitHub emulator.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

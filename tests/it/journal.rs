@@ -2,7 +2,7 @@
 //! the tool journaled (with an identity made by `age-keygen`), and an escrow
 //! recipient can decrypt it too.
 
-mod support;
+use crate::support;
 use support::crash::{Crash, CrashAuth0, CrashGitHub};
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The credential dashboard issue is created once and edited in place.
 
-mod action_common;
+use crate::action_common;
 use action_common::Fixture;
 
 use auth0_rotate::action::dashboard;

@@ -1,7 +1,7 @@
 //! Fault injection and rate limits in the emulator, and how the tool's
 //! Auth0 and GitHub clients behave under them.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Issue 8, one named test per case: the ways the guarantees broke under
 //! compound faults, concurrent runs and hostile repository content.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration as StdDuration;

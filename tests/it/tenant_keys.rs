@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use auth0_rotate::apply::Outcome;
 use auth0_rotate::auth0::{ConnectionKeysApi, HttpAuth0, ManagementAuth, SigningKeysApi};
 use auth0_rotate::connection_keys::ConnectionDecision;
 use auth0_rotate::demo::{DOMAIN, GITHUB_TOKEN, MGMT_CLIENT_ID, MGMT_SECRET, OWNER, REPO};
@@ -18,7 +19,6 @@ use auth0_rotate::keys::{Alg, RsaPublicKey};
 use auth0_rotate::secret::SecretString;
 use auth0_rotate::session::Session;
 use auth0_rotate::signing::{SigningDecision, SigningWait};
-use auth0_rotate::tenant_keys::KeyOutcome;
 use base64::Engine;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -301,7 +301,7 @@ async fn signing_key_rotation_keeps_every_token_valid() {
         SigningDecision::Rotate { .. }
     ));
     assert!(
-        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        matches!(report.entries[0].outcome, Outcome::Applied { .. }),
         "{}",
         report.to_text()
     );
@@ -341,7 +341,7 @@ async fn signing_key_rotation_keeps_every_token_valid() {
         SigningDecision::Revoke { kid: old.clone() }
     );
     assert!(
-        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        matches!(report.entries[0].outcome, Outcome::Applied { .. }),
         "{}",
         report.to_text()
     );
@@ -397,7 +397,7 @@ async fn early_merge_waits_for_revoke_after() {
     assert!(
         matches!(&plan.signing_keys[0].decision, SigningDecision::RevokeLater { kid, .. } if *kid == old)
     );
-    let KeyOutcome::Waiting { reason } = &report.entries[0].outcome else {
+    let Outcome::Waiting { reason } = &report.entries[0].outcome else {
         panic!("{}", report.to_text())
     };
     assert!(
@@ -420,7 +420,7 @@ async fn early_merge_waits_for_revoke_after() {
         plan.signing_keys[0].decision,
         SigningDecision::Revoke { .. }
     ));
-    assert!(matches!(report.entries[0].outcome, KeyOutcome::Done { .. }));
+    assert!(matches!(report.entries[0].outcome, Outcome::Applied { .. }));
     let keys = mgmt(&emu).list_signing_keys().await.unwrap();
     assert!(keys.iter().any(|k| k.kid == old && k.revoked));
     emu.stop().await;
@@ -736,7 +736,7 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
         matches!(&plan.connections[0].decision, ConnectionDecision::Rotate { next_kid } if Some(next_kid) == next0.as_ref())
     );
     assert!(
-        matches!(report.entries[0].outcome, KeyOutcome::Done { .. }),
+        matches!(report.entries[0].outcome, Outcome::Applied { .. }),
         "{}",
         report.to_text()
     );
@@ -792,7 +792,7 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     );
     assert!(matches!(
         report.entries[0].outcome,
-        KeyOutcome::Unchanged { .. }
+        Outcome::Unchanged { .. }
     ));
 
     // The Management API shape: field `pkcs`, 409 on create when keys exist.
@@ -803,7 +803,7 @@ async fn connection_keys_rotate_pr_first_and_the_idp_never_rejects() {
     emu.stop().await;
 }
 
-mod support;
+use crate::support;
 
 /// The recorded signing-key and connection-key responses parse with the
 /// client's types, and the emulator's fields are a superset of them.

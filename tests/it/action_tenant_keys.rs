@@ -1,7 +1,7 @@
 //! Tenant signing keys appear in the Action's step summary and in the
 //! credential dashboard, next to the client credentials.
 
-mod action_common;
+use crate::action_common;
 use action_common::Fixture;
 
 use auth0_rotate::action::dashboard;

@@ -2,7 +2,7 @@
 //! answers 403 like GitHub; `rotate` stops before touching Auth0 and says
 //! exactly which token to use and how.
 
-mod action_common;
+use crate::action_common;
 use action_common::Fixture;
 
 use auth0_rotate::demo;

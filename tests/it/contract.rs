@@ -6,7 +6,7 @@
 //! Where a description is silent or contradicts recorded traffic, the
 //! test says so explicitly (see `Errata`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! The Auth0 emulator enforces Auth0's real rules, with Auth0's error shapes.
 
-mod support;
+use crate::support;
 use support::auth0_fixture::{start, API, APP, DOMAIN};
 
 use auth0_rotate::auth0::token::{client_credentials, ClientAuth};

@@ -1,7 +1,7 @@
 //! Every recorded real Auth0 response the client would read parses with the
 //! client's own types, and the fields the tool relies on come through.
 
-mod support;
+use crate::support;
 use support::recordings;
 
 use auth0_rotate::auth0::{ClientInfo, Credential};

@@ -8,7 +8,7 @@
 //! - I3 the old credential stays attached until the PR is merged;
 //! - I4 reruns converge to the fault-free end state, with no orphan left.
 
-mod support;
+use crate::support;
 use support::crash::{Crash, CrashAuth0, CrashGitHub};
 use support::world::{assert_end_state, invariants, merge, secret_kid, world, World};
 

@@ -4,7 +4,7 @@
 //! forcing a rotation. Each run asserts the chosen mode, the outputs file,
 //! the step summary and the workflow commands on stdout.
 
-mod action_common;
+use crate::action_common;
 use action_common::{action_yml, pull_request, Fixture, Run};
 
 use auth0_rotate::action::env::OUTPUTS;

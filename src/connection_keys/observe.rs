@@ -1,0 +1,140 @@
+//! Observe a connection: Auth0's connection and keys, the ledger on the
+//! default branch, the open PR, and whether a ledger that says the IdP
+//! trusts a key is what a merged PR proposed. Reads only.
+
+use super::{
+    connection_path, ConnectionLedger, ConnectionObserved, ConnectionPolicy, ConnectionPull,
+    ObservedConnection, ObservedConnectionKey,
+};
+use crate::auth0::ConnectionKeysApi;
+use crate::github::GitHubApi;
+use crate::manifest::ConnectionRef;
+use crate::observe::ObserveError;
+use crate::workspace::Workspace;
+
+/// Reads a connection's ledger at `git_ref`.
+pub async fn read_connection_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    tenant: &str,
+    connection: &str,
+    git_ref: &str,
+) -> Result<Option<ConnectionLedger>, ObserveError> {
+    let path = connection_path(&ws.ledger_dir, tenant, connection);
+    match gh.file(&ws.repo, &path, git_ref).await? {
+        Some(text) => Ok(Some(ConnectionLedger::parse(&path, &text)?)),
+        None => Ok(None),
+    }
+}
+
+/// Finds a connection by its manifest reference.
+pub async fn find_connection<A: ConnectionKeysApi>(
+    a: &A,
+    r: &ConnectionRef,
+) -> Result<Option<crate::auth0::Connection>, crate::auth0::Auth0Error> {
+    match r {
+        ConnectionRef::Id(id) => a.get_connection(id).await,
+        ConnectionRef::Name(n) => a.find_connection(n).await,
+    }
+}
+
+/// Observes a connection.
+pub async fn observe_connection<A: ConnectionKeysApi, G: GitHubApi>(
+    auth0: Option<&A>,
+    gh: &G,
+    ws: &Workspace,
+    p: &ConnectionPolicy,
+) -> Result<ConnectionObserved, ObserveError> {
+    let connection = match auth0 {
+        None => Err(format!(
+            "no Auth0 management credentials for tenant {}",
+            p.tenant
+        )),
+        Some(a) => observe_connection_keys(a, &p.connection)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    let label = p.connection.label();
+    let ledger = read_connection_ledger(gh, ws, &p.tenant, label, &ws.default_branch).await?;
+    let pull = gh
+        .find_open_pull(
+            &ws.repo,
+            &ws.connection_branch(&p.tenant, label),
+            &ws.default_branch,
+        )
+        .await?
+        .map(|p| ConnectionPull {
+            number: p.number,
+            url: p.html_url,
+        });
+    let unapproved = match &ledger {
+        Some(l) if l.trusted_next.is_some() => {
+            connection_unapproved(gh, ws, &p.tenant, label, l).await?
+        }
+        _ => None,
+    };
+    Ok(ConnectionObserved {
+        connection,
+        ledger,
+        pull,
+        unapproved,
+    })
+}
+
+/// Why a connection ledger that says the IdP trusts a key is not believed:
+/// it must be exactly what the latest merged PR of the connection's branch
+/// proposed (anyone with write access can commit a ledger to the default
+/// branch; only a merged PR states that the IdP was told).
+async fn connection_unapproved<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    tenant: &str,
+    label: &str,
+    ledger: &ConnectionLedger,
+) -> Result<Option<String>, ObserveError> {
+    let branch = ws.connection_branch(tenant, label);
+    let pulls = gh
+        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
+        .await?;
+    let Some(latest) = pulls.iter().find(|p| p.merged_at.is_some()) else {
+        return Ok(Some(format!(
+            "no merged pull request from {branch} wrote it"
+        )));
+    };
+    let proposed = read_connection_ledger(gh, ws, tenant, label, &latest.head.sha).await?;
+    Ok((proposed.as_ref() != Some(ledger)).then(|| {
+        format!(
+            "it differs from what PR #{} proposed (edited after the merge)",
+            latest.number
+        )
+    }))
+}
+
+async fn observe_connection_keys<A: ConnectionKeysApi>(
+    a: &A,
+    r: &ConnectionRef,
+) -> Result<Option<ObservedConnection>, crate::auth0::Auth0Error> {
+    let Some(c) = find_connection(a, r).await? else {
+        return Ok(None);
+    };
+    let keys = if matches!(c.strategy.as_str(), "oidc" | "okta") {
+        a.list_connection_keys(&c.id)
+            .await?
+            .into_iter()
+            .map(|k| ObservedConnectionKey {
+                kid: k.kid,
+                current: k.current,
+                next: k.next,
+                current_since: k.current_since,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(ObservedConnection {
+        id: c.id,
+        name: c.name,
+        strategy: c.strategy,
+        keys,
+    }))
+}

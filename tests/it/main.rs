@@ -1,0 +1,42 @@
+//! Every integration test in one binary, so the test suite links once.
+//! `cargo test --test it <module>::` runs one module (for example
+//! `cargo test --test it explorer::`).
+//! The log-capture test lives in its own binary (`tests/no_secrets_in_output.rs`):
+//! it installs a process-wide tracing subscriber.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests are edges: they pick the instant a run plans at and read the environment of the machine they run on"
+)]
+
+mod action_common;
+mod support;
+
+mod action_dashboard;
+mod action_masking;
+mod action_metadata;
+mod action_modes;
+mod action_tenant_keys;
+mod action_token;
+mod concurrency;
+mod contract;
+mod crash_matrix;
+mod emulator_auth0;
+mod emulator_binary;
+mod emulator_github;
+mod explorer;
+mod fault_matrix;
+mod faults;
+mod finalize_safety;
+mod fuzz_corpus;
+mod interop;
+mod journal;
+mod layering;
+mod manifest;
+mod manifest_tenant_keys;
+mod rate_limit_storm;
+mod recorded_kids;
+mod recorded_responses;
+mod rotation;
+mod safety;
+mod sinks_and_options;
+mod tenant_keys;
