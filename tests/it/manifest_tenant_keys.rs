@@ -150,3 +150,34 @@ fn missing_fields_are_reported_by_the_shape_check() {
     let text = VALID.replace("        rotate_every: 365d\n", "");
     assert!(codes(&text).iter().any(|(c, ..)| c == "M004"));
 }
+
+/// Issue 9: a manifest that rotates only tenant keys needs no dummy
+/// credential entry; one that rotates nothing at all is still refused.
+#[test]
+fn a_manifest_may_rotate_only_tenant_keys() {
+    let only_keys = r#"version: 1
+tenants:
+  prod:
+    domain: acme.eu.auth0.com
+    signing_keys:
+      rotate_every: 90d
+      jwks_cache_ttl: 10m
+      revoke_after: 2d
+"#;
+    let m = manifest::parse(Path::new("m.yml"), only_keys).unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.entries.is_empty());
+    assert!(m.tenants["prod"].signing_keys.is_some());
+    let empty_list = format!("{only_keys}credentials: []\n");
+    manifest::parse(Path::new("m.yml"), &empty_list).unwrap_or_else(|e| panic!("{e}"));
+
+    let nothing = "version: 1\ntenants:\n  prod:\n    domain: acme.eu.auth0.com\n";
+    let e = manifest::parse(Path::new("m.yml"), nothing).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    let d = &e.diagnostics[0];
+    assert_eq!((d.code, d.line), ("M029", 3), "points at the tenants: {e}");
+    assert!(d.message.contains("nothing to rotate"), "{e}");
+    assert!(
+        d.hint.as_deref().unwrap_or("").contains("signing_keys"),
+        "the hint names both ways out: {e}"
+    );
+}

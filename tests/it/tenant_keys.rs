@@ -12,10 +12,13 @@ use auth0_rotate::auth0::{ConnectionKeysApi, HttpAuth0, ManagementAuth, SigningK
 use auth0_rotate::connection_keys::ConnectionDecision;
 use auth0_rotate::demo::{DOMAIN, GITHUB_TOKEN, MGMT_CLIENT_ID, MGMT_SECRET, OWNER, REPO};
 use auth0_rotate::emulator::auth0::ROTATION_SCOPES;
+use auth0_rotate::emulator::faults::{FaultKind, FaultRule};
 use auth0_rotate::emulator::github::TokenKind;
 use auth0_rotate::emulator::{Emulator, RunningEmulator};
 use auth0_rotate::keys::jwt;
 use auth0_rotate::keys::{Alg, RsaPublicKey};
+use auth0_rotate::plan::PlanOptions;
+use auth0_rotate::run::Stage;
 use auth0_rotate::secret::SecretString;
 use auth0_rotate::session::Session;
 use auth0_rotate::signing::{SigningDecision, SigningWait};
@@ -874,5 +877,55 @@ async fn only_selects_key_entries_too() {
         .unwrap();
     assert_eq!(keys.signing_keys.len(), 1);
     assert!(open(&["demo/nothing"]).await.is_err());
+    emu.stop().await;
+}
+
+/// Issue 9: `rotate` and `finalize` go through one orchestrator for every
+/// kind, and a signing-key entry that needs a human fails the run (exit 1),
+/// like a credential entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_entry_that_needs_attention_fails_rotate_and_finalize() {
+    let emu = Emulator::new().start_local().await.unwrap();
+    seed(&emu).await;
+    // A manifest with only the tenant's signing keys (no credentials).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth0-rotation.yml");
+    let text = format!("version: 1\ntenants:\n  demo:\n    domain: {DOMAIN}\n{SIGNING}\n");
+    std::fs::write(&path, text).unwrap();
+    let s = Session::open(&auth0_rotate::demo::settings(&emu, path))
+        .await
+        .unwrap();
+    assert!(s.specs.is_empty());
+    let now = emu.emulator.clock.now();
+    let (plan, report) = s
+        .run(Stage::Rotate, now, &PlanOptions::default(), &())
+        .await
+        .unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.to_text());
+    assert_eq!(plan.keys.signing_keys.len(), 1);
+
+    emu.emulator.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 500 })
+            .path("/api/v2/keys/signing")
+            .always(),
+    );
+    for stage in [Stage::Rotate, Stage::Finalize] {
+        let (plan, report) = s
+            .run(stage, now, &PlanOptions::default(), &())
+            .await
+            .unwrap();
+        assert!(plan.needs_attention(), "{}", plan.to_text());
+        let entry = report
+            .entries
+            .iter()
+            .find(|e| e.entry == "demo/signing-keys")
+            .unwrap_or_else(|| panic!("{}", report.to_text()));
+        assert!(
+            matches!(entry.outcome, Outcome::NeedsAttention { .. }),
+            "{stage:?}: {}",
+            report.to_text()
+        );
+        assert_eq!(report.exit_code(), 1, "{stage:?}: {}", report.to_text());
+    }
     emu.stop().await;
 }

@@ -123,8 +123,19 @@ impl Run {
 
 impl Fixture {
     pub async fn new(manifest: &str) -> Self {
+        Self::seeded_ago(manifest, time::Duration::ZERO).await
+    }
+
+    /// Like [`Fixture::new`], with the tenant seeded `ago` in the past (the
+    /// emulator's clock is moved back for the seeding, then forward again),
+    /// so its keys are as old as a real tenant's.
+    pub async fn seeded_ago(manifest: &str, ago: time::Duration) -> Self {
         let emu = Emulator::new().start_local().await.unwrap();
+        emu.emulator.clock.advance(-ago);
         demo::seed(&emu).await.unwrap();
+        // The tenant's signing keys are created on first sight.
+        emu.emulator.auth0.signing_keys(demo::DOMAIN).unwrap();
+        emu.emulator.clock.advance(ago);
         let workspace = tempfile::tempdir().unwrap();
         let path = workspace.path().join(demo::MANIFEST_PATH);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
