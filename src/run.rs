@@ -102,7 +102,7 @@ impl RunPlan {
             explanation: p.explanation.clone(),
             work: matches!(
                 p.decision,
-                S::Rotate { .. } | S::Publish { .. } | S::Revoke { .. }
+                S::Rotate { .. } | S::Propose { .. } | S::Publish { .. } | S::Revoke { .. }
             ),
             needs_attention: matches!(p.decision, S::NeedsAttention { .. }),
             unreadable: false,

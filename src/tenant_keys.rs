@@ -35,6 +35,7 @@ pub fn policies(manifest: &Manifest) -> (Vec<SigningPolicy>, Vec<ConnectionPolic
                 jwks_cache_ttl: sk.jwks_cache_ttl,
                 revoke_after: sk.revoke_after,
                 after: sk.after.clone(),
+                flow: sk.flow,
             });
         }
         for e in &t.connections {

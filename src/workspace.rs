@@ -95,6 +95,23 @@ impl Workspace {
         journal_path(&self.ledger_dir, tenant, entry)
     }
 
+    /// The latest merged pull request from `branch` to the default branch:
+    /// its number and head commit (what it proposed, whatever the merge
+    /// method made of it).
+    pub async fn latest_merged<G: GitHubApi>(
+        &self,
+        gh: &G,
+        branch: &str,
+    ) -> Result<Option<(u64, String)>, GitHubError> {
+        let pulls = gh
+            .closed_pulls(&self.repo, branch, &self.default_branch)
+            .await?;
+        Ok(pulls
+            .into_iter()
+            .find(|p| p.merged_at.is_some())
+            .map(|p| (p.number, p.head.sha)))
+    }
+
     async fn default_head<G: GitHubApi>(&self, gh: &G) -> Result<String, WorkspaceError> {
         gh.branch_sha(&self.repo, &self.default_branch)
             .await?

@@ -93,21 +93,14 @@ async fn connection_unapproved<G: GitHubApi>(
     ledger: &ConnectionLedger,
 ) -> Result<Option<String>, ObserveError> {
     let branch = ws.connection_branch(tenant, label);
-    let pulls = gh
-        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
-        .await?;
-    let Some(latest) = pulls.iter().find(|p| p.merged_at.is_some()) else {
+    let Some((number, head)) = ws.latest_merged(gh, &branch).await? else {
         return Ok(Some(format!(
             "no merged pull request from {branch} wrote it"
         )));
     };
-    let proposed = read_connection_ledger(gh, ws, tenant, label, &latest.head.sha).await?;
-    Ok((proposed.as_ref() != Some(ledger)).then(|| {
-        format!(
-            "it differs from what PR #{} proposed (edited after the merge)",
-            latest.number
-        )
-    }))
+    let proposed = read_connection_ledger(gh, ws, tenant, label, &head).await?;
+    Ok((proposed.as_ref() != Some(ledger))
+        .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
 }
 
 async fn observe_connection_keys<A: ConnectionKeysApi>(

@@ -93,8 +93,8 @@ pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
     Alg, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
-    OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningKeysAfter, SigningKeysPolicy, Sink,
-    Tenant, UploadFormat, VariableStore, VariableValue, Verify,
+    OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningFlow, SigningKeysAfter,
+    SigningKeysPolicy, Sink, Tenant, UploadFormat, VariableStore, VariableValue, Verify,
 };
 
 /// Where the manifest lives by default, relative to the repository root.

@@ -69,8 +69,23 @@ pub struct SigningKeysPolicy {
     pub revoke_after: time::Duration,
     /// Gate on another tenant.
     pub after: Option<SigningKeysAfter>,
+    /// Whether consumers are told before the rotation.
+    pub flow: SigningFlow,
     /// Where `signing_keys` is declared.
     pub location: Location,
+}
+
+/// How a tenant's signing key rotates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningFlow {
+    /// A PR with the next key's certificate first; the merge approves the
+    /// rotation; a second PR approves revoking the previous key.
+    #[default]
+    PrFirst,
+    /// Rotate at once; one PR approves revoking the previous key. For
+    /// tenants whose consumers all read the JWKS.
+    Immediate,
 }
 
 /// Rotate only after `tenant` rotated and its key was current for `healthy_for`.

@@ -15,7 +15,9 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::model::{Alg, KeySize, OrgVisibility, SecretFormat, UploadFormat, VariableValue};
+use super::model::{
+    Alg, KeySize, OrgVisibility, SecretFormat, SigningFlow, UploadFormat, VariableValue,
+};
 
 /// Located text.
 pub(crate) type Text = Spanned<String>;
@@ -84,6 +86,13 @@ pub(crate) struct RawSigningKeys {
     /// Rotate only after another tenant rotated and stayed healthy.
     #[serde(default)]
     pub after: Option<RawAfter>,
+    /// `pr_first` (default): a PR carrying the next key's certificate is
+    /// merged before the key becomes current, so SAML, WS-Fed and
+    /// certificate-pinning consumers import it first. `immediate`: rotate
+    /// at once and propose revoking the previous key (JWKS-only tenants).
+    #[serde(default)]
+    #[schemars(with = "Option<SigningFlow>")]
+    pub flow: Option<Text>,
 }
 
 /// Environment gating of signing-key rotation.

@@ -508,7 +508,8 @@ fn missing(diags: &mut Diags<'_>, at: Location, field: &str, kind: &str, hint: &
     );
 }
 
-fn option<T: Copy>(
+/// One of `choices`, or an M032 diagnostic naming the nearest word.
+pub(crate) fn option<T: Copy>(
     text: &Text,
     field: &str,
     choices: &[(&'static str, T)],

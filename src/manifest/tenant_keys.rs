@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration;
 use super::model::{
-    ConnectionEntry, ConnectionRef, Location, SigningKeysAfter, SigningKeysPolicy, Tenant,
+    ConnectionEntry, ConnectionRef, Location, SigningFlow, SigningKeysAfter, SigningKeysPolicy,
+    Tenant,
 };
 use super::raw::RawManifest;
+use super::sinks::option;
 use super::validate::{at, parse_duration};
 
 /// Fills `signing_keys` and `connections` of the validated tenants,
@@ -27,6 +29,18 @@ pub(crate) fn validate(
             let rotate = parse_duration("rotate_every", &s.rotate_every, diags);
             let ttl = parse_duration("jwks_cache_ttl", &s.jwks_cache_ttl, diags);
             let revoke = parse_duration("revoke_after", &s.revoke_after, diags);
+            let flow = match &s.flow {
+                None => Some(SigningFlow::PrFirst),
+                Some(t) => option(
+                    t,
+                    "signing_keys.flow",
+                    &[
+                        ("pr_first", SigningFlow::PrFirst),
+                        ("immediate", SigningFlow::Immediate),
+                    ],
+                    diags,
+                ),
+            };
             let after = s.after.as_ref().and_then(|a| {
                 let healthy = parse_duration("healthy_for", &a.healthy_for, diags);
                 let other = &a.tenant.value;
@@ -93,12 +107,13 @@ pub(crate) fn validate(
                 }
             }
             if let (Some((r, _)), Some((c, _)), Some((v, _))) = (rotate, ttl, revoke) {
-                if s.after.is_none() || after.is_some() {
+                if (s.after.is_none() || after.is_some()) && flow.is_some() {
                     signing = Some(SigningKeysPolicy {
                         rotate_every: r,
                         jwks_cache_ttl: c,
                         revoke_after: v,
                         after,
+                        flow: flow.unwrap_or_default(),
                         location: loc,
                     });
                 }

@@ -1,22 +1,20 @@
-//! The two stages for tenant signing keys. Each re-reads Auth0 before it
-//! acts and converges when rerun: a rotation whose PR was not opened is
-//! picked up as [`SigningDecision::Publish`], an already revoked key is
-//! success.
+//! The stages for tenant signing keys. Each re-reads Auth0 before it acts
+//! and converges when rerun: a proposal PR is updated in place, a rotation
+//! whose revoke PR was not opened is picked up as
+//! [`SigningDecision::Publish`], an already revoked key is success.
 
-use std::fmt::Write;
 use std::time::Duration as StdDuration;
 
 use time::OffsetDateTime;
 
 use super::read_signing_ledger;
 use super::{
-    signing_path, CurrentSigningKey, PendingRevoke, SigningDecision, SigningLedger, SigningPlan,
-    SigningPolicy,
+    signing_path, CurrentSigningKey, PendingRevoke, PreparedRotation, SigningDecision, SigningDue,
+    SigningLedger, SigningPlan, SigningPolicy,
 };
 use crate::apply::{ApplyError, Outcome, PullRef};
 use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
 use crate::github::GitHubApi;
-use crate::keys::certificate_not_after;
 use crate::ledger::LEDGER_VERSION;
 use crate::plan::when;
 use crate::workspace::Workspace;
@@ -86,7 +84,9 @@ async fn verify_jwks<A: SigningKeysApi>(
     )))
 }
 
-/// Stage 1.
+/// Stage 1: propose a due rotation (PR-first), rotate (immediate, or an
+/// approved proposal), open a missing revoke PR, or carry out an approved,
+/// safe revoke (a scheduled run is a rotate run).
 pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
     auth0: &A,
     gh: &G,
@@ -97,39 +97,11 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
     steps: &mut Vec<String>,
 ) -> Result<Outcome, ApplyError> {
     match &plan.decision {
-        SigningDecision::Rotate { .. } => {
-            let before = auth0.list_signing_keys().await?;
-            if let Some(prev) = previous(&before) {
-                return Err(ApplyError::Changed(format!(
-                    "previous key {} appeared since planning; it must be revoked before the next rotation",
-                    prev.kid
-                )));
-            }
-            let old = current(&before)
-                .ok_or_else(|| ApplyError::Changed("no current signing key".into()))?
-                .kid
-                .clone();
-            let promoted = next(&before)
-                .ok_or_else(|| ApplyError::Changed("no next signing key".into()))?
-                .kid
-                .clone();
-            auth0
-                .rotate_signing_key()
-                .await
-                .map_err(|e| explain(e, "rotate the signing key"))?;
-            steps.push(format!(
-                "rotated the signing key of {}: {promoted} is current, {old} previous",
-                p.domain
-            ));
-            let after = auth0.list_signing_keys().await?;
-            let now_current = current(&after).map(|k| k.kid.as_str());
-            let now_previous = previous(&after).map(|k| k.kid.as_str());
-            if now_current != Some(promoted.as_str()) || now_previous != Some(old.as_str()) {
-                return Err(ApplyError::Verify(format!(
-                    "after rotating, Auth0 lists current {now_current:?} and previous {now_previous:?}; expected {promoted} and {old}"
-                )));
-            }
-            publish(auth0, gh, ws, p, &after, &old, now, steps).await
+        SigningDecision::Propose { next_kid, .. } => {
+            propose(auth0, gh, ws, p, plan, next_kid, now, steps).await
+        }
+        SigningDecision::Rotate { reason } => {
+            rotate_now(auth0, gh, ws, p, reason, now, steps).await
         }
         SigningDecision::Publish { previous_kid } => {
             let keys = auth0.list_signing_keys().await?;
@@ -141,8 +113,6 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
             let rotated_at = current(&keys).and_then(|k| k.current_since).unwrap_or(now);
             publish(auth0, gh, ws, p, &keys, previous_kid, rotated_at, steps).await
         }
-        // A scheduled run is a rotate run: an approved revoke that has
-        // become safe is carried out here too, not only by `finalize`.
         SigningDecision::Revoke { .. } | SigningDecision::RevokeLater { .. } => {
             finalize(auth0, gh, ws, p, plan, now, steps).await
         }
@@ -150,6 +120,129 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
             reason: plan.explanation.clone(),
         }),
     }
+}
+
+/// Rotates now: re-reads the keys (no previous key may exist; an approved
+/// proposal's key must still be next), `POST /keys/signing/rotate`, checks
+/// Auth0's new roles, then opens the revoke PR. Fails with `Changed` and
+/// nothing rotated when Auth0 no longer matches the plan.
+async fn rotate_now<A: SigningKeysApi, G: GitHubApi>(
+    auth0: &A,
+    gh: &G,
+    ws: &Workspace,
+    p: &SigningPolicy,
+    reason: &SigningDue,
+    now: OffsetDateTime,
+    steps: &mut Vec<String>,
+) -> Result<Outcome, ApplyError> {
+    let before = auth0.list_signing_keys().await?;
+    if let Some(prev) = previous(&before) {
+        return Err(ApplyError::Changed(format!(
+            "previous key {} appeared since planning; it must be revoked before the next rotation",
+            prev.kid
+        )));
+    }
+    let old = current(&before)
+        .ok_or_else(|| ApplyError::Changed("no current signing key".into()))?
+        .kid
+        .clone();
+    let promoted = next(&before)
+        .ok_or_else(|| ApplyError::Changed("no next signing key".into()))?
+        .kid
+        .clone();
+    if let SigningDue::Approved { next_kid } = reason {
+        if *next_kid != promoted {
+            return Err(ApplyError::Changed(format!(
+                "the merged PR approved {next_kid}, but Auth0's next key is now {promoted}; nothing was rotated (the next run proposes {promoted})"
+            )));
+        }
+    }
+    auth0
+        .rotate_signing_key()
+        .await
+        .map_err(|e| explain(e, "rotate the signing key"))?;
+    steps.push(format!(
+        "rotated the signing key of {}: {promoted} is current, {old} previous",
+        p.domain
+    ));
+    let after = auth0.list_signing_keys().await?;
+    let now_current = current(&after).map(|k| k.kid.as_str());
+    let now_previous = previous(&after).map(|k| k.kid.as_str());
+    if now_current != Some(promoted.as_str()) || now_previous != Some(old.as_str()) {
+        return Err(ApplyError::Verify(format!(
+            "after rotating, Auth0 lists current {now_current:?} and previous {now_previous:?}; expected {promoted} and {old}"
+        )));
+    }
+    publish(auth0, gh, ws, p, &after, &old, now, steps).await
+}
+
+/// PR-first: opens (or updates) the PR carrying the next key's certificate.
+/// Changes nothing in Auth0; fails with `Changed` when the keys moved since
+/// the plan.
+#[allow(clippy::too_many_arguments)]
+async fn propose<A: SigningKeysApi, G: GitHubApi>(
+    auth0: &A,
+    gh: &G,
+    ws: &Workspace,
+    p: &SigningPolicy,
+    plan: &SigningPlan,
+    next_kid: &str,
+    now: OffsetDateTime,
+    steps: &mut Vec<String>,
+) -> Result<Outcome, ApplyError> {
+    let keys = auth0.list_signing_keys().await?;
+    let cur = current(&keys).ok_or_else(|| ApplyError::Changed("no current signing key".into()))?;
+    let nxt = next(&keys).ok_or_else(|| ApplyError::Changed("no next signing key".into()))?;
+    if nxt.kid != next_kid || plan.current_kid.as_deref() != Some(cur.kid.as_str()) {
+        return Err(ApplyError::Changed(format!(
+            "the signing keys changed since planning (current {}, next {})",
+            cur.kid, nxt.kid
+        )));
+    }
+    let ledger = SigningLedger {
+        version: LEDGER_VERSION,
+        tenant: p.tenant.clone(),
+        current: CurrentSigningKey {
+            kid: cur.kid.clone(),
+            since: cur.current_since.unwrap_or(now),
+        },
+        revoke: None,
+        prepare: Some(PreparedRotation {
+            next_kid: nxt.kid.clone(),
+            proposed_at: now,
+        }),
+    };
+    let title = format!(
+        "auth0-rotate: rotate the signing key of {} to {}",
+        p.tenant, nxt.kid
+    );
+    let body = super::pr::propose_body(p, cur, nxt)?;
+    let (pull, op) = ws
+        .propose_file(
+            gh,
+            &ws.signing_branch(&p.tenant),
+            &signing_path(&ws.ledger_dir, &p.tenant),
+            ledger.render(),
+            &format!(
+                "auth0-rotate: {} prepare signing key {} (consumers trust it before it is current)",
+                p.tenant, nxt.kid
+            ),
+            &title,
+            &body,
+        )
+        .await?;
+    steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
+    Ok(Outcome::Applied {
+        summary: format!(
+            "proposed rotating to {}: the PR carries its certificate; merging it rotates",
+            nxt.kid
+        ),
+        pull: Some(PullRef {
+            number: pull.number,
+            url: pull.html_url,
+            operation: op.as_str().to_owned(),
+        }),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -181,12 +274,13 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
             rotated_at,
             safe_after: rotated_at + p.revoke_after,
         }),
+        prepare: None,
     };
     let title = format!(
         "auth0-rotate: revoke previous signing key {old} of {}",
         p.tenant
     );
-    let body = pr_body(p, cur, old, &ledger)?;
+    let body = super::pr::revoke_body(p, cur, old, &ledger)?;
     let (pull, op) = ws
         .propose_file(
             gh,
@@ -216,76 +310,6 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
     })
 }
 
-/// The revoke PR's body: the new certificate, its fingerprints, and what
-/// consumers that do not read the JWKS must do. Public material only.
-pub fn pr_body(
-    p: &SigningPolicy,
-    cur: &SigningKey,
-    old: &str,
-    ledger: &SigningLedger,
-) -> Result<String, ApplyError> {
-    let info = certificate_not_after(&cur.cert)?;
-    let safe = ledger
-        .revoke
-        .as_ref()
-        .map(|r| when(r.safe_after))
-        .unwrap_or_default();
-    let mut b = String::new();
-    let _ = writeln!(b, "## Revoke the previous signing key of `{}`\n", p.domain);
-    let _ = writeln!(
-        b,
-        "The tenant's signing key was rotated: **`{}`** signs new tokens now; the previous key **`{old}`** \
-         is still published in `https://{}/.well-known/jwks.json`, so tokens it signed stay valid until it is revoked.\n",
-        cur.kid, p.domain
-    );
-    let _ = writeln!(
-        b,
-        "Merging this PR approves revoking `{old}`. `auth0-rotate finalize` revokes it only while it is still \
-         the previous key and not before **{safe}** (`revoke_after` = {} h after the rotation); until then \
-         finalize reports when it will be safe and a later scheduled run revokes it.\n",
-        p.revoke_after.whole_hours()
-    );
-    let _ = writeln!(b, "### New signing certificate\n");
-    let _ = writeln!(b, "| | |\n|---|---|");
-    let _ = writeln!(b, "| kid | `{}` |", cur.kid);
-    let _ = writeln!(b, "| SHA-1 fingerprint | `{}` |", info.fingerprint_sha1);
-    let _ = writeln!(b, "| SHA-256 fingerprint | `{}` |", info.fingerprint_sha256);
-    let _ = writeln!(b, "| not after | {} |\n", when(info.not_after));
-    let _ = writeln!(
-        b,
-        "```\n{}\n```\n",
-        cur.cert.replace("\r\n", "\n").trim_end()
-    );
-    let _ = writeln!(b, "### Before merging\n");
-    let _ = writeln!(
-        b,
-        "- [ ] Resource servers and SDKs that read the JWKS: nothing to do if they refetch on an unknown `kid` and cache it for at most `jwks_cache_ttl` ({} min).",
-        p.jwks_cache_ttl.whole_minutes()
-    );
-    let _ = writeln!(
-        b,
-        "- [ ] SAML service providers: import the certificate above (or re-read Auth0's SAML metadata) as the IdP signing certificate; keep the old one until this PR is finalized."
-    );
-    let _ = writeln!(
-        b,
-        "- [ ] WS-Federation relying parties: refresh the federation metadata (`https://{}/wsfed/FederationMetadata/2007-06/FederationMetadata.xml`) or add the SHA-1 thumbprint above.",
-        p.domain
-    );
-    let _ = writeln!(
-        b,
-        "- [ ] Consumers that pin the certificate or its fingerprint: replace the pin of `{old}` by the SHA-256 fingerprint above."
-    );
-    let _ = writeln!(
-        b,
-        "- [ ] No valid token signed by `{old}` is still needed (the longest token lifetime has passed).\n"
-    );
-    let _ = writeln!(
-        b,
-        "<sub>This PR changes only the tenant's signing-key ledger file; it holds no secrets.</sub>"
-    );
-    Ok(b)
-}
-
 /// Stage 2.
 pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
     auth0: &A,
@@ -297,6 +321,10 @@ pub async fn finalize<A: SigningKeysApi, G: GitHubApi>(
     steps: &mut Vec<String>,
 ) -> Result<Outcome, ApplyError> {
     match &plan.decision {
+        // The merge of a PR-first proposal: rotate now, then propose the revoke.
+        SigningDecision::Rotate {
+            reason: reason @ SigningDue::Approved { .. },
+        } => rotate_now(auth0, gh, ws, p, reason, now, steps).await,
         SigningDecision::Revoke { kid } => {
             let ledger = read_signing_ledger(gh, ws, &p.tenant, &ws.default_branch)
                 .await?

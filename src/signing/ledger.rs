@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use crate::ledger::{LedgerError, LEDGER_VERSION};
 
 const HEADER: &str = "# Written by auth0-rotate. Holds no secrets. Merging the pull request that\n\
-# changes this file approves revoking the previous tenant signing key once\n\
+# changes this file approves what it proposes: making the prepared next\n\
+# tenant signing key current, or revoking the previous one once\n\
 # `revoke_after` has passed.\n";
 
 /// The key made current by the last rotation.
@@ -37,6 +38,18 @@ pub struct PendingRevoke {
     pub safe_after: OffsetDateTime,
 }
 
+/// A rotation proposed before it happens (PR-first flow): merging the PR
+/// approves making `next_kid` current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreparedRotation {
+    /// Auth0's next key, whose certificate the PR carries.
+    pub next_kid: String,
+    /// When the PR was opened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub proposed_at: OffsetDateTime,
+}
+
 /// The signing-key ledger of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +63,9 @@ pub struct SigningLedger {
     /// The previous key to revoke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke: Option<PendingRevoke>,
+    /// The rotation a merge approves (PR-first flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepare: Option<PreparedRotation>,
 }
 
 /// Repository path of a tenant's signing-key ledger.

@@ -60,5 +60,37 @@ pub async fn observe_signing<A: SigningKeysApi, G: GitHubApi>(
             number: p.number,
             url: p.html_url,
         });
-    Ok(SigningObserved { keys, ledger, pull })
+    let unapproved = match &ledger {
+        Some(l) if l.revoke.is_some() || l.prepare.is_some() => {
+            signing_unapproved(gh, ws, &p.tenant, l).await?
+        }
+        _ => None,
+    };
+    Ok(SigningObserved {
+        keys,
+        ledger,
+        pull,
+        unapproved,
+    })
+}
+
+/// Why a signing-key ledger that approves a rotation or a revoke is not
+/// believed: it must be exactly what the latest merged PR of the tenant's
+/// branch proposed (anyone with write access can commit a ledger to the
+/// default branch; only a merged PR states that consumers are ready).
+async fn signing_unapproved<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    tenant: &str,
+    ledger: &SigningLedger,
+) -> Result<Option<String>, ObserveError> {
+    let branch = ws.signing_branch(tenant);
+    let Some((number, head)) = ws.latest_merged(gh, &branch).await? else {
+        return Ok(Some(format!(
+            "no merged pull request from {branch} wrote it"
+        )));
+    };
+    let proposed = read_signing_ledger(gh, ws, tenant, &head).await?;
+    Ok((proposed.as_ref() != Some(ledger))
+        .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
 }

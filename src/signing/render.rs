@@ -9,6 +9,7 @@ impl SigningDecision {
     pub fn label(&self) -> &'static str {
         match self {
             SigningDecision::Rotate { .. } => "rotate",
+            SigningDecision::Propose { .. } => "propose",
             SigningDecision::Publish { .. } => "open PR",
             SigningDecision::InFlight { .. } => "in flight",
             SigningDecision::Revoke { .. } => "revoke",
@@ -23,6 +24,7 @@ impl SigningDecision {
     pub fn when(&self) -> String {
         match self {
             SigningDecision::Rotate { .. }
+            | SigningDecision::Propose { .. }
             | SigningDecision::Publish { .. }
             | SigningDecision::Revoke { .. } => "now".into(),
             SigningDecision::RevokeLater { safe_at, .. } => date(*safe_at),

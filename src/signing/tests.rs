@@ -19,6 +19,14 @@ fn policy(tenant: &str, after: Option<&str>) -> SigningPolicy {
             tenant: t.into(),
             healthy_for: Duration::days(7),
         }),
+        flow: SigningFlow::Immediate,
+    }
+}
+
+fn pr_first(tenant: &str) -> SigningPolicy {
+    SigningPolicy {
+        flow: SigningFlow::PrFirst,
+        ..policy(tenant, None)
     }
 }
 
@@ -45,6 +53,7 @@ fn observed(current_since: OffsetDateTime, previous: Option<&str>) -> SigningObs
         keys: Ok(keys),
         ledger: None,
         pull: None,
+        unapproved: None,
     }
 }
 
@@ -60,6 +69,23 @@ fn ledger_revoking(kid: &str, rotated_at: OffsetDateTime) -> SigningLedger {
             kid: kid.into(),
             rotated_at,
             safe_after: rotated_at + Duration::days(1),
+        }),
+        prepare: None,
+    }
+}
+
+fn ledger_preparing(next: &str, current_since: OffsetDateTime) -> SigningLedger {
+    SigningLedger {
+        version: 1,
+        tenant: "t".into(),
+        current: CurrentSigningKey {
+            kid: "kidCurrent00000000000".into(),
+            since: current_since,
+        },
+        revoke: None,
+        prepare: Some(PreparedRotation {
+            next_kid: next.into(),
+            proposed_at: NOW - Duration::days(1),
         }),
     }
 }
@@ -118,6 +144,40 @@ fn sample() -> KeysPlan {
             keys: Err("Auth0 GET /keys/signing failed: HTTP 403: Insufficient scope".into()),
             ledger: None,
             pull: None,
+            unapproved: None,
+        },
+    );
+    // PR-first: due → propose; merged proposal → rotate; a ledger nobody
+    // merged approves nothing.
+    add(
+        pr_first("propose"),
+        observed(NOW - Duration::days(95), None),
+    );
+    add(
+        pr_first("approved"),
+        SigningObserved {
+            ledger: Some(ledger_preparing(
+                "kidNext0000000000000",
+                NOW - Duration::days(95),
+            )),
+            ..observed(NOW - Duration::days(95), None)
+        },
+    );
+    add(
+        pr_first("stale"),
+        SigningObserved {
+            ledger: Some(ledger_preparing("kidGone", NOW - Duration::days(95))),
+            ..observed(NOW - Duration::days(95), None)
+        },
+    );
+    add(
+        pr_first("forged"),
+        SigningObserved {
+            ledger: Some(ledger_revoking("kidOld", NOW - Duration::days(2))),
+            unapproved: Some(
+                "no merged pull request from auth0-rotate/forged/signing-keys wrote it".into(),
+            ),
+            ..observed(NOW - Duration::days(2), Some("kidOld"))
         },
     );
     let mut limited = observed(NOW - Duration::days(100), None);
@@ -161,6 +221,10 @@ fn decisions() {
             ("unpublished", "open PR"),
             ("prod", "waiting"),
             ("broken", "needs attention"),
+            ("propose", "propose"),
+            ("approved", "rotate"),
+            ("stale", "propose"),
+            ("forged", "needs attention"),
             ("limited", "waiting"),
         ]
     );

@@ -14,6 +14,7 @@ use auth0_rotate::demo::{DOMAIN, GITHUB_TOKEN, MGMT_CLIENT_ID, MGMT_SECRET, OWNE
 use auth0_rotate::emulator::auth0::ROTATION_SCOPES;
 use auth0_rotate::emulator::faults::{FaultKind, FaultRule};
 use auth0_rotate::emulator::github::TokenKind;
+use auth0_rotate::emulator::github::{GitHubEmulator, MergeMethod};
 use auth0_rotate::emulator::{Emulator, RunningEmulator};
 use auth0_rotate::keys::jwt;
 use auth0_rotate::keys::{Alg, RsaPublicKey};
@@ -21,7 +22,7 @@ use auth0_rotate::plan::PlanOptions;
 use auth0_rotate::run::Stage;
 use auth0_rotate::secret::SecretString;
 use auth0_rotate::session::Session;
-use auth0_rotate::signing::{SigningDecision, SigningWait};
+use auth0_rotate::signing::{SigningDecision, SigningDue, SigningWait};
 use base64::Engine;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -60,7 +61,15 @@ credentials:
     )
 }
 
+/// Signing keys with the immediate flow (the tests of the revoke stage).
 const SIGNING: &str = "    signing_keys:
+      rotate_every: 30d
+      jwks_cache_ttl: 10m
+      revoke_after: 1d
+      flow: immediate";
+
+/// Signing keys with the default flow: PR first.
+const SIGNING_PR_FIRST: &str = "    signing_keys:
       rotate_every: 30d
       jwks_cache_ttl: 10m
       revoke_after: 1d";
@@ -98,6 +107,18 @@ async fn session(emu: &RunningEmulator, dir: &tempfile::TempDir, extra: &str) ->
     std::fs::write(&path, manifest(extra)).unwrap();
     let settings = auth0_rotate::demo::settings(emu, path);
     Session::open(&settings).await.unwrap()
+}
+
+/// A session over a manifest that rotates only the tenant's keys.
+async fn keys_session(emu: &RunningEmulator, dir: &tempfile::TempDir, extra: &str) -> Session {
+    let path = dir.path().join("auth0-rotation.yml");
+    let text = format!("version: 1\ntenants:\n  demo:\n    domain: {DOMAIN}\n{extra}\n");
+    std::fs::write(&path, text).unwrap();
+    let s = Session::open(&auth0_rotate::demo::settings(emu, path))
+        .await
+        .unwrap();
+    assert!(s.specs.is_empty());
+    s
 }
 
 fn mgmt(emu: &RunningEmulator) -> HttpAuth0 {
@@ -889,13 +910,7 @@ async fn a_key_entry_that_needs_attention_fails_rotate_and_finalize() {
     seed(&emu).await;
     // A manifest with only the tenant's signing keys (no credentials).
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("auth0-rotation.yml");
-    let text = format!("version: 1\ntenants:\n  demo:\n    domain: {DOMAIN}\n{SIGNING}\n");
-    std::fs::write(&path, text).unwrap();
-    let s = Session::open(&auth0_rotate::demo::settings(&emu, path))
-        .await
-        .unwrap();
-    assert!(s.specs.is_empty());
+    let s = keys_session(&emu, &dir, SIGNING).await;
     let now = emu.emulator.clock.now();
     let (plan, report) = s
         .run(Stage::Rotate, now, &PlanOptions::default(), &())
@@ -927,5 +942,374 @@ async fn a_key_entry_that_needs_attention_fails_rotate_and_finalize() {
         );
         assert_eq!(report.exit_code(), 1, "{stage:?}: {}", report.to_text());
     }
+    emu.stop().await;
+}
+
+/// A consumer that pins certificates (a SAML service provider, a WS-Fed
+/// relying party, a service with a pinned key): it trusts the certificate
+/// it was set up with and every certificate in the body of a merged
+/// signing-key PR, and nothing from the JWKS.
+struct Pinned {
+    trusted: Vec<RsaPublicKey>,
+    imported: usize,
+}
+
+impl Pinned {
+    fn new(initial_cert: &str) -> Self {
+        Self {
+            trusted: vec![RsaPublicKey::from_pem(initial_cert).unwrap()],
+            imported: 0,
+        }
+    }
+
+    /// Imports the certificates of merged PRs from the signing-key branch.
+    fn import(&mut self, github: &GitHubEmulator) {
+        let mut certs = Vec::new();
+        for pull in github.pulls(OWNER, REPO) {
+            if !pull.merged || !pull.head_ref.ends_with("/signing-keys") {
+                continue;
+            }
+            let body = pull.body.unwrap_or_default();
+            for block in body.split("```").skip(1).step_by(2) {
+                if block.contains("BEGIN CERTIFICATE") {
+                    certs.push(RsaPublicKey::from_pem(block).unwrap());
+                }
+            }
+        }
+        for c in certs {
+            if !self.trusted.contains(&c) {
+                self.trusted.push(c);
+                self.imported += 1;
+            }
+        }
+    }
+
+    fn validate(&self, token: &str) -> Result<(), String> {
+        let parsed: jwt::Parsed<Value> = jwt::parse(token).map_err(|e| e.to_string())?;
+        if self
+            .trusted
+            .iter()
+            .any(|k| parsed.verify(k, Alg::RS256).is_ok())
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "signed by {:?}, whose certificate no merged PR carried",
+                parsed.header.kid
+            ))
+        }
+    }
+}
+
+/// A JWKS-caching resource server and a certificate-pinned consumer,
+/// validating the same tokens until `stop`; returns the pinned consumer.
+fn spawn_both(
+    emu: &RunningEmulator,
+    initial_cert: &str,
+    gate: Arc<RwLock<()>>,
+    stop: Arc<AtomicBool>,
+    jwks: Arc<Tally>,
+    pinned: Arc<Tally>,
+) -> tokio::task::JoinHandle<Pinned> {
+    let clock = emu.emulator.clock.clone();
+    let token_url = format!("{}/oauth/token", emu.auth0_base_url(DOMAIN));
+    let mut rs = ResourceServer {
+        http: reqwest::Client::new(),
+        jwks_url: format!("{}/.well-known/jwks.json", emu.auth0_base_url(DOMAIN)),
+        ttl: Duration::minutes(10),
+        cache: None,
+        fetches: 0,
+    };
+    let mut pin = Pinned::new(initial_cert);
+    let github = emu.emulator.github.clone();
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        while !stop.load(Ordering::SeqCst) {
+            let _g = gate.read().await;
+            let resp: Value = http
+                .post(&token_url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", API_CLIENT),
+                    ("client_secret", API_SECRET),
+                    ("audience", AUDIENCE),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = resp["access_token"].as_str().unwrap_or_default().to_owned();
+            record(&jwks, rs.validate(&token, clock.now()).await);
+            pin.import(&github);
+            record(&pinned, pin.validate(&token).map(|()| String::new()));
+        }
+        pin
+    })
+}
+
+fn record(t: &Tally, r: Result<String, String>) {
+    match r {
+        Ok(kid) => {
+            t.ok.fetch_add(1, Ordering::SeqCst);
+            let mut kids = t.kids.lock().unwrap();
+            if !kid.is_empty() && kids.last() != Some(&kid) {
+                kids.push(kid);
+            }
+        }
+        Err(e) => {
+            t.failed.fetch_add(1, Ordering::SeqCst);
+            t.errors.lock().unwrap().push(e);
+        }
+    }
+}
+
+fn current_cert(keys: &[auth0_rotate::auth0::SigningKey]) -> String {
+    keys.iter().find(|k| k.current).unwrap().cert.clone()
+}
+
+/// Issue 9: with the PR-first flow, the next key's certificate is in a
+/// merged PR before the key signs anything: a certificate-pinned consumer
+/// and a JWKS-caching resource server both see 0 failures through propose
+/// → merge (squash) → rotate → revoke PR → merge → scheduled revoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pr_first_rotation_tells_pinned_consumers_before_the_key_changes() {
+    let emu = Emulator::new().start_local().await.unwrap();
+    seed(&emu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = keys_session(&emu, &dir, SIGNING_PR_FIRST).await;
+    let clock = emu.emulator.clock.clone();
+    let keys = mgmt(&emu).list_signing_keys().await.unwrap();
+    let (gate, stop) = (Arc::new(RwLock::new(())), Arc::new(AtomicBool::new(false)));
+    let (jwks, pinned) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
+    let probe = spawn_both(
+        &emu,
+        &current_cert(&keys),
+        gate.clone(),
+        stop.clone(),
+        jwks.clone(),
+        pinned.clone(),
+    );
+    wait_for(&jwks, 200).await;
+    let old = keys.iter().find(|k| k.current).unwrap().kid.clone();
+    let promoted = keys.iter().find(|k| k.next).unwrap().kid.clone();
+    {
+        let _w = gate.write().await;
+        clock.advance(Duration::days(31));
+    }
+    let options = PlanOptions::default();
+
+    // Due: a PR proposes the next key; Auth0 does not change.
+    let (plan, report) = s
+        .run(Stage::Rotate, clock.now(), &options, &())
+        .await
+        .unwrap();
+    println!("{}\n{}", plan.to_text(), report.to_text());
+    assert!(
+        matches!(&plan.keys.signing_keys[0].decision, SigningDecision::Propose { next_kid, .. } if *next_kid == promoted),
+        "{}",
+        plan.to_text()
+    );
+    assert_eq!(report.exit_code(), 0, "{}", report.to_text());
+    let pr = open_pull(&emu, "auth0-rotate/demo/signing-keys");
+    assert!(pr.title.contains(&format!("to {promoted}")), "{}", pr.title);
+    let body = pr.body.clone().unwrap();
+    let next_cert = keys
+        .iter()
+        .find(|k| k.next)
+        .unwrap()
+        .cert
+        .replace("\r\n", "\n");
+    assert!(
+        body.contains(next_cert.trim_end()),
+        "the PR carries the next key's certificate"
+    );
+    assert!(
+        body.contains("SAML") && body.contains("WS-Federation") && !body.contains("PRIVATE KEY")
+    );
+    let now_keys = mgmt(&emu).list_signing_keys().await.unwrap();
+    assert_eq!(
+        now_keys.iter().find(|k| k.current).unwrap().kid,
+        old,
+        "nothing rotated before the merge"
+    );
+    wait_for(&jwks, 400).await;
+
+    // A second run: in flight.
+    let (plan, _) = s
+        .run(Stage::Rotate, clock.now(), &options, &())
+        .await
+        .unwrap();
+    assert!(matches!(
+        plan.keys.signing_keys[0].decision,
+        SigningDecision::InFlight { .. }
+    ));
+
+    // Merged by squash: consumers now trust the next key; finalize rotates
+    // and proposes revoking the old key.
+    emu.emulator
+        .github
+        .merge_pull_with(OWNER, REPO, pr.number, MergeMethod::Squash)
+        .unwrap();
+    wait_for(&jwks, 500).await;
+    let (plan, report) = s
+        .run(Stage::Finalize, clock.now(), &PlanOptions::default(), &())
+        .await
+        .unwrap();
+    println!("{}\n{}", plan.to_text(), report.to_text());
+    assert!(
+        matches!(&plan.keys.signing_keys[0].decision, SigningDecision::Rotate { reason: SigningDue::Approved { next_kid } } if *next_kid == promoted),
+        "{}",
+        plan.to_text()
+    );
+    assert_eq!(report.exit_code(), 0, "{}", report.to_text());
+    let now_keys = mgmt(&emu).list_signing_keys().await.unwrap();
+    assert_eq!(now_keys.iter().find(|k| k.current).unwrap().kid, promoted);
+    let revoke_pr = open_pull(&emu, "auth0-rotate/demo/signing-keys");
+    assert!(revoke_pr
+        .title
+        .contains(&format!("revoke previous signing key {old}")));
+    wait_for(&jwks, 800).await;
+
+    // The revoke PR merged (merge commit); a scheduled run after
+    // revoke_after revokes the old key.
+    emu.emulator
+        .github
+        .merge_pull_with(OWNER, REPO, revoke_pr.number, MergeMethod::Merge)
+        .unwrap();
+    {
+        let _w = gate.write().await;
+        clock.advance(Duration::days(1) + Duration::minutes(1));
+    }
+    let (plan, report) = s
+        .run(Stage::Rotate, clock.now(), &options, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.keys.signing_keys[0].decision,
+        SigningDecision::Revoke { kid: old.clone() }
+    );
+    assert_eq!(report.exit_code(), 0, "{}", report.to_text());
+    let before = jwks.ok.load(Ordering::SeqCst) + jwks.failed.load(Ordering::SeqCst);
+    wait_for(&jwks, (before + 200).max(1000)).await;
+    stop.store(true, Ordering::SeqCst);
+    let pin = probe.await.unwrap();
+
+    let revoked = mgmt(&emu).list_signing_keys().await.unwrap();
+    assert!(revoked.iter().any(|k| k.kid == old && k.revoked));
+    for (name, t) in [
+        ("JWKS resource server", &jwks),
+        ("pinned consumer", &pinned),
+    ] {
+        let (ok, failed) = (t.ok.load(Ordering::SeqCst), t.failed.load(Ordering::SeqCst));
+        println!("{name}: {ok} ok, {failed} failed");
+        assert_eq!(failed, 0, "{name}: {:?}", t.errors.lock().unwrap().first());
+        assert!(ok >= 1000, "{name}: only {ok}");
+    }
+    assert_eq!(
+        pin.imported, 1,
+        "the pinned consumer imported the next key's certificate"
+    );
+    assert_eq!(*jwks.kids.lock().unwrap(), vec![old, promoted]);
+    emu.stop().await;
+}
+
+/// Why PR-first is the default: with `flow: immediate` the key changes
+/// before any PR exists, and a certificate-pinned consumer rejects every
+/// token until the revoke PR (which carries the new certificate) merges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_immediate_flow_breaks_a_pinned_consumer_until_the_merge() {
+    let emu = Emulator::new().start_local().await.unwrap();
+    seed(&emu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = keys_session(&emu, &dir, SIGNING).await;
+    let clock = emu.emulator.clock.clone();
+    let keys = mgmt(&emu).list_signing_keys().await.unwrap();
+    let (gate, stop) = (Arc::new(RwLock::new(())), Arc::new(AtomicBool::new(false)));
+    let (jwks, pinned) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
+    let probe = spawn_both(
+        &emu,
+        &current_cert(&keys),
+        gate.clone(),
+        stop.clone(),
+        jwks.clone(),
+        pinned.clone(),
+    );
+    {
+        let _w = gate.write().await;
+        clock.advance(Duration::days(31));
+    }
+    let (plan, _) = s
+        .run(Stage::Rotate, clock.now(), &PlanOptions::default(), &())
+        .await
+        .unwrap();
+    assert!(matches!(
+        plan.keys.signing_keys[0].decision,
+        SigningDecision::Rotate { .. }
+    ));
+    wait_for(&jwks, 200).await;
+    stop.store(true, Ordering::SeqCst);
+    probe.await.unwrap();
+    assert_eq!(
+        jwks.failed.load(Ordering::SeqCst),
+        0,
+        "the JWKS reader follows"
+    );
+    assert!(
+        pinned.failed.load(Ordering::SeqCst) > 0,
+        "a pinned consumer cannot validate tokens of a key no merged PR announced"
+    );
+    emu.stop().await;
+}
+
+/// Issue 9: the merged-PR provenance check covers signing keys. A ledger
+/// committed straight to the default branch that "approves" rotating to the
+/// next key is not believed: nothing rotates, and the run needs a human.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signing_ledger_no_merged_pr_wrote_approves_nothing() {
+    let emu = Emulator::new().start_local().await.unwrap();
+    seed(&emu).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = keys_session(&emu, &dir, SIGNING_PR_FIRST).await;
+    let clock = emu.emulator.clock.clone();
+    let keys = mgmt(&emu).list_signing_keys().await.unwrap();
+    let cur = keys.iter().find(|k| k.current).unwrap().kid.clone();
+    let next = keys.iter().find(|k| k.next).unwrap().kid.clone();
+    let forged = format!(
+        "version: 1\ntenant: demo\ncurrent:\n  kid: {cur}\n  since: 2026-01-01T00:00:00Z\nprepare:\n  next_kid: {next}\n  proposed_at: 2026-01-01T00:00:00Z\n"
+    );
+    emu.emulator
+        .github
+        .commit_files(
+            OWNER,
+            REPO,
+            "main",
+            "sneak an approval in",
+            &[(
+                ".github/auth0-rotation.ledger/demo/_signing.yml",
+                Some(forged.as_str()),
+            )],
+        )
+        .unwrap();
+    for stage in [Stage::Rotate, Stage::Finalize] {
+        let (plan, report) = s
+            .run(stage, clock.now(), &PlanOptions::default(), &())
+            .await
+            .unwrap();
+        let d = &plan.keys.signing_keys[0];
+        assert!(
+            matches!(&d.decision, SigningDecision::NeedsAttention { problem } if problem.contains("unapproved")),
+            "{stage:?}: {}",
+            plan.to_text()
+        );
+        assert_eq!(report.exit_code(), 1);
+    }
+    let after = mgmt(&emu).list_signing_keys().await.unwrap();
+    assert_eq!(
+        after.iter().find(|k| k.current).unwrap().kid,
+        cur,
+        "nothing rotated"
+    );
     emu.stop().await;
 }
