@@ -98,7 +98,7 @@ impl Emulator {
         let clock = Clock::default();
         Self {
             auth0: Auth0Emulator::new(clock.clone()),
-            github: GitHubEmulator::new(),
+            github: GitHubEmulator::with_clock(clock.clone()),
             limits: RateLimits::new(clock.clone()),
             clock,
             log: Arc::default(),

@@ -13,12 +13,79 @@ use super::model::{
 use super::raw::{RawSink, Text};
 use super::validate::at;
 
-const KINDS: [&str; 4] = [
-    "repo_secret",
-    "environment_secret",
-    "org_secret",
-    "variable",
-];
+/// The kinds of sink, as the manifest spells them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SinkKind {
+    RepoSecret,
+    EnvironmentSecret,
+    OrgSecret,
+    Variable,
+}
+
+impl SinkKind {
+    const ALL: [SinkKind; 4] = [
+        SinkKind::RepoSecret,
+        SinkKind::EnvironmentSecret,
+        SinkKind::OrgSecret,
+        SinkKind::Variable,
+    ];
+
+    fn word(self) -> &'static str {
+        match self {
+            SinkKind::RepoSecret => "repo_secret",
+            SinkKind::EnvironmentSecret => "environment_secret",
+            SinkKind::OrgSecret => "org_secret",
+            SinkKind::Variable => "variable",
+        }
+    }
+
+    /// The kind `text` names, or an M031 diagnostic with the nearest word.
+    fn parse(text: &Text, diags: &mut Diags<'_>) -> Option<Self> {
+        if let Some(k) = Self::ALL.iter().find(|k| k.word() == text.value) {
+            return Some(*k);
+        }
+        let words: Vec<&str> = Self::ALL.iter().map(|k| k.word()).collect();
+        let hint = match did_you_mean(&text.value, &words) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("use one of: {}", words.join(", ")),
+        };
+        diags.push(
+            codes::BAD_SINK_KIND,
+            at(text),
+            format!("unknown sink kind {}", show(&text.value)),
+            hint,
+        );
+        None
+    }
+
+    /// The optional fields this kind accepts.
+    fn allowed(self) -> &'static [Field] {
+        match self {
+            SinkKind::RepoSecret => &[Field::Format, Field::Repo],
+            SinkKind::EnvironmentSecret => &[Field::Format, Field::Repo, Field::Environment],
+            SinkKind::OrgSecret => &[
+                Field::Format,
+                Field::Org,
+                Field::Visibility,
+                Field::SelectedIds,
+            ],
+            SinkKind::Variable => &[
+                Field::Repo,
+                Field::Environment,
+                Field::Org,
+                Field::Visibility,
+                Field::Value,
+            ],
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            SinkKind::Variable => "variable",
+            _ => "secret",
+        }
+    }
+}
 
 /// Validates sinks and remembers what they write, to catch duplicates.
 #[derive(Default)]
@@ -28,7 +95,7 @@ pub(crate) struct SinkChecker {
 }
 
 /// Optional sink fields, for the "does not apply" rule.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Field {
     Format,
     Repo,
@@ -53,125 +120,72 @@ impl Field {
     }
 }
 
-impl SinkChecker {
-    /// Validates one sink of entry `label`; `None` if it has problems (reported).
-    pub(crate) fn check(
-        &mut self,
-        spanned: &Spanned<RawSink>,
-        label: &str,
-        diags: &mut Diags<'_>,
-    ) -> Option<Sink> {
-        let raw = &spanned.value;
-        let sink_at = Location::from_yaml(&spanned.referenced);
-        let kind = raw.kind.value.as_str();
-        if !KINDS.contains(&kind) {
-            let hint = match did_you_mean(kind, &KINDS) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None => format!("use one of: {}", KINDS.join(", ")),
-            };
+/// The optional fields of one sink, each checked on its own. A field whose
+/// text is wrong is `None` (or `Some(None)`) and `ok` is false; its
+/// diagnostic has been reported.
+struct Fields {
+    repo: Option<RepoRef>,
+    environment: Option<String>,
+    org: Option<String>,
+    format: Option<SecretFormat>,
+    visibility: Option<(Option<OrgVisibility>, Location)>,
+    value: Option<Option<VariableValue>>,
+    ids: Option<(Vec<u64>, Location)>,
+    ok: bool,
+}
+
+/// A checked value of an optional text field, or `None` after reporting.
+fn checked<T>(
+    text: &Option<Text>,
+    code: &'static str,
+    what: &str,
+    check: impl Fn(&str) -> Result<T, (String, String)>,
+    diags: &mut Diags<'_>,
+    ok: &mut bool,
+) -> Option<T> {
+    let t = text.as_ref()?;
+    match check(&t.value) {
+        Ok(v) => Some(v),
+        Err((problem, hint)) => {
             diags.push(
-                codes::BAD_SINK_KIND,
-                at(&raw.kind),
-                format!("unknown sink kind {}", show(kind)),
+                code,
+                at(t),
+                format!("{what} {} {problem}", show(&t.value)),
                 hint,
             );
-            return None;
+            *ok = false;
+            None
         }
+    }
+}
+
+impl Fields {
+    fn parse(raw: &RawSink, diags: &mut Diags<'_>) -> Self {
         let mut ok = true;
-
-        let allowed: &[Field] = match kind {
-            "repo_secret" => &[Field::Format, Field::Repo],
-            "environment_secret" => &[Field::Format, Field::Repo, Field::Environment],
-            "org_secret" => &[
-                Field::Format,
-                Field::Org,
-                Field::Visibility,
-                Field::SelectedIds,
-            ],
-            _ => &[
-                Field::Repo,
-                Field::Environment,
-                Field::Org,
-                Field::Visibility,
-                Field::Value,
-            ],
-        };
-        for (field, loc) in present(raw) {
-            if !allowed.contains(&field) {
-                diags.push(
-                    codes::FIELD_NOT_ALLOWED,
-                    loc,
-                    format!("`{}` does not apply to a `{kind}` sink", field.name()),
-                    not_allowed_hint(field, kind),
-                );
-                ok = false;
-            }
-        }
-
-        let name = raw.name.value.as_str();
-        if let Err((what, hint)) = checks::secret_name(name) {
-            let noun = if kind == "variable" {
-                "variable"
-            } else {
-                "secret"
-            };
-            diags.push(
-                codes::BAD_SECRET_NAME,
-                at(&raw.name),
-                format!("{noun} name {} {what}", show(name)),
-                hint,
-            );
-            ok = false;
-        }
-
-        let repo = raw
-            .repo
-            .as_ref()
-            .and_then(|t| match checks::repo(&t.value) {
-                Ok(r) => Some(r),
-                Err((what, hint)) => {
-                    diags.push(
-                        codes::BAD_REPO,
-                        at(t),
-                        format!("repo {} {what}", show(&t.value)),
-                        hint,
-                    );
-                    ok = false;
-                    None
-                }
-            });
-        let environment =
-            raw.environment
-                .as_ref()
-                .and_then(|t| match checks::environment(&t.value) {
-                    Ok(()) => Some(t.value.clone()),
-                    Err((what, hint)) => {
-                        diags.push(
-                            codes::BAD_ENVIRONMENT,
-                            at(t),
-                            format!("environment {} {what}", show(&t.value)),
-                            hint,
-                        );
-                        ok = false;
-                        None
-                    }
-                });
-        let org = raw
-            .org
-            .as_ref()
-            .and_then(|t| match checks::login(&t.value) {
-                Ok(()) => Some(t.value.clone()),
-                Err((what, hint)) => {
-                    diags.push(
-                        codes::BAD_REPO,
-                        at(t),
-                        format!("org {} {what}", show(&t.value)),
-                        hint,
-                    );
-                    ok = false;
-                    None
-                }
-            });
+        let repo = checked(
+            &raw.repo,
+            codes::BAD_REPO,
+            "repo",
+            checks::repo,
+            diags,
+            &mut ok,
+        );
+        let environment = checked(
+            &raw.environment,
+            codes::BAD_ENVIRONMENT,
+            "environment",
+            |v| checks::environment(v).map(|()| v.to_owned()),
+            diags,
+            &mut ok,
+        );
+        let org = checked(
+            &raw.org,
+            codes::BAD_REPO,
+            "org",
+            |v| checks::login(v).map(|()| v.to_owned()),
+            diags,
+            &mut ok,
+        );
         let format = match &raw.format {
             None => Some(SecretFormat::Pem),
             Some(t) => option(
@@ -182,217 +196,121 @@ impl SinkChecker {
             ),
         };
         let visibility = raw.visibility.as_ref().map(|t| {
-            (
-                option(
-                    t,
-                    "visibility",
-                    &[
-                        ("all", OrgVisibility::All),
-                        ("private", OrgVisibility::Private),
-                        ("selected", OrgVisibility::Selected),
-                    ],
-                    diags,
-                ),
-                at(t),
-            )
+            let choices = [
+                ("all", OrgVisibility::All),
+                ("private", OrgVisibility::Private),
+                ("selected", OrgVisibility::Selected),
+            ];
+            (option(t, "visibility", &choices, diags), at(t))
         });
-        if matches!(visibility, Some((None, _))) {
-            ok = false;
-        }
+        ok &= !matches!(visibility, Some((None, _)));
         let value = raw.value.as_ref().map(|t| {
-            option(
-                t,
-                "value",
-                &[
-                    ("kid", VariableValue::Kid),
-                    ("credential_id", VariableValue::CredentialId),
-                ],
-                diags,
+            let choices = [
+                ("kid", VariableValue::Kid),
+                ("credential_id", VariableValue::CredentialId),
+            ];
+            option(t, "value", &choices, diags)
+        });
+        ok &= !matches!(value, Some(None));
+        let ids = raw.selected_repository_ids.as_ref().map(|ids| {
+            (
+                repository_ids(ids, diags, &mut ok),
+                Location::from_yaml(&ids.referenced),
             )
         });
-        if matches!(value, Some(None)) {
-            ok = false;
+        Self {
+            repo,
+            environment,
+            org,
+            format,
+            visibility,
+            value,
+            ids,
+            ok,
         }
-        let ids =
-            raw.selected_repository_ids.as_ref().map(|ids| {
-                let mut out: Vec<u64> = Vec::new();
-                for id in &ids.value {
-                    match id.value.trim().parse::<u64>() {
-                        Ok(n) if n > 0 && !out.contains(&n) => out.push(n),
-                        Ok(n) if n > 0 => {
-                            diags.push(
-                                codes::BAD_REPOSITORY_ID,
-                                at(id),
-                                format!("repository ID {n} is listed twice"),
-                                "remove the duplicate",
-                            );
-                            ok = false;
-                        }
-                        _ => {
-                            diags.push(
-                            codes::BAD_REPOSITORY_ID,
-                            at(id),
-                            format!("repository ID {} is not a positive integer", show(&id.value)),
-                            "use the numeric repository ID (`gh api repos/OWNER/NAME --jq .id`)",
-                        );
-                            ok = false;
-                        }
-                    }
-                }
-                (out, Location::from_yaml(&ids.referenced))
-            });
+    }
+}
 
-        let store_key;
-        let described;
-        let sink = match kind {
-            "repo_secret" | "environment_secret" | "org_secret" => {
-                let store = match kind {
-                    "repo_secret" => SecretStore::Repo { repo: repo.clone() },
-                    "environment_secret" => {
-                        let Some(environment) = environment.clone() else {
-                            if raw.environment.is_none() {
-                                missing(diags, sink_at, "environment", kind, "add `environment:` naming the GitHub environment, e.g. `production`");
-                            }
-                            return None;
-                        };
-                        SecretStore::Environment {
-                            repo: repo.clone(),
-                            environment,
-                        }
-                    }
-                    _ => {
-                        let mut fine = true;
-                        if raw.org.is_none() {
-                            missing(
-                                diags,
-                                sink_at,
-                                "org",
-                                kind,
-                                "add `org:` with the organization login",
-                            );
-                            fine = false;
-                        }
-                        if raw.visibility.is_none() {
-                            missing(
-                                diags,
-                                sink_at,
-                                "visibility",
-                                kind,
-                                "add `visibility:` all, private or selected",
-                            );
-                            fine = false;
-                        }
-                        let vis = visibility.and_then(|(v, _)| v);
-                        if !selected_rules(
-                            vis,
-                            visibility.map(|(_, l)| l),
-                            ids.as_ref(),
-                            raw,
-                            sink_at,
-                            diags,
-                        ) {
-                            fine = false;
-                        }
-                        match (org.clone(), vis, fine) {
-                            (Some(org), Some(visibility), true) => SecretStore::Org {
-                                org,
-                                visibility,
-                                selected_repository_ids: ids
-                                    .as_ref()
-                                    .map(|(v, _)| v.clone())
-                                    .unwrap_or_default(),
-                            },
-                            _ => return None,
-                        }
-                    }
-                };
-                store_key = format!("secret:{}", secret_store_key(&store));
-                described = format!("secret `{}` {}", name, describe_secret_store(&store));
-                Sink::Secret {
-                    store,
-                    name: name.to_owned(),
-                    format: format?,
-                    location: sink_at,
-                }
+/// `selected_repository_ids`: positive, distinct integers.
+fn repository_ids(ids: &Spanned<Vec<Text>>, diags: &mut Diags<'_>, ok: &mut bool) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for id in &ids.value {
+        match id.value.trim().parse::<u64>() {
+            Ok(n) if n > 0 && !out.contains(&n) => out.push(n),
+            Ok(n) if n > 0 => {
+                diags.push(
+                    codes::BAD_REPOSITORY_ID,
+                    at(id),
+                    format!("repository ID {n} is listed twice"),
+                    "remove the duplicate",
+                );
+                *ok = false;
             }
             _ => {
-                if raw.value.is_none() {
-                    missing(
-                        diags,
-                        sink_at,
-                        "value",
-                        kind,
-                        "add `value: kid` or `value: credential_id`",
-                    );
-                    ok = false;
-                }
-                if let Some(org_text) = &raw.org {
-                    for (field, text) in [("repo", &raw.repo), ("environment", &raw.environment)] {
-                        if let Some(t) = text {
-                            diags.push(
-                                codes::FIELD_NOT_ALLOWED,
-                                at(t),
-                                format!("`{field}` cannot be combined with `org` ({}) in a variable sink", show(&org_text.value)),
-                                "an organization variable has no repository or environment; remove one of them",
-                            );
-                            ok = false;
-                        }
-                    }
-                    if raw.visibility.is_none() {
-                        missing(
-                            diags,
-                            sink_at,
-                            "visibility",
-                            "organization variable",
-                            "add `visibility: all` or `visibility: private`",
-                        );
-                        ok = false;
-                    }
-                } else if let Some(t) = &raw.visibility {
-                    diags.push(
-                        codes::FIELD_NOT_ALLOWED,
-                        at(t),
-                        "`visibility` applies only to organization variables (with `org`)"
-                            .to_owned(),
-                        "remove `visibility`, or add `org:`",
-                    );
-                    ok = false;
-                }
-                if let Some((Some(OrgVisibility::Selected), loc)) = visibility {
-                    diags.push(
-                        codes::SELECTED_WITHOUT_IDS,
-                        loc,
-                        "`visibility: selected` is not supported for variable sinks".to_owned(),
-                        "use `visibility: all` or `visibility: private`",
-                    );
-                    ok = false;
-                }
-                let store = match (&org, &environment) {
-                    (Some(org), _) => VariableStore::Org {
-                        org: org.clone(),
-                        visibility: visibility
-                            .and_then(|(v, _)| v)
-                            .unwrap_or(OrgVisibility::Private),
-                    },
-                    (None, Some(environment)) => VariableStore::Environment {
-                        repo: repo.clone(),
-                        environment: environment.clone(),
-                    },
-                    (None, None) => VariableStore::Repo { repo: repo.clone() },
-                };
-                store_key = format!("variable:{}", variable_store_key(&store));
-                described = format!("variable `{}` {}", name, describe_variable_store(&store));
-                Sink::Variable {
-                    store,
-                    name: name.to_owned(),
-                    value: value.flatten()?,
-                    location: sink_at,
-                }
+                diags.push(
+                    codes::BAD_REPOSITORY_ID,
+                    at(id),
+                    format!(
+                        "repository ID {} is not a positive integer",
+                        show(&id.value)
+                    ),
+                    "use the numeric repository ID (`gh api repos/OWNER/NAME --jq .id`)",
+                );
+                *ok = false;
             }
-        };
+        }
+    }
+    out
+}
 
-        // GitHub secret and variable names are case-insensitive.
-        let key = format!("{store_key}:{}", name.to_ascii_uppercase());
+/// A sink that passed its own checks, with its store's identity for the
+/// duplicate check.
+struct Checked {
+    sink: Sink,
+    store_key: String,
+    described: String,
+}
+
+impl SinkChecker {
+    /// Validates one sink of entry `label`; `None` if it has problems
+    /// (every one reported). Phases: the kind, the fields the kind allows,
+    /// the name, each field's value, the kind's own rules and store, and
+    /// one writer per secret or variable across the manifest.
+    pub(crate) fn check(
+        &mut self,
+        spanned: &Spanned<RawSink>,
+        label: &str,
+        diags: &mut Diags<'_>,
+    ) -> Option<Sink> {
+        let raw = &spanned.value;
+        let sink_at = Location::from_yaml(&spanned.referenced);
+        let kind = SinkKind::parse(&raw.kind, diags)?;
+        let mut ok = allowed_fields(kind, raw, diags);
+        ok &= sink_name(kind, raw, diags);
+        let fields = Fields::parse(raw, diags);
+        ok &= fields.ok;
+        let checked = match kind {
+            SinkKind::Variable => variable_sink(raw, &fields, sink_at, diags, &mut ok)?,
+            _ => secret_sink(kind, raw, &fields, sink_at, diags)?,
+        };
+        ok &= self.one_writer(&checked, raw, label, diags);
+        ok.then_some(checked.sink)
+    }
+
+    /// GitHub secret and variable names are case-insensitive; each may
+    /// have one writer. False (reported) if another sink writes it.
+    fn one_writer(
+        &mut self,
+        checked: &Checked,
+        raw: &RawSink,
+        label: &str,
+        diags: &mut Diags<'_>,
+    ) -> bool {
+        let key = format!(
+            "{}:{}",
+            checked.store_key,
+            raw.name.value.to_ascii_uppercase()
+        );
         if let Some((other, line)) = self.written.get(&key) {
             let whom = if other == label {
                 "this credential".to_owned()
@@ -402,16 +320,241 @@ impl SinkChecker {
             diags.push(
                 codes::DUPLICATE_SINK,
                 at(&raw.name),
-                format!("{described} is already written by {whom} (line {line})"),
+                format!("{} is already written by {whom} (line {line})", checked.described),
                 "each secret or variable can have one writer; rename one of them or remove the duplicate",
             );
-            ok = false;
-        } else {
-            self.written
-                .insert(key, (label.to_owned(), at(&raw.name).line));
+            return false;
         }
-        ok.then_some(sink)
+        self.written
+            .insert(key, (label.to_owned(), at(&raw.name).line));
+        true
     }
+}
+
+/// Every field the sink sets must apply to its kind (M033).
+fn allowed_fields(kind: SinkKind, raw: &RawSink, diags: &mut Diags<'_>) -> bool {
+    let mut ok = true;
+    for (field, loc) in present(raw) {
+        if !kind.allowed().contains(&field) {
+            diags.push(
+                codes::FIELD_NOT_ALLOWED,
+                loc,
+                format!(
+                    "`{}` does not apply to a `{}` sink",
+                    field.name(),
+                    kind.word()
+                ),
+                not_allowed_hint(field, kind),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// The secret or variable name follows GitHub's rules (M015).
+fn sink_name(kind: SinkKind, raw: &RawSink, diags: &mut Diags<'_>) -> bool {
+    let name = raw.name.value.as_str();
+    match checks::secret_name(name) {
+        Ok(()) => true,
+        Err((what, hint)) => {
+            diags.push(
+                codes::BAD_SECRET_NAME,
+                at(&raw.name),
+                format!("{} name {} {what}", kind.noun(), show(name)),
+                hint,
+            );
+            false
+        }
+    }
+}
+
+/// A secret sink: its store (repository, environment or organization with
+/// its visibility rules) and format.
+fn secret_sink(
+    kind: SinkKind,
+    raw: &RawSink,
+    f: &Fields,
+    sink_at: Location,
+    diags: &mut Diags<'_>,
+) -> Option<Checked> {
+    let store = match kind {
+        SinkKind::RepoSecret => SecretStore::Repo {
+            repo: f.repo.clone(),
+        },
+        SinkKind::EnvironmentSecret => {
+            let Some(environment) = f.environment.clone() else {
+                if raw.environment.is_none() {
+                    missing(
+                        diags,
+                        sink_at,
+                        "environment",
+                        kind.word(),
+                        "add `environment:` naming the GitHub environment, e.g. `production`",
+                    );
+                }
+                return None;
+            };
+            SecretStore::Environment {
+                repo: f.repo.clone(),
+                environment,
+            }
+        }
+        _ => org_secret_store(kind, raw, f, sink_at, diags)?,
+    };
+    let name = raw.name.value.as_str();
+    Some(Checked {
+        store_key: format!("secret:{}", secret_store_key(&store)),
+        described: format!("secret `{}` {}", name, describe_secret_store(&store)),
+        sink: Sink::Secret {
+            store,
+            name: name.to_owned(),
+            format: f.format?,
+            location: sink_at,
+        },
+    })
+}
+
+/// An organization secret's store: `org` and `visibility` are required,
+/// and `selected_repository_ids` goes with `visibility: selected` only.
+fn org_secret_store(
+    kind: SinkKind,
+    raw: &RawSink,
+    f: &Fields,
+    sink_at: Location,
+    diags: &mut Diags<'_>,
+) -> Option<SecretStore> {
+    let mut fine = true;
+    if raw.org.is_none() {
+        missing(
+            diags,
+            sink_at,
+            "org",
+            kind.word(),
+            "add `org:` with the organization login",
+        );
+        fine = false;
+    }
+    if raw.visibility.is_none() {
+        missing(
+            diags,
+            sink_at,
+            "visibility",
+            kind.word(),
+            "add `visibility:` all, private or selected",
+        );
+        fine = false;
+    }
+    let vis = f.visibility.and_then(|(v, _)| v);
+    let vis_at = f.visibility.map(|(_, l)| l);
+    fine &= selected_rules(vis, vis_at, f.ids.as_ref(), raw, sink_at, diags);
+    match (f.org.clone(), vis, fine) {
+        (Some(org), Some(visibility), true) => Some(SecretStore::Org {
+            org,
+            visibility,
+            selected_repository_ids: f.ids.as_ref().map(|(v, _)| v.clone()).unwrap_or_default(),
+        }),
+        _ => None,
+    }
+}
+
+/// A variable sink: `value` is required; an organization variable has no
+/// repository or environment and needs `all` or `private` visibility.
+fn variable_sink(
+    raw: &RawSink,
+    f: &Fields,
+    sink_at: Location,
+    diags: &mut Diags<'_>,
+    ok: &mut bool,
+) -> Option<Checked> {
+    if raw.value.is_none() {
+        missing(
+            diags,
+            sink_at,
+            "value",
+            SinkKind::Variable.word(),
+            "add `value: kid` or `value: credential_id`",
+        );
+        *ok = false;
+    }
+    *ok &= variable_org_rules(raw, f, sink_at, diags);
+    let store = match (&f.org, &f.environment) {
+        (Some(org), _) => VariableStore::Org {
+            org: org.clone(),
+            visibility: f
+                .visibility
+                .and_then(|(v, _)| v)
+                .unwrap_or(OrgVisibility::Private),
+        },
+        (None, Some(environment)) => VariableStore::Environment {
+            repo: f.repo.clone(),
+            environment: environment.clone(),
+        },
+        (None, None) => VariableStore::Repo {
+            repo: f.repo.clone(),
+        },
+    };
+    let name = raw.name.value.as_str();
+    Some(Checked {
+        store_key: format!("variable:{}", variable_store_key(&store)),
+        described: format!("variable `{}` {}", name, describe_variable_store(&store)),
+        sink: Sink::Variable {
+            store,
+            name: name.to_owned(),
+            value: f.value.flatten()?,
+            location: sink_at,
+        },
+    })
+}
+
+/// `org` excludes `repo` and `environment` and needs `visibility`;
+/// `visibility` needs `org` and is never `selected` for a variable.
+fn variable_org_rules(raw: &RawSink, f: &Fields, sink_at: Location, diags: &mut Diags<'_>) -> bool {
+    let mut ok = true;
+    if let Some(org_text) = &raw.org {
+        for (field, text) in [("repo", &raw.repo), ("environment", &raw.environment)] {
+            if let Some(t) = text {
+                diags.push(
+                    codes::FIELD_NOT_ALLOWED,
+                    at(t),
+                    format!(
+                        "`{field}` cannot be combined with `org` ({}) in a variable sink",
+                        show(&org_text.value)
+                    ),
+                    "an organization variable has no repository or environment; remove one of them",
+                );
+                ok = false;
+            }
+        }
+        if raw.visibility.is_none() {
+            missing(
+                diags,
+                sink_at,
+                "visibility",
+                "organization variable",
+                "add `visibility: all` or `visibility: private`",
+            );
+            ok = false;
+        }
+    } else if let Some(t) = &raw.visibility {
+        diags.push(
+            codes::FIELD_NOT_ALLOWED,
+            at(t),
+            "`visibility` applies only to organization variables (with `org`)".to_owned(),
+            "remove `visibility`, or add `org:`",
+        );
+        ok = false;
+    }
+    if let Some((Some(OrgVisibility::Selected), loc)) = f.visibility {
+        diags.push(
+            codes::SELECTED_WITHOUT_IDS,
+            loc,
+            "`visibility: selected` is not supported for variable sinks".to_owned(),
+            "use `visibility: all` or `visibility: private`",
+        );
+        ok = false;
+    }
+    ok
 }
 
 /// The optional fields a sink sets, with their positions.
@@ -434,7 +577,7 @@ fn present(raw: &RawSink) -> Vec<(Field, Location)> {
     out
 }
 
-fn not_allowed_hint(field: Field, kind: &str) -> String {
+fn not_allowed_hint(field: Field, kind: SinkKind) -> String {
     match field {
         Field::Format => {
             "variables hold public metadata chosen with `value`; write the key to a secret sink"
@@ -444,10 +587,10 @@ fn not_allowed_hint(field: Field, kind: &str) -> String {
             "`value` is for variable sinks; secrets hold the private key (see `format`)".to_owned()
         }
         Field::Environment => "use `kind: environment_secret` for an environment secret".to_owned(),
-        Field::Org | Field::Visibility if kind != "variable" => {
+        Field::Org | Field::Visibility if kind != SinkKind::Variable => {
             "use `kind: org_secret` for an organization secret".to_owned()
         }
-        Field::SelectedIds if kind == "variable" => {
+        Field::SelectedIds if kind == SinkKind::Variable => {
             "organization variable sinks support `visibility: all` or `private` only".to_owned()
         }
         Field::SelectedIds => "use `kind: org_secret` with `visibility: selected`".to_owned(),

@@ -1564,3 +1564,49 @@ async fn responses_match_the_openapi_description() {
     assert_eq!(s, 422);
     spec.assert_matches(&format!("{r}/git/trees"), "post", "422", &v);
 }
+
+/// Issue 9: the GitHub emulator runs on the same advanceable clock as the
+/// Auth0 emulator: after the clock moves, variables, commits and pull
+/// requests carry the emulated date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_follow_the_shared_emulator_clock() {
+    let emu = auth0_rotate::emulator::Emulator::new();
+    let clock = emu.clock.clone();
+    let gh = emu.github.clone();
+    gh.create_org("acme");
+    gh.create_repo("acme", "svc", "main", &[("a", "a")]);
+    clock.advance(time::Duration::days(40));
+    let expected = clock.now();
+    gh.commit_files(
+        "acme",
+        "svc",
+        "main",
+        "forty days later",
+        &[("b", Some("b"))],
+    )
+    .unwrap();
+    let sha = gh.branch_sha("acme", "svc", "main").unwrap();
+    let app = axum::Router::new().nest("/github", gh.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    gh.add_token(APP, TokenKind::App);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let req = http
+            .get(format!("http://{addr}/github{path}"))
+            .header("authorization", format!("Bearer {APP}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let commit = get(format!("/repos/acme/svc/git/commits/{sha}")).await;
+    let date = commit["committer"]["date"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{commit}"));
+    let date =
+        time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339).unwrap();
+    let drift = (date - expected).abs();
+    assert!(
+        drift < time::Duration::minutes(1),
+        "commit dated {date}, the emulated now is {expected}"
+    );
+}

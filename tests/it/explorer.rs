@@ -16,10 +16,10 @@
 //!   Auth0 and no open PR;
 //! - the consumer never fails an exchange.
 //!
-//! `cargo test --test explorer` runs the fixed CI budget;
-//! `EXPLORER_SCHEDULES=5000 cargo test --release --test explorer -- --nocapture`
+//! `cargo test --test it explorer::` runs the fixed CI budget;
+//! `EXPLORER_SCHEDULES=5000 cargo test --release --test it explorer:: -- --nocapture`
 //! runs more; a failing seed prints its schedule and
-//! `EXPLORER_SEED=<seed> cargo test --test explorer -- --nocapture` replays it.
+//! `EXPLORER_SEED=<seed> cargo test --test it explorer:: -- --nocapture` replays it.
 
 use crate::support;
 
@@ -667,7 +667,7 @@ async fn run_schedule(seed: u64, kinds: &[RequestKind]) -> Result<Tally, String>
         Ok(tally)
     } else {
         Err(format!(
-            "seed {seed} violated the guarantees:\n  {}\nschedule: {steps:#?}\nrequest kinds: {kinds:#?}\nreplay: EXPLORER_SEED={seed} cargo test --test explorer -- --nocapture",
+            "seed {seed} violated the guarantees:\n  {}\nschedule: {steps:#?}\nrequest kinds: {kinds:#?}\nreplay: EXPLORER_SEED={seed} cargo test --test it explorer:: -- --nocapture",
             violations.join("\n  ")
         ))
     }

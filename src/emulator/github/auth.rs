@@ -92,6 +92,8 @@ pub(crate) async fn middleware(
             .unwrap_or_else(|| format!("http://{host}{prefix}"));
         let web = st.web_base.clone();
         let rate_key = token_str.clone().unwrap_or_default();
+        // The hourly window runs on the wall clock: clients wait for
+        // `x-ratelimit-reset` in real time, whatever the emulated date.
         let now = crate::clock::wall().unix_timestamp();
         let window = st.rate.entry(rate_key).or_insert(super::state::RateWindow {
             reset: now + 3600,

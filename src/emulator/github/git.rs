@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use aws_lc_rs::digest;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 /// A person line in a commit (`author` / `committer`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -484,14 +484,6 @@ impl ObjectStore {
         }
         self.tree_from_flat(&merged)
     }
-}
-
-/// The offset-preserving "now" used for commit signatures (whole seconds, UTC).
-pub(crate) fn now_seconds() -> OffsetDateTime {
-    let now = crate::clock::wall();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .to_offset(UtcOffset::UTC)
 }
 
 #[cfg(test)]

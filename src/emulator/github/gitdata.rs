@@ -114,6 +114,7 @@ pub(crate) async fn create_ref(
     let d = DOC_CREATE_REF;
     let req: CreateRef = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let r = repo_mut(&mut st, &p, d)?;
     let reference = req
         .reference
@@ -144,7 +145,7 @@ pub(crate) async fn create_ref(
         return Err(ApiError::unprocessable(d, "Object does not exist"));
     }
     r.branches.insert(branch.to_owned(), sha.clone());
-    r.pushed_at = super::git::now_seconds();
+    r.pushed_at = now;
     r.sync_pulls();
     Ok(created(render::git_ref(&ctx, r, branch, &sha)))
 }
@@ -166,6 +167,7 @@ pub(crate) async fn update_ref(
     let d = DOC_UPDATE_REF;
     let req: UpdateRef = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let r = repo_mut(&mut st, &p, d)?;
     let reference = p.get("ref").cloned().unwrap_or_default();
     let sha = req
@@ -187,7 +189,7 @@ pub(crate) async fn update_ref(
         return Err(ApiError::unprocessable(d, "Update is not a fast forward"));
     }
     r.branches.insert(branch.clone(), sha.clone());
-    r.pushed_at = super::git::now_seconds();
+    r.pushed_at = now;
     r.sync_pulls();
     Ok(ok(render::git_ref(&ctx, r, &branch, &sha)))
 }
@@ -488,6 +490,7 @@ pub(crate) async fn create_commit(
     let d = DOC_CREATE_COMMIT;
     let req: Value = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let r = repo_mut(&mut st, &p, d)?;
     let message = req
         .get("message")
@@ -518,7 +521,6 @@ pub(crate) async fn create_commit(
         }
         parents.push(s);
     }
-    let now = super::git::now_seconds();
     let caller = &ctx.token.user;
     let default_sig = Signature {
         name: caller.login.clone(),

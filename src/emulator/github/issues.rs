@@ -199,6 +199,7 @@ async fn change_labels(
         ));
     }
     let mut st = emu.lock();
+    let now = st.now();
     let mut ids = reserve_ids(&mut st, names.len());
     let r = repo_mut(&mut st, &p, d)?;
     let number = issue_number(&p, d)?;
@@ -213,7 +214,7 @@ async fn change_labels(
             issue.labels.push(name);
         }
     }
-    issue.updated_at = super::git::now_seconds();
+    issue.updated_at = now;
     Ok(ok(issue_labels_json(&ctx, r, number)))
 }
 
@@ -253,6 +254,7 @@ pub(crate) async fn create(
     };
     let names = req.get("labels").and_then(label_names).unwrap_or_default();
     let mut st = emu.lock();
+    let now = st.now();
     let id = st.next_id();
     let mut ids = reserve_ids(&mut st, names.len());
     let r = repo_mut(&mut st, &p, d)?;
@@ -264,7 +266,6 @@ pub(crate) async fn create(
         }
     }
     let number = r.issues.iter().map(|i| i.number).max().unwrap_or(0) + 1;
-    let now = super::git::now_seconds();
     let issue = Issue {
         id,
         number,
@@ -309,6 +310,7 @@ pub(crate) async fn update(
     let req: Value = body(d, payload)?;
     let names = req.get("labels").and_then(label_names);
     let mut st = emu.lock();
+    let now = st.now();
     let mut ids = reserve_ids(&mut st, names.as_ref().map_or(0, Vec::len));
     let r = repo_mut(&mut st, &p, d)?;
     let number = issue_number(&p, d)?;
@@ -345,7 +347,6 @@ pub(crate) async fn update(
         }
         out
     });
-    let now = super::git::now_seconds();
     let issue = r.issue_mut(number).expect("checked above");
     match req.get("title") {
         Some(Value::String(s)) => issue.title = s.clone(),

@@ -81,6 +81,7 @@ mod variables;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::emulator::clock::Clock;
 use crate::secret::SecretBytes;
 use state::State;
 
@@ -191,10 +192,18 @@ impl std::fmt::Debug for GitHubEmulator {
 }
 
 impl GitHubEmulator {
-    /// An empty emulator (no orgs, repos or tokens).
+    /// An empty emulator (no orgs, repos or tokens) on its own clock.
     pub fn new() -> Self {
+        Self::with_clock(Clock::default())
+    }
+
+    /// An empty emulator on `clock` (the [`Emulator`](crate::emulator::Emulator)
+    /// shares one clock between Auth0 and GitHub: advancing it moves
+    /// commit, PR, issue, secret and variable timestamps and rate-limit
+    /// windows alike).
+    pub fn with_clock(clock: Clock) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(State::new())),
+            inner: Arc::new(Mutex::new(State::new(clock))),
         }
     }
 

@@ -53,12 +53,12 @@ pub(crate) fn create_repo(
     default_branch: &str,
     files: &[(&str, &str)],
 ) -> u64 {
+    let now = st.now();
     if let Some(r) = st.repo(owner, name) {
         return r.id;
     }
     let owner_account = st.owner_account(owner);
     let id = st.next_id();
-    let now = super::git::now_seconds();
     let mut repo = Repo {
         id,
         owner: owner_account,
@@ -141,6 +141,7 @@ pub(crate) fn commit_files(
     message: &str,
     files: &[(&str, Option<&str>)],
 ) -> Result<String, GitHubEmulatorError> {
+    let now = st.now();
     let r = st
         .repo_mut(owner, repo)
         .ok_or_else(|| GitHubEmulatorError::NotFound(format!("repository {owner}/{repo}")))?;
@@ -177,7 +178,7 @@ pub(crate) fn commit_files(
     let sig = Signature {
         name: n.into(),
         email: e.into(),
-        date: super::git::now_seconds(),
+        date: now,
     };
     let sha = r.objects.put_commit(Commit {
         tree,
@@ -187,7 +188,7 @@ pub(crate) fn commit_files(
         message: message.to_owned(),
     });
     r.branches.insert(branch.to_owned(), sha.clone());
-    r.pushed_at = super::git::now_seconds();
+    r.pushed_at = now;
     r.sync_pulls();
     Ok(sha)
 }

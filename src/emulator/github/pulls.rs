@@ -205,6 +205,7 @@ pub(crate) async fn create(
     let d = DOC_CREATE;
     let req: CreatePull = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let next_id = st.next_id();
     let issue_id = st.next_id();
     let r = repo_mut(&mut st, &p, d)?;
@@ -263,7 +264,6 @@ pub(crate) async fn create(
         ));
     }
     let number = next_number(r);
-    let now = super::git::now_seconds();
     r.issues.push(Issue {
         id: issue_id,
         number,
@@ -393,6 +393,7 @@ pub(crate) async fn update(
     let d = DOC_UPDATE;
     let req: UpdatePull = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let r = repo_mut(&mut st, &p, d)?;
     let number = pull_number(&p, d)?;
     if let Some(base) = &req.base {
@@ -408,7 +409,6 @@ pub(crate) async fn update(
         .filter(|i| i.pull.is_some())
         .ok_or_else(|| ApiError::not_found(d))?;
     let pull = issue.pull.as_mut().expect("filtered above");
-    let now = super::git::now_seconds();
     if let Some(state) = req.state.as_deref() {
         match state {
             "open" if pull.merged => {
@@ -484,6 +484,7 @@ pub(crate) fn merge(
     number: u64,
     method: MergeMethod,
 ) -> Result<String, GitHubEmulatorError> {
+    let now = st.now();
     let r = open_pull(st, owner, repo, number)?;
     r.sync_pulls();
     let issue = r.issue(number).cloned().expect("checked by open_pull");
@@ -509,7 +510,6 @@ pub(crate) fn merge(
         }
         other => GitHubEmulatorError::Invalid(format!("{other:?}")),
     })?;
-    let now = super::git::now_seconds();
     let who = merger();
     let author = Signature {
         name: who.login.clone(),
@@ -589,9 +589,9 @@ pub(crate) fn close(
     repo: &str,
     number: u64,
 ) -> Result<(), GitHubEmulatorError> {
+    let now = st.now();
     let r = open_pull(st, owner, repo, number)?;
     r.sync_pulls();
-    let now = super::git::now_seconds();
     let issue = r.issue_mut(number).expect("checked by open_pull");
     issue.state = "closed".into();
     issue.closed_at = Some(now);

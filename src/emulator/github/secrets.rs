@@ -265,6 +265,7 @@ pub(crate) async fn put(
     let raw_name = p.get("name").cloned().unwrap_or_default();
     let req: PutSecret = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
 
     // Org-only fields, validated against the org's repositories.
     let mut visibility = None;
@@ -338,7 +339,7 @@ pub(crate) async fn put(
         if let (Some(mut s), Some(v)) = (existing.clone(), visibility.clone()) {
             s.visibility = Some(v);
             s.selected_repository_ids = selected_ids;
-            s.updated_at = super::git::now_seconds();
+            s.updated_at = now;
             scope.secrets.secrets.insert(name, s);
             return Ok(no_content());
         }
@@ -395,8 +396,6 @@ pub(crate) async fn put(
             "Secrets are limited to 48 KB in size.",
         ));
     }
-
-    let now = super::git::now_seconds();
     let is_org = matches!(addr, Addr::Org(_));
     let secret = StoredSecret {
         name: name.clone(),

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::git::ObjectStore;
 use super::TokenKind;
+use crate::emulator::clock::Clock;
 
 /// An account that can own repositories.
 #[derive(Debug, Clone)]
@@ -266,14 +267,17 @@ pub(crate) struct State {
     pub repos: BTreeMap<String, Repo>,
     pub tokens: HashMap<String, Token>,
     pub rate: HashMap<String, RateWindow>,
+    /// The emulator's clock (shared with the Auth0 emulator).
+    pub clock: Clock,
 }
 
 /// Budget reported in `x-ratelimit-limit`.
 pub(crate) const RATE_LIMIT: u64 = 15_000;
 
 impl State {
-    pub fn new() -> Self {
+    pub fn new(clock: Clock) -> Self {
         Self {
+            clock,
             web_base: "https://github.com".into(),
             api_base: None,
             next_id: 1_000,
@@ -283,6 +287,14 @@ impl State {
             tokens: HashMap::new(),
             rate: HashMap::new(),
         }
+    }
+
+    /// The emulated "now", in whole seconds (GitHub's timestamps).
+    pub fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        now.replace_nanosecond(0)
+            .unwrap_or(now)
+            .to_offset(time::UtcOffset::UTC)
     }
 
     pub fn next_id(&mut self) -> u64 {

@@ -189,6 +189,7 @@ pub(crate) async fn create(
     let d = doc("create", &addr);
     let req: VariableBody = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let scope = addr.scope(&mut st).ok_or_else(|| ApiError::not_found(d))?;
     let name = req
         .name
@@ -215,7 +216,6 @@ pub(crate) async fn create(
             d,
         ));
     }
-    let now = super::git::now_seconds();
     scope.variables.insert(
         key.clone(),
         Variable {
@@ -241,6 +241,7 @@ pub(crate) async fn update(
     let key = p.get("name").cloned().unwrap_or_default().to_uppercase();
     let req: VariableBody = body(d, payload)?;
     let mut st = emu.lock();
+    let now = st.now();
     let scope = addr.scope(&mut st).ok_or_else(|| ApiError::not_found(d))?;
     let mut var = scope
         .variables
@@ -268,7 +269,7 @@ pub(crate) async fn update(
         }
         var.name = new_key.clone();
     }
-    var.updated_at = super::git::now_seconds();
+    var.updated_at = now;
     scope.variables.remove(&key);
     scope.variables.insert(new_key, var);
     Ok(no_content())

@@ -1,4 +1,8 @@
-//! Command-line interface: thin clap commands over [`crate::session`].
+//! Command-line interface: the clap definitions here, one small file per
+//! command under [`commands`], each over the one orchestrator
+//! ([`crate::run`]).
+
+pub mod commands;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,9 +13,8 @@ use time::OffsetDateTime;
 use crate::github::Repo;
 use crate::keys::Alg;
 use crate::plan::PlanOptions;
-use crate::run::Stage;
 use crate::secret::SecretString;
-use crate::session::{Management, Session, Settings};
+use crate::session::{Management, Settings};
 
 /// Zero-downtime rotation of Auth0 credentials.
 #[derive(Debug, Parser)]
@@ -83,29 +86,7 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Consumer canary: one real token exchange with a key from a secret.
-    Verify {
-        /// Client id (optional when the key is in the JSON secret format).
-        #[arg(long)]
-        client_id: Option<String>,
-        /// API audience to request a token for.
-        #[arg(long)]
-        audience: String,
-        /// Tenant domain (the identity).
-        #[arg(long)]
-        domain: String,
-        /// Send the request here instead of `https://<domain>`.
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Credential algorithm (default: from the JSON format, else RS256).
-        #[arg(long)]
-        alg: Option<String>,
-        /// Environment variable holding the key (PEM or JSON secret format).
-        #[arg(long, default_value = "AUTH0_ROTATE_VERIFY_KEY")]
-        key_env: String,
-        /// Read the key from this file instead.
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-    },
+    Verify(VerifyArgs),
     /// Every managed credential: age, expiry, next due, PRs in flight (exit 0).
     Status {
         /// Common options.
@@ -124,6 +105,32 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         exchanges: u64,
     },
+}
+
+/// `verify`: which client, API and tenant, and where the key is.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Client id (optional when the key is in the JSON secret format).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// API audience to request a token for.
+    #[arg(long)]
+    pub audience: String,
+    /// Tenant domain (the identity).
+    #[arg(long)]
+    pub domain: String,
+    /// Send the request here instead of `https://<domain>`.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Credential algorithm (default: from the JSON format, else RS256).
+    #[arg(long)]
+    pub alg: Option<String>,
+    /// Environment variable holding the key (PEM or JSON secret format).
+    #[arg(long, default_value = "AUTH0_ROTATE_VERIFY_KEY")]
+    pub key_env: String,
+    /// Read the key from this file instead.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// Plan output formats.
@@ -252,7 +259,7 @@ impl RunArgs {
         Ok(s)
     }
 
-    fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         self.now.unwrap_or_else(crate::clock::wall)
     }
 }
@@ -262,13 +269,13 @@ impl RunArgs {
     clippy::disallowed_methods,
     reason = "the CLI reads the one variable its --key-env option names"
 )]
-fn key_from_env(name: &str) -> anyhow::Result<SecretString> {
+pub(crate) fn key_from_env(name: &str) -> anyhow::Result<SecretString> {
     std::env::var(name)
         .map(SecretString::new)
         .map_err(|_| anyhow::anyhow!("environment variable {name} is not set (or use --key-file)"))
 }
 
-fn options(force: &[String]) -> PlanOptions {
+pub(crate) fn options(force: &[String]) -> PlanOptions {
     PlanOptions {
         force: force.iter().cloned().collect(),
         can_resume: false,
@@ -302,163 +309,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_command(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Plan { run, format, force } => {
-            let session = Session::open(&run.settings()?).await?;
-            session.check_force(&force)?;
-            let plan = session.plan_run(run.now(), &options(&force)).await?;
-            crate::out!(
-                "{}",
-                match format {
-                    Format::Text => plan.to_text(),
-                    Format::Json => plan.to_json() + "\n",
-                    Format::Markdown => plan.to_markdown(),
-                }
-            );
-            Ok(plan.exit_code())
-        }
-        Command::Rotate { run, force } => {
-            let session = Session::open(&run.settings()?).await?;
-            session.check_force(&force)?;
-            let (plan, report) = session
-                .run(Stage::Rotate, run.now(), &options(&force), &())
-                .await?;
-            crate::out!("{}\n{}", plan.to_text(), report.to_text());
-            Ok(report.exit_code())
-        }
-        Command::Finalize { run } => {
-            let session = Session::open(&run.settings()?).await?;
-            let (_, report) = session
-                .run(Stage::Finalize, run.now(), &options(&[]), &())
-                .await?;
-            crate::out!("{}", report.to_text());
-            Ok(report.exit_code())
-        }
-        Command::Validate { manifest } => match crate::manifest::load(&manifest) {
-            Ok(m) => {
-                crate::outln!(
-                    "{}: ok ({} tenants, {} credentials)",
-                    manifest.display(),
-                    m.tenants.len(),
-                    m.entries.len()
-                );
-                Ok(0)
-            }
-            Err(e) => {
-                crate::errln!("{e}");
-                Ok(1)
-            }
-        },
-        Command::Schema => {
-            crate::outln!(
-                "{}",
-                serde_json::to_string_pretty(&crate::manifest::json_schema())?
-            );
-            Ok(0)
-        }
-        Command::Emulator { listen, seed_demo } => {
-            let emu = crate::emulator::Emulator::new();
-            let running = emu.start(listen).await?;
-            crate::outln!("emulator listening on {}", running.base_url());
-            crate::outln!("  GitHub API:   {}", running.github_api_url());
-            crate::outln!("  Auth0 tenant: {}/auth0/<domain>", running.base_url());
-            crate::outln!("  seed API:     {}/_emulator", running.base_url());
-            if seed_demo {
-                let seeded = crate::demo::seed(&running).await?;
-                crate::outln!("{}", seeded.describe());
-            }
-            tokio::signal::ctrl_c().await?;
-            running.stop().await;
-            Ok(0)
-        }
+        Command::Plan { run, format, force } => commands::plan::run(&run, format, &force).await,
+        Command::Rotate { run, force } => commands::rotate::run(&run, &force).await,
+        Command::Finalize { run } => commands::finalize::run(&run).await,
+        Command::Validate { manifest } => Ok(commands::validate::run(&manifest)),
+        Command::Schema => commands::schema::run(),
+        Command::Emulator { listen, seed_demo } => commands::emulator::run(listen, seed_demo).await,
         Command::Demo { exchanges } => crate::demo::run(exchanges).await,
         Command::Bench { samples } => {
             crate::out!("{}", crate::bench::run(samples).await?);
             Ok(0)
         }
-        Command::Init { dir } => match crate::action::init::init(&dir) {
-            Ok(written) => {
-                for p in written {
-                    crate::outln!("wrote {}", p.display());
-                }
-                crate::outln!(
-                    "next: edit the manifest, run `auth0-rotate validate`, create the GitHub App and \
-                     the variables/secrets named in the workflows"
-                );
-                Ok(0)
-            }
-            Err(e) => {
-                crate::errln!("{e}");
-                Ok(1)
-            }
-        },
-        Command::Verify {
-            client_id,
-            audience,
-            domain,
-            base_url,
-            alg,
-            key_env,
-            key_file,
-        } => {
-            let alg = match alg.as_deref() {
-                Some(a) => {
-                    Some(Alg::from_name(a).ok_or_else(|| anyhow::anyhow!("unknown --alg {a:?}"))?)
-                }
-                None => None,
-            };
-            let key = match key_file {
-                Some(path) => SecretString::new(
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
-                ),
-                None => key_from_env(&key_env)?,
-            };
-            let req = crate::action::canary::CanaryRequest {
-                key,
-                client_id,
-                audience,
-                domain,
-                base_url,
-                alg,
-            };
-            match crate::action::canary::verify(&req).await {
-                Ok(r) => {
-                    crate::outln!(
-                        "ok: client {} obtained a token for {} (kid {}, {}, expires in {} s)",
-                        r.client_id,
-                        req.audience,
-                        r.kid,
-                        r.alg,
-                        r.expires_in
-                    );
-                    Ok(0)
-                }
-                Err(e) => {
-                    crate::errln!("verify failed: {e}");
-                    Ok(1)
-                }
-            }
-        }
-        Command::Status { run, format } => {
-            let session = Session::open(&run.settings()?).await?;
-            let now = run.now();
-            let plan = session.plan_run(now, &PlanOptions::default()).await?;
-            let rows = crate::action::summary::rows(&plan.credentials, None, "");
-            crate::out!(
-                "{}",
-                match format {
-                    Format::Text => plan.to_text(),
-                    Format::Json => plan.to_json() + "\n",
-                    Format::Markdown => crate::action::dashboard::body(
-                        &rows,
-                        &plan.keys,
-                        &crate::plan::date(now),
-                        None
-                    ),
-                }
-            );
-            Ok(0)
-        }
+        Command::Init { dir } => Ok(commands::init::run(&dir)),
+        Command::Verify(args) => commands::verify::run(args).await,
+        Command::Status { run, format } => commands::status::run(&run, format).await,
         Command::Action => Ok(crate::action::run().await),
     }
 }

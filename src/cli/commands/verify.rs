@@ -1,0 +1,47 @@
+//! `verify`: the consumer canary — one real token exchange with the key a
+//! consumer reads from its secret.
+
+use crate::action::canary::{self, CanaryRequest};
+use crate::cli::{key_from_env, VerifyArgs};
+use crate::keys::Alg;
+use crate::secret::SecretString;
+
+/// Runs `verify`.
+pub async fn run(args: VerifyArgs) -> anyhow::Result<i32> {
+    let alg = match args.alg.as_deref() {
+        Some(a) => Some(Alg::from_name(a).ok_or_else(|| anyhow::anyhow!("unknown --alg {a:?}"))?),
+        None => None,
+    };
+    let key = match &args.key_file {
+        Some(path) => SecretString::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => key_from_env(&args.key_env)?,
+    };
+    let req = CanaryRequest {
+        key,
+        client_id: args.client_id,
+        audience: args.audience,
+        domain: args.domain,
+        base_url: args.base_url,
+        alg,
+    };
+    match canary::verify(&req).await {
+        Ok(r) => {
+            crate::outln!(
+                "ok: client {} obtained a token for {} (kid {}, {}, expires in {} s)",
+                r.client_id,
+                req.audience,
+                r.kid,
+                r.alg,
+                r.expires_in
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            crate::errln!("verify failed: {e}");
+            Ok(1)
+        }
+    }
+}
