@@ -40,8 +40,26 @@ pub enum WorkspaceError {
     DefaultMoved(String),
 }
 
+/// A one-file pull request: where, what, and its text.
+#[derive(Debug)]
+pub struct FileProposal<'a> {
+    /// The PR's branch.
+    pub branch: &'a str,
+    /// The file's path in the repository.
+    pub path: &'a str,
+    /// Its new content.
+    pub content: String,
+    /// The commit message.
+    pub message: &'a str,
+    /// The PR title.
+    pub title: &'a str,
+    /// The PR body.
+    pub body: &'a str,
+}
+
 /// Whether a pull request was created or updated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PullOperation {
     /// Opened by this run.
     Created,
@@ -56,6 +74,12 @@ impl PullOperation {
             PullOperation::Created => "created",
             PullOperation::Updated => "updated",
         }
+    }
+}
+
+impl std::fmt::Display for PullOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -144,32 +168,28 @@ impl Workspace {
         Ok((pull, PullOperation::Created))
     }
 
-    /// Proposes one file in a pull request: `branch` is rebuilt as one
-    /// commit on the default branch's head that writes `content` at `path`,
-    /// then the PR is opened or updated. For ledgers that hold no secret and
-    /// no lock (signing keys, connections); a credential's branch carries its
+    /// Proposes one file in a pull request: the branch is rebuilt as one
+    /// commit on the default branch's head that writes the file, then the
+    /// PR is opened or updated. For ledgers that hold no secret and no lock
+    /// (signing keys, connections); a credential's branch carries its
     /// journal and moves only by compare-and-swap (`apply::pr::publish`).
-    #[allow(clippy::too_many_arguments)]
     pub async fn propose_file<G: GitHubApi>(
         &self,
         gh: &G,
-        branch: &str,
-        path: &str,
-        content: String,
-        message: &str,
-        title: &str,
-        body: &str,
+        p: FileProposal<'_>,
     ) -> Result<(Pull, PullOperation), WorkspaceError> {
         let base = self.default_head(gh).await?;
         let change = FileChange {
-            path: path.to_owned(),
-            content: Some(content),
+            path: p.path.to_owned(),
+            content: Some(p.content),
         };
-        let commit = commit_files(gh, &self.repo, &base, message, &[change]).await?;
-        if !gh.create_branch(&self.repo, branch, &commit).await? {
-            gh.force_branch(&self.repo, branch, &commit).await?;
+        let commit = commit_files(gh, &self.repo, &base, p.message, &[change]).await?;
+        if !gh.create_branch(&self.repo, p.branch, &commit).await? {
+            gh.force_branch(&self.repo, p.branch, &commit).await?;
         }
-        Ok(self.open_or_update_pull(gh, branch, title, body).await?)
+        Ok(self
+            .open_or_update_pull(gh, p.branch, p.title, p.body)
+            .await?)
     }
 
     /// Commits `content` at `path` directly on the default branch, only as

@@ -49,7 +49,7 @@ pub fn body(rows: &[Row], keys: &KeysPlan, updated: &str, run_url: Option<&str>)
 
     let pending: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.pull.is_some() && matches!(r.state.as_str(), "in flight" | "rotate"))
+        .filter(|r| r.pull.is_some() && r.retirement_pending)
         .collect();
     b.push_str("\n### Pending retirements\n\n");
     if pending.is_empty() {
@@ -63,7 +63,7 @@ pub fn body(rows: &[Row], keys: &KeysPlan, updated: &str, run_url: Option<&str>)
             r.key
         );
     }
-    for r in rows.iter().filter(|r| r.state == "finalize") {
+    for r in rows.iter().filter(|r| r.finalize_next) {
         let _ = writeln!(
             b,
             "- [ ] `{}`: {} (runs on the next finalize)",

@@ -189,132 +189,17 @@ pub fn select(
     branch_prefix: &str,
     ledger_dir: &str,
 ) -> Selection {
-    let explicit = |mode: Mode| {
-        Selection::new(
-            mode,
-            format!("`command: {}` was given explicitly", mode.as_str()),
-        )
-    };
-    match command {
-        CommandInput::Plan => return explicit(Mode::Plan),
-        CommandInput::Rotate => {
-            let mut s = explicit(Mode::Rotate);
-            s.force = dispatch_force(payload);
-            return s;
-        }
-        CommandInput::Finalize => return explicit(Mode::Finalize),
-        CommandInput::Verify => return explicit(Mode::Verify),
-        CommandInput::Status => return explicit(Mode::Status),
-        CommandInput::Auto => {}
+    if let Some(s) = explicit(command, payload) {
+        return s;
     }
-    let is_rotation_branch = |b: &str| b.starts_with(&format!("{branch_prefix}/"));
     match event_name {
         "schedule" => Selection::new(
             Mode::Rotate,
             "scheduled run: rotate what is due and refresh rotations in flight",
         ),
-        "workflow_dispatch" => {
-            let mut s = Selection::new(
-                Mode::Rotate,
-                "manual run (workflow_dispatch): rotate what is due",
-            );
-            s.force = dispatch_force(payload);
-            if !s.force.is_empty() {
-                s.reason = format!(
-                    "manual run (workflow_dispatch): rotate what is due, and force {}",
-                    s.force.join(", ")
-                );
-            }
-            s
-        }
-        "pull_request" | "pull_request_target" => {
-            let pr = payload.pull_request.clone().unwrap_or_default();
-            let head = pr.head.as_ref().map(|h| h.branch.as_str()).unwrap_or("");
-            let action = payload.action.as_deref().unwrap_or("");
-            let mut s = if !is_rotation_branch(head) {
-                Selection::new(
-                    Mode::Plan,
-                    format!(
-                        "pull request #{} is not a rotation (its branch {head:?} does not start with \
-                         `{branch_prefix}/`): plan only",
-                        pr.number
-                    ),
-                )
-            } else {
-                match (action, pr.merged == Some(true)) {
-                    ("closed", true) => Selection::new(
-                        Mode::Finalize,
-                        format!(
-                            "rotation PR #{} was merged: finalize retires the old credentials",
-                            pr.number
-                        ),
-                    ),
-                    ("closed", false) => Selection::new(
-                        Mode::Plan,
-                        format!(
-                            "rotation PR #{} was closed without merging: nothing is retired; plan only \
-                             (the next scheduled run decides again)",
-                            pr.number
-                        ),
-                    ),
-                    ("opened" | "synchronize" | "reopened" | "ready_for_review", _) => {
-                        let mut s = Selection::new(
-                            Mode::Plan,
-                            format!(
-                                "rotation PR #{} was {action}: plan, and verify the new secret if a key \
-                                 was passed in",
-                                pr.number
-                            ),
-                        );
-                        s.canary = true;
-                        s
-                    }
-                    _ => Selection::new(
-                        Mode::Plan,
-                        format!(
-                            "pull_request activity {action:?} on rotation PR #{} needs no action: plan only",
-                            pr.number
-                        ),
-                    ),
-                }
-            };
-            s.pull = Some((pr.number, pr.html_url));
-            s
-        }
-        "push" => {
-            let default = payload
-                .repository
-                .as_ref()
-                .and_then(|r| r.default_branch.as_deref());
-            let branch = payload
-                .git_ref
-                .as_deref()
-                .and_then(|r| r.strip_prefix("refs/heads/"));
-            let touches = payload
-                .commits
-                .iter()
-                .chain(payload.head_commit.as_ref())
-                .any(|c| c.touches(ledger_dir));
-            match (branch, default) {
-                (Some(b), Some(d)) if b == d && touches => Selection::new(
-                    Mode::Finalize,
-                    format!(
-                        "push to the default branch {d} changed the ledger ({ledger_dir}): finalize"
-                    ),
-                ),
-                (Some(b), Some(d)) if b == d => Selection::new(
-                    Mode::Plan,
-                    format!("push to {d} did not change the ledger ({ledger_dir}): plan only"),
-                ),
-                _ => Selection::new(
-                    Mode::Plan,
-                    format!(
-                        "push to {} is not to the default branch: plan only",
-                        branch.unwrap_or("a non-branch ref")
-                    ),
-                ),
-            }
-        }
+        "workflow_dispatch" => dispatch(payload),
+        "pull_request" | "pull_request_target" => pull_request(payload, branch_prefix),
+        "push" => push(payload, ledger_dir),
         "" => Selection::new(
             Mode::Plan,
             "no GITHUB_EVENT_NAME (not running in Actions?): plan only",
@@ -324,6 +209,120 @@ pub fn select(
             format!(
                 "event `{other}` does not start a rotation (schedule, workflow_dispatch, pull_request \
                  and push do): plan only; set `command:` to choose explicitly"
+            ),
+        ),
+    }
+}
+
+/// An explicit `command` input wins over the event (`auto`: `None`).
+fn explicit(command: CommandInput, payload: &Payload) -> Option<Selection> {
+    let chosen = |mode: Mode| {
+        Selection::new(
+            mode,
+            format!("`command: {}` was given explicitly", mode.as_str()),
+        )
+    };
+    Some(match command {
+        CommandInput::Plan => chosen(Mode::Plan),
+        CommandInput::Rotate => {
+            let mut s = chosen(Mode::Rotate);
+            s.force = dispatch_force(payload);
+            s
+        }
+        CommandInput::Finalize => chosen(Mode::Finalize),
+        CommandInput::Verify => chosen(Mode::Verify),
+        CommandInput::Status => chosen(Mode::Status),
+        CommandInput::Auto => return None,
+    })
+}
+
+/// `workflow_dispatch`: rotate what is due, plus the entries its `force`
+/// input names.
+fn dispatch(payload: &Payload) -> Selection {
+    let mut s = Selection::new(
+        Mode::Rotate,
+        "manual run (workflow_dispatch): rotate what is due",
+    );
+    s.force = dispatch_force(payload);
+    if !s.force.is_empty() {
+        s.reason = format!(
+            "manual run (workflow_dispatch): rotate what is due, and force {}",
+            s.force.join(", ")
+        );
+    }
+    s
+}
+
+/// `pull_request`: a merged rotation PR finalizes; an opened or updated
+/// one plans and runs the canary; anything else plans.
+fn pull_request(payload: &Payload, branch_prefix: &str) -> Selection {
+    let pr = payload.pull_request.clone().unwrap_or_default();
+    let head = pr.head.as_ref().map(|h| h.branch.as_str()).unwrap_or("");
+    let action = payload.action.as_deref().unwrap_or("");
+    let n = pr.number;
+    let plan = |reason: String| Selection::new(Mode::Plan, reason);
+    let mut s = if !head.starts_with(&format!("{branch_prefix}/")) {
+        plan(format!(
+            "pull request #{n} is not a rotation (its branch {head:?} does not start with \
+             `{branch_prefix}/`): plan only"
+        ))
+    } else {
+        match (action, pr.merged == Some(true)) {
+            ("closed", true) => Selection::new(
+                Mode::Finalize,
+                format!("rotation PR #{n} was merged: finalize retires the old credentials"),
+            ),
+            ("closed", false) => plan(format!(
+                "rotation PR #{n} was closed without merging: nothing is retired; plan only \
+                 (the next scheduled run decides again)"
+            )),
+            ("opened" | "synchronize" | "reopened" | "ready_for_review", _) => {
+                let mut s = plan(format!(
+                    "rotation PR #{n} was {action}: plan, and verify the new secret if a key \
+                     was passed in"
+                ));
+                s.canary = true;
+                s
+            }
+            _ => plan(format!(
+                "pull_request activity {action:?} on rotation PR #{n} needs no action: plan only"
+            )),
+        }
+    };
+    s.pull = Some((pr.number, pr.html_url));
+    s
+}
+
+/// `push`: a push to the default branch that changed the ledger
+/// finalizes; any other push plans.
+fn push(payload: &Payload, ledger_dir: &str) -> Selection {
+    let default = payload
+        .repository
+        .as_ref()
+        .and_then(|r| r.default_branch.as_deref());
+    let branch = payload
+        .git_ref
+        .as_deref()
+        .and_then(|r| r.strip_prefix("refs/heads/"));
+    let touches = payload
+        .commits
+        .iter()
+        .chain(payload.head_commit.as_ref())
+        .any(|c| c.touches(ledger_dir));
+    match (branch, default) {
+        (Some(b), Some(d)) if b == d && touches => Selection::new(
+            Mode::Finalize,
+            format!("push to the default branch {d} changed the ledger ({ledger_dir}): finalize"),
+        ),
+        (Some(b), Some(d)) if b == d => Selection::new(
+            Mode::Plan,
+            format!("push to {d} did not change the ledger ({ledger_dir}): plan only"),
+        ),
+        _ => Selection::new(
+            Mode::Plan,
+            format!(
+                "push to {} is not to the default branch: plan only",
+                branch.unwrap_or("a non-branch ref")
             ),
         ),
     }

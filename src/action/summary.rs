@@ -33,6 +33,11 @@ pub struct Row {
     pub explanation: String,
     /// Whether a human must act (cap reached, drift, failure).
     pub needs_human: bool,
+    /// A rotation is proposed or in flight: merging its PR retires the old
+    /// credential.
+    pub retirement_pending: bool,
+    /// A merged rotation is approved: the next finalize retires.
+    pub finalize_next: bool,
 }
 
 fn date(t: time::OffsetDateTime) -> String {
@@ -92,6 +97,11 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
         entry: e.entry.clone(),
         tenant: e.tenant.clone(),
         state: e.decision.label().to_owned(),
+        retirement_pending: matches!(
+            e.decision,
+            Decision::InFlight { .. } | Decision::Rotate { .. }
+        ),
+        finalize_next: matches!(e.decision, Decision::Finalize { .. }),
         kid: c
             .and_then(|c| c.kid.as_deref())
             .map(crate::plan::short_kid)

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::github::WriteOutcome;
+use crate::workspace::PullOperation;
 
 /// A step that changed something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,8 +19,8 @@ pub struct PullRef {
     pub number: u64,
     /// Web URL.
     pub url: String,
-    /// `created` or `updated`.
-    pub operation: String,
+    /// Whether it was created or updated.
+    pub operation: PullOperation,
 }
 
 /// The result for one entry.
@@ -38,8 +39,8 @@ pub enum Outcome {
         pull: u64,
         /// PR URL.
         pull_url: String,
-        /// `created` or `updated`.
-        pull_operation: String,
+        /// Whether the PR was created or updated.
+        pull_operation: PullOperation,
         /// Whether a token exchange proved the key.
         verified: bool,
     },
@@ -95,15 +96,7 @@ impl Outcome {
                 pull_url,
                 pull_operation,
                 ..
-            } => Some((
-                *pull,
-                pull_url.as_str(),
-                if pull_operation == "created" {
-                    "created"
-                } else {
-                    "updated"
-                },
-            )),
+            } => Some((*pull, pull_url.as_str(), pull_operation.as_str())),
             Outcome::Refreshed { pull, pull_url } => Some((*pull, pull_url.as_str(), "updated")),
             Outcome::Applied { pull: Some(p), .. } => {
                 Some((p.number, p.url.as_str(), p.operation.as_str()))
@@ -206,7 +199,7 @@ impl Report {
                     format!("finalized: retired {}", retired.join(", "))
                 }
                 Outcome::Applied { summary, pull } => match pull {
-                    Some(p) => format!("{summary} (PR {}: {})", p.operation, p.url),
+                    Some(p) => format!("{summary} (PR {}: {})", p.operation.as_str(), p.url),
                     None => summary.clone(),
                 },
                 Outcome::Waiting { reason } => format!("waiting: {reason}"),

@@ -3,7 +3,7 @@
 use std::time::Duration as StdDuration;
 
 use super::pr::{self, PullOperation};
-use super::sinks::{write_sinks_observed, SecretObserver};
+use super::sinks::{write_sinks_observed, SecretObserver, Written};
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
 use crate::auth0::{Auth0Api, Credential, NewCredential};
 use crate::github::GitHubApi;
@@ -610,108 +610,153 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
             }
         ),
     );
-    let result = rotate_claimed(
-        ctx, auth0, spec, &snap, &key, &old, &claimed, resuming, steps, on_secret,
-    )
-    .await;
+    let claim = Claim {
+        snap: &snap,
+        key: &key,
+        old: &old,
+        claimed: &claimed,
+        resuming,
+    };
+    let result = rotate_claimed(ctx, auth0, spec, &claim, steps, on_secret).await;
     if let Err(e) = &result {
         release(ctx, spec, &journal, &claimed, e).await;
     }
     result
 }
 
-/// The part of [`rotate_entry`] after the claim (see its contract).
-#[allow(clippy::too_many_arguments)]
+/// What a run holds once it claimed an entry's branch.
+struct Claim<'a> {
+    snap: &'a Snapshot,
+    key: &'a PrivateKey,
+    old: &'a ObservedCredential,
+    /// The run's journal commit (the branch head it may replace).
+    claimed: &'a str,
+    /// Resuming a journaled key: a predecessor may have written sinks.
+    resuming: bool,
+}
+
+/// The part of [`rotate_entry`] after the claim (see its contract):
+/// register and prove the new credential, write the sinks, propose.
 async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     auth0: &A,
     spec: &EntrySpec,
-    snap: &Snapshot,
-    key: &PrivateKey,
-    old: &ObservedCredential,
-    claimed: &str,
-    resuming: bool,
+    claim: &Claim<'_>,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
-    let client_id = &spec.policy.client_id;
-    let kid = key.kid();
-    let cred = register(auth0, spec, ctx.now, key, steps).await?;
-    let verified = match attach_and_verify(auth0, spec, key, &old.id, &cred.id, steps).await {
-        Ok(v) => v,
-        Err(e) => {
-            // No sink has been written by this run; a resumed run's
-            // predecessor may have written them: keep the credential then.
-            if !resuming {
-                rollback(auth0, client_id, &old.id, &cred.id, steps).await;
-            }
-            return Err(e);
-        }
-    };
-    let deadline = set_deadline(auth0, spec, ctx.now, old, steps).await?;
+    let proven = register_and_prove(ctx, auth0, spec, claim, steps).await?;
+    let deadline = set_deadline(auth0, spec, ctx.now, claim.old, steps).await?;
+    let sink_lines = write_forward(ctx, spec, claim.key, &proven.cred.id, steps, on_secret).await?;
+    propose(ctx, spec, claim, &proven, deadline, &sink_lines, steps).await
+}
 
-    // From here on, forward only: a sink write whose outcome is unknown is
-    // a write that happened, so the new credential is never rolled back.
-    let written = write_sinks_observed(
+/// The new credential, attached, and whether a token exchange proved it.
+struct Proven {
+    cred: Credential,
+    verified: bool,
+}
+
+/// Registers the new credential and proves it (attach + token exchange).
+/// A failure detaches and deletes it again, unless the run resumes (a
+/// predecessor may have written it into a sink).
+async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    auth0: &A,
+    spec: &EntrySpec,
+    claim: &Claim<'_>,
+    steps: &mut Vec<Step>,
+) -> Result<Proven, ApplyError> {
+    let cred = register(auth0, spec, ctx.now, claim.key, steps).await?;
+    match attach_and_verify(auth0, spec, claim.key, &claim.old.id, &cred.id, steps).await {
+        Ok(verified) => Ok(Proven { cred, verified }),
+        Err(e) => {
+            if !claim.resuming {
+                let client_id = &spec.policy.client_id;
+                rollback(auth0, client_id, &claim.old.id, &cred.id, steps).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes every sink. From here on, forward only: a sink write whose
+/// outcome is unknown is a write that happened, so a failure is
+/// `SinksIncomplete` and the new credential is never rolled back. Returns
+/// one line per sink written.
+async fn write_forward<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    key: &PrivateKey,
+    credential_id: &str,
+    steps: &mut Vec<Step>,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<Vec<String>, ApplyError> {
+    let line = |w: &Written| format!("{} ({})", w.sink, super::report::outcome_word(w.outcome));
+    let client_id = &spec.policy.client_id;
+    let alg = spec.policy.alg;
+    let result = write_sinks_observed(
         ctx.github,
         &spec.sinks,
         key,
         client_id,
-        spec.policy.alg,
-        &cred.id,
+        alg,
+        credential_id,
         on_secret,
     )
-    .await
-    .map_err(|(written, e)| {
-        for w in &written {
-            step(
-                steps,
-                format!(
-                    "wrote {} ({})",
-                    w.sink,
-                    super::report::outcome_word(w.outcome)
-                ),
-            );
-        }
-        ApplyError::SinksIncomplete {
-            credential_id: cred.id.clone(),
-            detail: e.to_string(),
-        }
-    })?;
-    let sink_lines: Vec<String> = written
-        .iter()
-        .map(|w| format!("{} ({})", w.sink, super::report::outcome_word(w.outcome)))
-        .collect();
-    for l in &sink_lines {
+    .await;
+    let (written, error) = match result {
+        Ok(written) => (written, None),
+        Err((written, e)) => (written, Some(e)),
+    };
+    let lines: Vec<String> = written.iter().map(line).collect();
+    for l in &lines {
         step(steps, format!("wrote {l}"));
     }
+    match error {
+        None => Ok(lines),
+        Some(e) => Err(ApplyError::SinksIncomplete {
+            credential_id: credential_id.to_owned(),
+            detail: e.to_string(),
+        }),
+    }
+}
 
-    let new_ledger = proposed_ledger(spec, ctx.now, snap, &cred, &kid, old, deadline);
-    let body = pr::body(spec, &new_ledger, &sink_lines, Some(verified));
+/// Proposes the new ledger in the entry's PR, replacing the branch only
+/// while it is still at this run's journal commit.
+async fn propose<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    claim: &Claim<'_>,
+    proven: &Proven,
+    deadline: Option<time::OffsetDateTime>,
+    sink_lines: &[String],
+    steps: &mut Vec<Step>,
+) -> Result<Outcome, ApplyError> {
+    let (cred, verified) = (&proven.cred, proven.verified);
+    let kid = claim.key.kid();
+    let new_ledger = proposed_ledger(spec, ctx.now, claim.snap, cred, &kid, claim.old, deadline);
+    let body = pr::body(spec, &new_ledger, sink_lines, Some(verified));
     let (pull, op) = pr::publish(
         ctx.github,
         ctx.workspace,
         spec,
         &new_ledger,
         &body,
-        Some(claimed),
+        Some(claim.claimed),
     )
     .await?;
+    let verb = if op == PullOperation::Created {
+        "opened"
+    } else {
+        "updated"
+    };
     step(
         steps,
-        format!(
-            "{} PR #{}: {}",
-            if op == PullOperation::Created {
-                "opened"
-            } else {
-                "updated"
-            },
-            pull.number,
-            pull.html_url
-        ),
+        format!("{verb} PR #{}: {}", pull.number, pull.html_url),
     );
     Ok(Outcome::Rotated {
-        credential_id: cred.id,
+        credential_id: cred.id.clone(),
         kid,
         retiring: new_ledger
             .retiring
@@ -720,7 +765,7 @@ async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
             .collect(),
         pull: pull.number,
         pull_url: pull.html_url,
-        pull_operation: op.as_str().to_owned(),
+        pull_operation: op,
         verified,
     })
 }
@@ -807,7 +852,7 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
             .collect(),
         pull: pull.number,
         pull_url: pull.html_url,
-        pull_operation: op.as_str().to_owned(),
+        pull_operation: op,
         verified: false,
     })
 }

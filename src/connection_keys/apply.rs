@@ -17,7 +17,7 @@ use crate::auth0::{ConnectionKey, ConnectionKeysApi};
 use crate::github::GitHubApi;
 use crate::keys::{certificate_not_after, pem_blocks, RsaPublicKey};
 use crate::ledger::LEDGER_VERSION;
-use crate::workspace::Workspace;
+use crate::workspace::{FileProposal, Workspace};
 
 fn key(keys: &[ConnectionKey], f: impl Fn(&ConnectionKey) -> bool) -> Option<&ConnectionKey> {
     keys.iter().find(|k| f(k))
@@ -197,15 +197,17 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
     let (pull, op) = ws
         .propose_file(
             gh,
-            &ws.connection_branch(&p.tenant, label),
-            &connection_path(&ws.ledger_dir, &p.tenant, label),
-            ledger.render(),
-            &format!(
-                "auth0-rotate: connection {label}: IdP to trust next key {}",
-                next.kid
-            ),
-            &title,
-            &body,
+            FileProposal {
+                branch: &ws.connection_branch(&p.tenant, label),
+                path: &connection_path(&ws.ledger_dir, &p.tenant, label),
+                content: ledger.render(),
+                message: &format!(
+                    "auth0-rotate: connection {label}: IdP to trust next key {}",
+                    next.kid
+                ),
+                title: &title,
+                body: &body,
+            },
         )
         .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
@@ -217,7 +219,7 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
         pull: Some(PullRef {
             number: pull.number,
             url: pull.html_url,
-            operation: op.as_str().to_owned(),
+            operation: op,
         }),
     })
 }

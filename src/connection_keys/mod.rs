@@ -257,131 +257,207 @@ fn attention(problem: String) -> (ConnectionDecision, String) {
     )
 }
 
+/// The connection strategies whose keys Auth0 lets a tenant rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyedStrategy {
+    /// `oidc`.
+    Oidc,
+    /// `okta`.
+    Okta,
+}
+
+impl KeyedStrategy {
+    /// The strategy Auth0 names `strategy`, if its keys rotate.
+    pub fn parse(strategy: &str) -> Option<Self> {
+        match strategy {
+            "oidc" => Some(Self::Oidc),
+            "okta" => Some(Self::Okta),
+            _ => None,
+        }
+    }
+}
+
+/// A phase's verdict: decided, or left to the next phase.
+type Verdict = Option<(ConnectionDecision, String)>;
+
+/// The decision, in phases: a connection that can be planned at all, a
+/// merged PR (the IdP trusts a key), an open PR, then whether a rotation is
+/// due.
 fn decide(
     p: &ConnectionPolicy,
     o: &ConnectionObserved,
     now: OffsetDateTime,
     force: &BTreeSet<String>,
 ) -> (ConnectionDecision, String) {
+    let (conn, current, next) = match usable(p, o) {
+        Ok(keys) => keys,
+        Err(decided) => return decided,
+    };
+    decide_merged(o, conn, current, next)
+        .or_else(|| decide_in_flight(o, next))
+        .unwrap_or_else(|| decide_due(p, o, current, next, now, force))
+}
+
+type Keys<'a> = (
+    &'a ObservedConnection,
+    &'a ObservedConnectionKey,
+    &'a ObservedConnectionKey,
+);
+
+/// The connection with its current and next key; otherwise the decision:
+/// needs attention (unreadable, missing, a strategy without keys, keys
+/// missing a role) or provision (no keys yet).
+fn usable<'a>(
+    p: &ConnectionPolicy,
+    o: &'a ConnectionObserved,
+) -> Result<Keys<'a>, (ConnectionDecision, String)> {
     let conn = match &o.connection {
-        Err(e) => return attention(format!("could not read connection {}: {e}", p.key())),
+        Err(e) => {
+            return Err(attention(format!(
+                "could not read connection {}: {e}",
+                p.key()
+            )))
+        }
         Ok(None) => {
-            return attention(format!(
+            return Err(attention(format!(
                 "connection {} does not exist in tenant {}",
                 p.connection.label(),
                 p.tenant
-            ))
+            )))
         }
         Ok(Some(c)) => c,
     };
-    if !matches!(conn.strategy.as_str(), "oidc" | "okta") {
-        return attention(format!(
+    if KeyedStrategy::parse(&conn.strategy).is_none() {
+        return Err(attention(format!(
             "connection {} uses strategy `{}`; only oidc and okta connections have keys to rotate",
             conn.name, conn.strategy
-        ));
+        )));
     }
     if conn.keys.is_empty() {
-        return (
+        return Err((
             ConnectionDecision::Provision,
             format!(
                 "connection {} has no keys; rotate creates them and opens a PR to register them at the IdP",
                 conn.name
             ),
-        );
+        ));
     }
     let current = conn.keys.iter().find(|k| k.current);
     let next = conn.keys.iter().find(|k| k.next);
-    let (Some(current), Some(next)) = (current, next) else {
-        return attention(format!(
+    match (current, next) {
+        (Some(c), Some(n)) => Ok((conn, c, n)),
+        _ => Err(attention(format!(
             "connection {} does not list both a current and a next key",
             conn.name
-        ));
-    };
-
-    // 1. Merged: the IdP trusts `trusted_next`.
-    if let Some(trusted) = o.ledger.as_ref().and_then(|l| l.trusted_next.as_ref()) {
-        if let Some(reason) = &o.unapproved {
-            return attention(format!(
-                "nothing was rotated: the ledger says the IdP trusts {}, but {reason}",
-                crate::text::neutral(trusted)
-            ));
-        }
-        if *trusted == next.kid {
-            return (
-                ConnectionDecision::Rotate {
-                    next_kid: trusted.clone(),
-                },
-                format!(
-                    "the PR was merged (the IdP trusts {trusted}); finalize rotates so it becomes current"
-                ),
-            );
-        }
-        if *trusted == current.kid {
-            return (
-                ConnectionDecision::Record {
-                    current_kid: trusted.clone(),
-                },
-                format!(
-                    "{trusted} is already current; finalize records the new next key {} in the ledger",
-                    next.kid
-                ),
-            );
-        }
-        if o.pull.is_none() {
-            return attention(format!(
-                "the ledger says the IdP trusts {trusted}, which is neither the current ({}) nor the next ({}) key of {}; nothing was rotated",
-                current.kid, next.kid, conn.name
-            ));
-        }
+        ))),
     }
+}
 
-    // 2. The PR is open.
-    if let Some(pull) = &o.pull {
-        return (
-            ConnectionDecision::InFlight {
-                pull: pull.number,
-                url: pull.url.clone(),
+/// Phase 1: a ledger a merged PR wrote says the IdP trusts a key: rotate
+/// to it (finalize), or record the new next key if it is current already.
+/// A ledger no merged PR wrote, or one naming an unknown key with no PR
+/// open, needs a human.
+fn decide_merged(
+    o: &ConnectionObserved,
+    conn: &ObservedConnection,
+    current: &ObservedConnectionKey,
+    next: &ObservedConnectionKey,
+) -> Verdict {
+    let trusted = o.ledger.as_ref()?.trusted_next.as_ref()?;
+    if let Some(reason) = &o.unapproved {
+        return Some(attention(format!(
+            "nothing was rotated: the ledger says the IdP trusts {}, but {reason}",
+            crate::text::neutral(trusted)
+        )));
+    }
+    if *trusted == next.kid {
+        return Some((
+            ConnectionDecision::Rotate {
+                next_kid: trusted.clone(),
             },
             format!(
-                "PR #{} asks to register next key {} at the IdP; merge it once the IdP trusts it",
-                pull.number, next.kid
+                "the PR was merged (the IdP trusts {trusted}); finalize rotates so it becomes current"
             ),
-        );
+        ));
     }
+    if *trusted == current.kid {
+        return Some((
+            ConnectionDecision::Record {
+                current_kid: trusted.clone(),
+            },
+            format!(
+                "{trusted} is already current; finalize records the new next key {} in the ledger",
+                next.kid
+            ),
+        ));
+    }
+    o.pull.is_none().then(|| {
+        attention(format!(
+            "the ledger says the IdP trusts {trusted}, which is neither the current ({}) nor the next ({}) key of {}; nothing was rotated",
+            current.kid, next.kid, conn.name
+        ))
+    })
+}
 
+/// Phase 2: the PR is open: wait for its merge.
+fn decide_in_flight(o: &ConnectionObserved, next: &ObservedConnectionKey) -> Verdict {
+    let pull = o.pull.as_ref()?;
+    Some((
+        ConnectionDecision::InFlight {
+            pull: pull.number,
+            url: pull.url.clone(),
+        },
+        format!(
+            "PR #{} asks to register next key {} at the IdP; merge it once the IdP trusts it",
+            pull.number, next.kid
+        ),
+    ))
+}
+
+/// Phase 3: due (or forced): propose the next key in a PR; else not due.
+fn decide_due(
+    p: &ConnectionPolicy,
+    o: &ConnectionObserved,
+    current: &ObservedConnectionKey,
+    next: &ObservedConnectionKey,
+    now: OffsetDateTime,
+    force: &BTreeSet<String>,
+) -> (ConnectionDecision, String) {
     let forced = force.contains(&p.key()) || force.contains(p.connection.label());
     let since = rotated_at(o, Some(&current.kid)).unwrap_or(now);
     let due_at = since + p.rotate_every;
-    if forced || now >= due_at {
-        let reason = if now >= due_at {
-            ConnectionDue::Age {
-                age_days: (now - since).whole_days(),
-                rotate_every_days: p.rotate_every.whole_days(),
-            }
-        } else {
-            ConnectionDue::Forced
-        };
-        let why = match &reason {
-            ConnectionDue::Forced => "rotation forced".to_owned(),
-            ConnectionDue::Age {
-                age_days,
-                rotate_every_days,
-            } => format!("due: the current key is {age_days} days old (rotate_every {rotate_every_days} days)"),
-        };
+    if !forced && now < due_at {
         return (
-            ConnectionDecision::Propose {
-                next_kid: next.kid.clone(),
-                reason,
-            },
-            format!(
-                "{why}; rotate opens a PR to register next key {} at the IdP",
-                next.kid
-            ),
+            ConnectionDecision::NotDue { next_due: due_at },
+            format!("not due until {}", date(due_at)),
         );
     }
+    let reason = if now >= due_at {
+        ConnectionDue::Age {
+            age_days: (now - since).whole_days(),
+            rotate_every_days: p.rotate_every.whole_days(),
+        }
+    } else {
+        ConnectionDue::Forced
+    };
+    let why = match &reason {
+        ConnectionDue::Forced => "rotation forced".to_owned(),
+        ConnectionDue::Age {
+            age_days,
+            rotate_every_days,
+        } => format!(
+            "due: the current key is {age_days} days old (rotate_every {rotate_every_days} days)"
+        ),
+    };
     (
-        ConnectionDecision::NotDue { next_due: due_at },
-        format!("not due until {}", date(due_at)),
+        ConnectionDecision::Propose {
+            next_kid: next.kid.clone(),
+            reason,
+        },
+        format!(
+            "{why}; rotate opens a PR to register next key {} at the IdP",
+            next.kid
+        ),
     )
 }
 

@@ -110,7 +110,7 @@ async fn observe_connection_keys<A: ConnectionKeysApi>(
     let Some(c) = find_connection(a, r).await? else {
         return Ok(None);
     };
-    let keys = if matches!(c.strategy.as_str(), "oidc" | "okta") {
+    let keys = if super::KeyedStrategy::parse(&c.strategy).is_some() {
         a.list_connection_keys(&c.id)
             .await?
             .into_iter()

@@ -17,7 +17,7 @@ use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
 use crate::github::GitHubApi;
 use crate::ledger::LEDGER_VERSION;
 use crate::plan::when;
-use crate::workspace::Workspace;
+use crate::workspace::{FileProposal, Workspace};
 
 fn role(keys: &[SigningKey], f: impl Fn(&SigningKey) -> bool) -> Option<&SigningKey> {
     keys.iter().find(|k| !k.revoked && f(k))
@@ -98,7 +98,7 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     match &plan.decision {
         SigningDecision::Propose { next_kid, .. } => {
-            propose(auth0, gh, ws, p, plan, next_kid, now, steps).await
+            propose(auth0, gh, ws, p, (plan, next_kid), now, steps).await
         }
         SigningDecision::Rotate { reason } => {
             rotate_now(auth0, gh, ws, p, reason, now, steps).await
@@ -111,7 +111,12 @@ pub async fn rotate<A: SigningKeysApi, G: GitHubApi>(
                 )));
             }
             let rotated_at = current(&keys).and_then(|k| k.current_since).unwrap_or(now);
-            publish(auth0, gh, ws, p, &keys, previous_kid, rotated_at, steps).await
+            let rotated = Rotated {
+                keys: &keys,
+                old: previous_kid,
+                at: rotated_at,
+            };
+            publish(auth0, gh, ws, p, &rotated, steps).await
         }
         SigningDecision::Revoke { .. } | SigningDecision::RevokeLater { .. } => {
             finalize(auth0, gh, ws, p, plan, now, steps).await
@@ -173,20 +178,23 @@ async fn rotate_now<A: SigningKeysApi, G: GitHubApi>(
             "after rotating, Auth0 lists current {now_current:?} and previous {now_previous:?}; expected {promoted} and {old}"
         )));
     }
-    publish(auth0, gh, ws, p, &after, &old, now, steps).await
+    let rotated = Rotated {
+        keys: &after,
+        old: &old,
+        at: now,
+    };
+    publish(auth0, gh, ws, p, &rotated, steps).await
 }
 
 /// PR-first: opens (or updates) the PR carrying the next key's certificate.
 /// Changes nothing in Auth0; fails with `Changed` when the keys moved since
 /// the plan.
-#[allow(clippy::too_many_arguments)]
 async fn propose<A: SigningKeysApi, G: GitHubApi>(
     auth0: &A,
     gh: &G,
     ws: &Workspace,
     p: &SigningPolicy,
-    plan: &SigningPlan,
-    next_kid: &str,
+    (plan, next_kid): (&SigningPlan, &str),
     now: OffsetDateTime,
     steps: &mut Vec<String>,
 ) -> Result<Outcome, ApplyError> {
@@ -220,15 +228,17 @@ async fn propose<A: SigningKeysApi, G: GitHubApi>(
     let (pull, op) = ws
         .propose_file(
             gh,
-            &ws.signing_branch(&p.tenant),
-            &signing_path(&ws.ledger_dir, &p.tenant),
-            ledger.render(),
-            &format!(
-                "auth0-rotate: {} prepare signing key {} (consumers trust it before it is current)",
-                p.tenant, nxt.kid
-            ),
-            &title,
-            &body,
+            FileProposal {
+                branch: &ws.signing_branch(&p.tenant),
+                path: &signing_path(&ws.ledger_dir, &p.tenant),
+                content: ledger.render(),
+                message: &format!(
+                    "auth0-rotate: {} prepare signing key {} (consumers trust it before it is current)",
+                    p.tenant, nxt.kid
+                ),
+                title: &title,
+                body: &body,
+            },
         )
         .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
@@ -240,22 +250,27 @@ async fn propose<A: SigningKeysApi, G: GitHubApi>(
         pull: Some(PullRef {
             number: pull.number,
             url: pull.html_url,
-            operation: op.as_str().to_owned(),
+            operation: op,
         }),
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A rotation that happened: the keys after it, the previous key, when.
+struct Rotated<'a> {
+    keys: &'a [SigningKey],
+    old: &'a str,
+    at: OffsetDateTime,
+}
+
 async fn publish<A: SigningKeysApi, G: GitHubApi>(
     auth0: &A,
     gh: &G,
     ws: &Workspace,
     p: &SigningPolicy,
-    keys: &[SigningKey],
-    old: &str,
-    rotated_at: OffsetDateTime,
+    rotated: &Rotated<'_>,
     steps: &mut Vec<String>,
 ) -> Result<Outcome, ApplyError> {
+    let (keys, old, rotated_at) = (rotated.keys, rotated.old, rotated.at);
     let cur = current(keys).ok_or_else(|| ApplyError::Changed("no current signing key".into()))?;
     verify_jwks(auth0, &[cur.kid.as_str(), old], &[]).await?;
     steps.push(format!(
@@ -284,15 +299,17 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
     let (pull, op) = ws
         .propose_file(
             gh,
-            &ws.signing_branch(&p.tenant),
-            &signing_path(&ws.ledger_dir, &p.tenant),
-            ledger.render(),
-            &format!(
-                "auth0-rotate: {} signing key {} is current; revoke {old}",
-                p.tenant, cur.kid
-            ),
-            &title,
-            &body,
+            FileProposal {
+                branch: &ws.signing_branch(&p.tenant),
+                path: &signing_path(&ws.ledger_dir, &p.tenant),
+                content: ledger.render(),
+                message: &format!(
+                    "auth0-rotate: {} signing key {} is current; revoke {old}",
+                    p.tenant, cur.kid
+                ),
+                title: &title,
+                body: &body,
+            },
         )
         .await?;
     steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
@@ -305,7 +322,7 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
         pull: Some(PullRef {
             number: pull.number,
             url: pull.html_url,
-            operation: op.as_str().to_owned(),
+            operation: op,
         }),
     })
 }
