@@ -87,6 +87,25 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A key step that opened or updated `pull`: records the step
+    /// (`PR #n created: <title>`) and returns [`Outcome::Applied`].
+    pub(crate) fn proposed(
+        summary: String,
+        (pull, op): (crate::github::Pull, PullOperation),
+        title: &str,
+        steps: &mut Vec<String>,
+    ) -> Outcome {
+        steps.push(format!("PR #{} {op}: {title}", pull.number));
+        Outcome::Applied {
+            summary,
+            pull: Some(PullRef {
+                number: pull.number,
+                url: pull.html_url,
+                operation: op,
+            }),
+        }
+    }
+
     /// The PR this outcome opened, updated or refreshed: number, URL and
     /// `created`/`updated`.
     pub fn pull(&self) -> Option<(u64, &str, &str)> {

@@ -12,7 +12,7 @@ use super::{
     connection_path, ConnectionDecision, ConnectionLedger, ConnectionPlan, ConnectionPolicy,
 };
 use super::{find_connection, read_connection_ledger};
-use crate::apply::{ApplyError, Outcome, PullRef};
+use crate::apply::{ApplyError, Outcome};
 use crate::auth0::{ConnectionKey, ConnectionKeysApi};
 use crate::github::GitHubApi;
 use crate::keys::{certificate_not_after, pem_blocks, RsaPublicKey};
@@ -194,7 +194,7 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
         format!("auth0-rotate: rotate connection keys of {label}")
     };
     let body = pr_body(label, current, next, provisioned)?;
-    let (pull, op) = ws
+    let pull = ws
         .propose_file(
             gh,
             FileProposal {
@@ -210,18 +210,11 @@ pub async fn rotate<A: ConnectionKeysApi, G: GitHubApi>(
             },
         )
         .await?;
-    steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
-    Ok(Outcome::Applied {
-        summary: format!(
-            "PR asks to register next key {} of connection {label} at the IdP",
-            next.kid
-        ),
-        pull: Some(PullRef {
-            number: pull.number,
-            url: pull.html_url,
-            operation: op,
-        }),
-    })
+    let summary = format!(
+        "PR asks to register next key {} of connection {label} at the IdP",
+        next.kid
+    );
+    Ok(Outcome::proposed(summary, pull, &title, steps))
 }
 
 /// Stage 2.

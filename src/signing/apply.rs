@@ -12,7 +12,7 @@ use super::{
     signing_path, CurrentSigningKey, PendingRevoke, PreparedRotation, SigningDecision, SigningDue,
     SigningLedger, SigningPlan, SigningPolicy,
 };
-use crate::apply::{ApplyError, Outcome, PullRef};
+use crate::apply::{ApplyError, Outcome};
 use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
 use crate::github::GitHubApi;
 use crate::ledger::LEDGER_VERSION;
@@ -225,7 +225,7 @@ async fn propose<A: SigningKeysApi, G: GitHubApi>(
         p.tenant, nxt.kid
     );
     let body = super::pr::propose_body(p, cur, nxt)?;
-    let (pull, op) = ws
+    let pull = ws
         .propose_file(
             gh,
             FileProposal {
@@ -241,18 +241,11 @@ async fn propose<A: SigningKeysApi, G: GitHubApi>(
             },
         )
         .await?;
-    steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
-    Ok(Outcome::Applied {
-        summary: format!(
-            "proposed rotating to {}: the PR carries its certificate; merging it rotates",
-            nxt.kid
-        ),
-        pull: Some(PullRef {
-            number: pull.number,
-            url: pull.html_url,
-            operation: op,
-        }),
-    })
+    let summary = format!(
+        "proposed rotating to {}: the PR carries its certificate; merging it rotates",
+        nxt.kid
+    );
+    Ok(Outcome::proposed(summary, pull, &title, steps))
 }
 
 /// A rotation that happened: the keys after it, the previous key, when.
@@ -296,7 +289,7 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
         p.tenant
     );
     let body = super::pr::revoke_body(p, cur, old, &ledger)?;
-    let (pull, op) = ws
+    let pull = ws
         .propose_file(
             gh,
             FileProposal {
@@ -312,19 +305,12 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
             },
         )
         .await?;
-    steps.push(format!("PR #{} {}: {title}", pull.number, op.as_str()));
-    Ok(Outcome::Applied {
-        summary: format!(
-            "signing key rotated: {} is current; revoking {old} is proposed (safe from {})",
-            cur.kid,
-            when(rotated_at + p.revoke_after)
-        ),
-        pull: Some(PullRef {
-            number: pull.number,
-            url: pull.html_url,
-            operation: op,
-        }),
-    })
+    let summary = format!(
+        "signing key rotated: {} is current; revoking {old} is proposed (safe from {})",
+        cur.kid,
+        when(rotated_at + p.revoke_after)
+    );
+    Ok(Outcome::proposed(summary, pull, &title, steps))
 }
 
 /// Stage 2.

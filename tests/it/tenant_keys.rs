@@ -211,6 +211,26 @@ impl ResourceServer {
     }
 }
 
+/// A client-credentials access token for the API (signed by the tenant's
+/// current signing key).
+async fn access_token(http: &reqwest::Client, token_url: &str) -> String {
+    let resp: Value = http
+        .post(token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", API_CLIENT),
+            ("client_secret", API_SECRET),
+            ("audience", AUDIENCE),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    resp["access_token"].as_str().unwrap_or_default().to_owned()
+}
+
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
@@ -240,34 +260,8 @@ fn spawn_resource_server(
         let http = reqwest::Client::new();
         while !stop.load(Ordering::SeqCst) {
             let _g = gate.read().await;
-            let resp: Value = http
-                .post(&token_url)
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", API_CLIENT),
-                    ("client_secret", API_SECRET),
-                    ("audience", AUDIENCE),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = resp["access_token"].as_str().unwrap_or_default().to_owned();
-            match rs.validate(&token, clock.now()).await {
-                Ok(kid) => {
-                    tally.ok.fetch_add(1, Ordering::SeqCst);
-                    let mut kids = tally.kids.lock().unwrap();
-                    if kids.last() != Some(&kid) {
-                        kids.push(kid);
-                    }
-                }
-                Err(e) => {
-                    tally.failed.fetch_add(1, Ordering::SeqCst);
-                    tally.errors.lock().unwrap().push(e);
-                }
-            }
+            let token = access_token(&http, &token_url).await;
+            record(&tally, rs.validate(&token, clock.now()).await);
         }
         rs.fetches
     })
@@ -1026,21 +1020,7 @@ fn spawn_both(
         let http = reqwest::Client::new();
         while !stop.load(Ordering::SeqCst) {
             let _g = gate.read().await;
-            let resp: Value = http
-                .post(&token_url)
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", API_CLIENT),
-                    ("client_secret", API_SECRET),
-                    ("audience", AUDIENCE),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = resp["access_token"].as_str().unwrap_or_default().to_owned();
+            let token = access_token(&http, &token_url).await;
             record(&jwks, rs.validate(&token, clock.now()).await);
             pin.import(&github);
             record(&pinned, pin.validate(&token).map(|()| String::new()));
