@@ -10,9 +10,9 @@ use super::checks;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
-    Alg, CredentialEntry, KeySize, Location, Manifest, Tenant, UploadFormat, Verify,
+    Alg, CredentialEntry, KeySize, Location, Manifest, Sink, Tenant, UploadFormat, Verify,
 };
-use super::raw::{RawCredential, RawDefaults, RawManifest, Text};
+use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
 use serde_saphyr::Spanned;
 
@@ -161,7 +161,7 @@ fn tenants(raw: &RawManifest, diags: &mut Diags<'_>) -> BTreeMap<String, Tenant>
 }
 
 /// A value with the position it was written at (entry or defaults).
-type Located<T> = Option<(T, Location)>;
+pub(super) type Located<T> = Option<(T, Location)>;
 
 /// Parsed `defaults`; each `None` if absent or invalid (already reported).
 #[derive(Default)]
@@ -223,6 +223,20 @@ fn pick<T: Copy>(
     }
 }
 
+/// The validated settings of one credential: its own value or the default,
+/// each `None` if absent or invalid (already reported).
+struct Settings {
+    alg: Located<Alg>,
+    key_size: Located<KeySize>,
+    upload: Located<UploadFormat>,
+    rotate_every: Located<Duration>,
+    renew_before: Located<Duration>,
+    lifetime: Located<Duration>,
+    max_overlap: Located<Duration>,
+}
+
+/// Validates one credential entry, reporting every problem; returns the
+/// entry only when it has none. Phases run in diagnostic order.
 fn entry(
     raw: &RawCredential,
     entry_at: Location,
@@ -231,9 +245,42 @@ fn entry(
     sinks: &mut SinkChecker,
     diags: &mut Diags<'_>,
 ) -> Option<CredentialEntry> {
-    let mut ok = true;
     let label = format!("{}/{}", raw.tenant.value, raw.name.value);
+    let mut ok = identity(raw, tenants, diags);
+    let (settings, good) = settings(raw, defaults, diags);
+    ok &= good;
+    ok &= timing_rules(raw, entry_at, defaults, &settings, &label, diags);
+    let (verify, good) = verify(raw.verify.as_ref(), &label, diags);
+    ok &= good;
+    let out_sinks = entry_sinks(raw, &label, sinks, diags);
+    if !ok {
+        return None;
+    }
+    Some(CredentialEntry {
+        name: raw.name.value.clone(),
+        tenant: raw.tenant.value.clone(),
+        client_id: raw.client_id.value.clone(),
+        alg: settings.alg.map_or(Alg::RS256, |(a, _)| a),
+        key_size: settings.key_size.map_or(KeySize::Rsa2048, |(k, _)| k),
+        upload: settings.upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
+        rotate_every: settings.rotate_every?.0,
+        renew_before: settings.renew_before.map(|(d, _)| d),
+        lifetime: settings.lifetime.map(|(d, _)| d),
+        max_overlap: settings.max_overlap.map(|(d, _)| d),
+        verify,
+        sinks: out_sinks?,
+        location: entry_at,
+    })
+}
 
+/// Checks the credential's name (M027), tenant (M012) and client_id (M019),
+/// reporting each problem; `true` if all three are valid.
+fn identity(
+    raw: &RawCredential,
+    tenants: &BTreeMap<String, Tenant>,
+    diags: &mut Diags<'_>,
+) -> bool {
+    let mut ok = true;
     if let Err((what, hint)) = checks::name(&raw.name.value) {
         diags.push(
             codes::BAD_NAME,
@@ -243,24 +290,7 @@ fn entry(
         );
         ok = false;
     }
-    if !tenants.contains_key(&raw.tenant.value) {
-        let names: Vec<&str> = tenants.keys().map(String::as_str).collect();
-        let hint = match did_you_mean(&raw.tenant.value, &names) {
-            Some(near) => format!("did you mean `{near}`?"),
-            None if names.is_empty() => "declare the tenant under `tenants`".to_owned(),
-            None => format!(
-                "declare it under `tenants` or use one of: {}",
-                names.join(", ")
-            ),
-        };
-        diags.push(
-            codes::UNKNOWN_TENANT,
-            at(&raw.tenant),
-            format!("unknown tenant {}", show(&raw.tenant.value)),
-            hint,
-        );
-        ok = false;
-    }
+    ok &= known_tenant(&raw.tenant, tenants, diags);
     if let Err((what, hint)) = checks::client_id(&raw.client_id.value) {
         diags.push(
             codes::BAD_CLIENT_ID,
@@ -270,7 +300,37 @@ fn entry(
         );
         ok = false;
     }
+    ok
+}
 
+/// `true` if `tenant` is declared under `tenants`; else reports M012 with
+/// the nearest declared name, or all of them, as the hint.
+fn known_tenant(tenant: &Text, tenants: &BTreeMap<String, Tenant>, diags: &mut Diags<'_>) -> bool {
+    if tenants.contains_key(&tenant.value) {
+        return true;
+    }
+    let names: Vec<&str> = tenants.keys().map(String::as_str).collect();
+    let hint = match did_you_mean(&tenant.value, &names) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None if names.is_empty() => "declare the tenant under `tenants`".to_owned(),
+        None => format!(
+            "declare it under `tenants` or use one of: {}",
+            names.join(", ")
+        ),
+    };
+    diags.push(
+        codes::UNKNOWN_TENANT,
+        at(tenant),
+        format!("unknown tenant {}", show(&tenant.value)),
+        hint,
+    );
+    false
+}
+
+/// Parses alg, key_size, upload and the four durations (entry value, else
+/// default), in that order; the flag is `false` if an entry value was invalid.
+fn settings(raw: &RawCredential, defaults: &Defaults, diags: &mut Diags<'_>) -> (Settings, bool) {
+    let mut ok = true;
     let (alg, good) = pick(raw.alg.as_ref(), |t| parse_alg(t, diags), defaults.alg);
     ok &= good;
     let (key_size, good) = pick(
@@ -309,23 +369,40 @@ fn entry(
         value
     })
     .into_iter();
-    let (rotate_every, renew_before, lifetime, max_overlap) = (
-        durations.next().flatten(),
-        durations.next().flatten(),
-        durations.next().flatten(),
-        durations.next().flatten(),
-    );
+    let settings = Settings {
+        alg,
+        key_size,
+        upload,
+        rotate_every: durations.next().flatten(),
+        renew_before: durations.next().flatten(),
+        lifetime: durations.next().flatten(),
+        max_overlap: durations.next().flatten(),
+    };
+    (settings, ok)
+}
 
+/// Checks the duration rules: rotate_every is set (M004), renew_before <
+/// lifetime (M020), lifetime > rotate_every without renew_before (M021),
+/// max_overlap <= rotate_every (M022); `true` if none is broken.
+fn timing_rules(
+    raw: &RawCredential,
+    entry_at: Location,
+    defaults: &Defaults,
+    s: &Settings,
+    label: &str,
+    diags: &mut Diags<'_>,
+) -> bool {
+    let mut ok = true;
     if raw.rotate_every.is_none() && !defaults.has_rotate_every {
         diags.push(
             codes::MISSING_FIELD,
             entry_at,
-            format!("credential {} has no `rotate_every`", show(&label)),
+            format!("credential {} has no `rotate_every`", show(label)),
             "set `rotate_every` on the entry or under `defaults`, e.g. `rotate_every: 90d`",
         );
         ok = false;
     }
-    if let (Some((renew, renew_at)), Some((life, _))) = (renew_before, lifetime) {
+    if let (Some((renew, renew_at)), Some((life, _))) = (s.renew_before, s.lifetime) {
         if renew >= life {
             diags.push(
                 codes::RENEW_NOT_BEFORE_LIFETIME,
@@ -333,7 +410,7 @@ fn entry(
                 format!(
                     "renew_before `{}` of credential {} is not shorter than its lifetime `{}`: every run would rotate again",
                     duration::format(renew),
-                    show(&label),
+                    show(label),
                     duration::format(life)
                 ),
                 "make renew_before shorter than lifetime (e.g. lifetime 120d, renew_before 14d)",
@@ -341,7 +418,8 @@ fn entry(
             ok = false;
         }
     }
-    if let (Some((rotate, _)), Some((life, life_at)), None) = (rotate_every, lifetime, renew_before)
+    if let (Some((rotate, _)), Some((life, life_at)), None) =
+        (s.rotate_every, s.lifetime, s.renew_before)
     {
         if life <= rotate {
             diags.push(
@@ -350,7 +428,7 @@ fn entry(
                 format!(
                     "lifetime `{}` of credential {} is not longer than rotate_every `{}`: the credential would expire before it is rotated",
                     duration::format(life),
-                    show(&label),
+                    show(label),
                     duration::format(rotate)
                 ),
                 "make lifetime longer than rotate_every, or set renew_before to rotate ahead of expiry",
@@ -358,7 +436,7 @@ fn entry(
             ok = false;
         }
     }
-    if let (Some((rotate, _)), Some((overlap, overlap_at))) = (rotate_every, max_overlap) {
+    if let (Some((rotate, _)), Some((overlap, overlap_at))) = (s.rotate_every, s.max_overlap) {
         if overlap > rotate {
             diags.push(
                 codes::OVERLAP_TOO_LONG,
@@ -366,7 +444,7 @@ fn entry(
                 format!(
                     "max_overlap `{}` of credential {} is longer than rotate_every `{}`",
                     duration::format(overlap),
-                    show(&label),
+                    show(label),
                     duration::format(rotate)
                 ),
                 "the old key must be gone before the next rotation; make max_overlap at most rotate_every",
@@ -374,62 +452,59 @@ fn entry(
             ok = false;
         }
     }
+    ok
+}
 
-    let verify = raw.verify.as_ref().and_then(|v| {
-        if v.audience.value.trim().is_empty() {
-            diags.push(
-                codes::EMPTY_AUDIENCE,
-                at(&v.audience),
-                format!("verify.audience of credential {} is empty", show(&label)),
-                "set it to the identifier of an API the application may call, or remove `verify`",
-            );
-            ok = false;
-            None
-        } else {
-            Some(Verify {
-                audience: v.audience.value.clone(),
-            })
-        }
-    });
+/// Parses the optional `verify` block; an empty audience is reported (M026)
+/// and gives `(None, false)`.
+fn verify(raw: Option<&RawVerify>, label: &str, diags: &mut Diags<'_>) -> (Option<Verify>, bool) {
+    let Some(v) = raw else {
+        return (None, true);
+    };
+    if v.audience.value.trim().is_empty() {
+        diags.push(
+            codes::EMPTY_AUDIENCE,
+            at(&v.audience),
+            format!("verify.audience of credential {} is empty", show(label)),
+            "set it to the identifier of an API the application may call, or remove `verify`",
+        );
+        return (None, false);
+    }
+    let verify = Verify {
+        audience: v.audience.value.clone(),
+    };
+    (Some(verify), true)
+}
 
+/// Checks every sink of the credential (M025 if there is none); returns
+/// them all, or `None` if any was invalid (each problem reported).
+fn entry_sinks(
+    raw: &RawCredential,
+    label: &str,
+    sinks: &mut SinkChecker,
+    diags: &mut Diags<'_>,
+) -> Option<Vec<Sink>> {
+    let mut ok = true;
     if raw.sinks.value.is_empty() {
         diags.push(
             codes::NO_SINKS,
             Location::from_yaml(&raw.sinks.referenced),
             format!(
                 "credential {} has no sinks: the new key would be lost",
-                show(&label)
+                show(label)
             ),
             "add at least one sink, e.g. `- {kind: repo_secret, name: AUTH0_PRIVATE_KEY}`",
         );
         ok = false;
     }
-    let mut out_sinks = Vec::new();
+    let mut out = Vec::new();
     for sink in &raw.sinks.value {
-        match sinks.check(sink, &label, diags) {
-            Some(s) => out_sinks.push(s),
+        match sinks.check(sink, label, diags) {
+            Some(s) => out.push(s),
             None => ok = false,
         }
     }
-
-    if !ok {
-        return None;
-    }
-    Some(CredentialEntry {
-        name: raw.name.value.clone(),
-        tenant: raw.tenant.value.clone(),
-        client_id: raw.client_id.value.clone(),
-        alg: alg.map_or(Alg::RS256, |(a, _)| a),
-        key_size: key_size.map_or(KeySize::Rsa2048, |(k, _)| k),
-        upload: upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
-        rotate_every: rotate_every?.0,
-        renew_before: renew_before.map(|(d, _)| d),
-        lifetime: lifetime.map(|(d, _)| d),
-        max_overlap: max_overlap.map(|(d, _)| d),
-        verify,
-        sinks: out_sinks,
-        location: entry_at,
-    })
+    ok.then_some(out)
 }
 
 fn parse_alg(text: &Text, diags: &mut Diags<'_>) -> Located<Alg> {
