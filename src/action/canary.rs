@@ -45,6 +45,14 @@ pub struct CanaryReport {
     pub expires_in: i64,
 }
 
+impl CanaryError {
+    /// True when Auth0 judged the key and rejected it (as opposed to not
+    /// being reachable or not answering).
+    pub fn rejected_the_key(&self) -> bool {
+        matches!(self, CanaryError::Exchange { .. } | CanaryError::Key(_))
+    }
+}
+
 /// Why the canary failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CanaryError {
@@ -54,7 +62,28 @@ pub enum CanaryError {
     /// A required value is missing.
     #[error("{0}")]
     Missing(String),
-    /// The exchange failed.
+    /// Auth0 could not be reached (connection, TLS, timeout): nothing is
+    /// known about the key.
+    #[error("could not reach Auth0 at {url}: {source}; nothing is known about the key (check verify-base-url and verify-domain, then run again)")]
+    Unreachable {
+        /// Where the token request went.
+        url: String,
+        /// The transport failure.
+        #[source]
+        source: Box<crate::auth0::Auth0Error>,
+    },
+    /// Auth0 answered with a server error or a rate limit: the key was not
+    /// judged.
+    #[error("Auth0 could not answer at {url} ({source}); the key was not judged, run again")]
+    Unavailable {
+        /// Where the token request went.
+        url: String,
+        /// Auth0's answer.
+        #[source]
+        source: Box<crate::auth0::Auth0Error>,
+    },
+    /// Auth0 rejected the key: the secret does not hold a key Auth0 accepts
+    /// for this client.
     #[error("token exchange for {audience} as {client_id} (kid {kid}) failed: {source}")]
     Exchange {
         /// Audience.
@@ -138,11 +167,26 @@ pub async fn verify(req: &CanaryRequest) -> Result<CanaryReport, CanaryError> {
         &req.audience,
     )
     .await
-    .map_err(|source| CanaryError::Exchange {
-        audience: req.audience.clone(),
-        client_id: client_id.clone(),
-        kid: kid.clone(),
-        source: Box::new(source),
+    .map_err(|source| {
+        let url = format!("{}/oauth/token", base.trim_end_matches('/'));
+        match source.status() {
+            None if !matches!(source, crate::auth0::Auth0Error::Key(_)) => {
+                CanaryError::Unreachable {
+                    url,
+                    source: Box::new(source),
+                }
+            }
+            Some(s) if s == 429 || s >= 500 => CanaryError::Unavailable {
+                url,
+                source: Box::new(source),
+            },
+            _ => CanaryError::Exchange {
+                audience: req.audience.clone(),
+                client_id: client_id.clone(),
+                kid: kid.clone(),
+                source: Box::new(source),
+            },
+        }
     })?;
     Ok(CanaryReport {
         client_id,

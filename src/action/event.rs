@@ -167,6 +167,8 @@ pub struct Selection {
     pub canary: bool,
     /// The triggering pull request, if any.
     pub pull: Option<(u64, Option<String>)>,
+    /// Its head branch.
+    pub pull_branch: Option<String>,
 }
 
 impl Selection {
@@ -177,6 +179,7 @@ impl Selection {
             force: Vec::new(),
             canary: false,
             pull: None,
+            pull_branch: None,
         }
     }
 }
@@ -290,6 +293,7 @@ fn pull_request(payload: &Payload, branch_prefix: &str) -> Selection {
         }
     };
     s.pull = Some((pr.number, pr.html_url));
+    s.pull_branch = (!head.is_empty()).then(|| head.to_owned());
     s
 }
 

@@ -218,11 +218,20 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
             0
         }
         Err(e) => {
-            let msg = format!(
-                "{e}. The secret does not hold a key Auth0 accepts for this client; do not merge \
-                 the rotation PR until this passes"
-            );
-            fail("Canary failed", &msg);
+            let msg = if e.rejected_the_key() {
+                format!(
+                    "{e}. The secret does not hold a key Auth0 accepts for this client; do not merge \
+                     the rotation PR until this passes"
+                )
+            } else {
+                format!("{e}. Do not merge the rotation PR until this passes")
+            };
+            let title = if e.rejected_the_key() {
+                "Canary failed"
+            } else {
+                "Canary could not reach Auth0"
+            };
+            fail(title, &msg);
             rep.summary
                 .push_str(&format!("## auth0-rotate: verify\n\n❌ {msg}\n\n"));
             1
@@ -598,43 +607,87 @@ async fn update_dashboard(
     }
 }
 
+/// One pull request a run touched, for the `pull-requests` output.
+#[derive(serde::Serialize)]
+struct TouchedPull {
+    number: u64,
+    url: String,
+    branch: String,
+    operation: &'static str,
+    entries: Vec<String>,
+}
+
+/// Every PR the run opened, updated or refreshed, in report order, with
+/// the entries it carries; a finalize of a merged PR adds that PR as
+/// `closed`.
+fn touched_pulls(report: &Report, selection: &Selection) -> Vec<TouchedPull> {
+    let mut out: Vec<TouchedPull> = Vec::new();
+    for e in &report.entries {
+        let Some(p) = e.outcome.pull() else { continue };
+        match out.iter_mut().find(|t| t.number == p.number) {
+            Some(t) => t.entries.push(e.entry.clone()),
+            None => out.push(TouchedPull {
+                number: p.number,
+                url: p.url,
+                branch: p.branch,
+                operation: p.operation.as_str(),
+                entries: vec![e.entry.clone()],
+            }),
+        }
+    }
+    if out.is_empty() && selection.mode == Mode::Finalize {
+        if let Some((n, url)) = &selection.pull {
+            out.push(TouchedPull {
+                number: *n,
+                url: url.clone().unwrap_or_default(),
+                branch: selection.pull_branch.clone().unwrap_or_default(),
+                operation: "closed",
+                entries: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
 /// The step outputs: the plan of every kind as JSON, how many entries have
-/// work, what was rotated and retired, and the first PR opened, updated or
-/// (finalize of a merged PR) closed.
+/// work, what was rotated and retired, every PR the run touched
+/// (`pull-requests`) and the first of them.
 fn set_outputs(rep: &mut Reporting, plan: &RunPlan, report: &Report, selection: &Selection) {
     let mut rotated = Vec::new();
     let mut retired = Vec::new();
-    let mut pull: Option<(u64, String, &str)> = None;
     for e in &report.entries {
         match &e.outcome {
             Outcome::Rotated { .. } | Outcome::Applied { .. } => rotated.push(e.entry.clone()),
             Outcome::Finalized { retired: r } => retired.extend(r.iter().cloned()),
             _ => {}
         }
-        if let Some((n, url, op)) = e.outcome.pull() {
-            pull.get_or_insert((n, url.to_owned(), op));
-        }
     }
-    if pull.is_none() && selection.mode == Mode::Finalize {
-        if let Some((n, url)) = &selection.pull {
-            pull = Some((*n, url.clone().unwrap_or_default(), "closed"));
-        }
-    }
-    let (number, url, op) = pull.unwrap_or((0, String::new(), "none"));
+    let pulls = touched_pulls(report, selection);
+    let first = pulls.first();
     rep.outputs.extend([
         ("plan", plan.to_json()),
         ("changes", plan.changes().to_string()),
         ("rotated", rotated.join(",")),
         (
             "pull-request-number",
-            if number == 0 {
-                String::new()
-            } else {
-                number.to_string()
-            },
+            first.map(|p| p.number.to_string()).unwrap_or_default(),
         ),
-        ("pull-request-url", url),
-        ("pull-request-operation", op.to_owned()),
+        (
+            "pull-request-url",
+            first.map(|p| p.url.clone()).unwrap_or_default(),
+        ),
+        (
+            "pull-request-branch",
+            first.map(|p| p.branch.clone()).unwrap_or_default(),
+        ),
+        (
+            "pull-request-operation",
+            first.map_or("none", |p| p.operation).to_owned(),
+        ),
+        (
+            "pull-requests",
+            serde_json::to_string(&pulls).expect("pull requests serialize"),
+        ),
         ("retired", retired.join(",")),
     ]);
 }

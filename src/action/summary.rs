@@ -69,7 +69,9 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
                 }
             )
         }
-        Some(Outcome::Refreshed { pull: n, pull_url }) => {
+        Some(Outcome::Refreshed {
+            pull: n, pull_url, ..
+        }) => {
             pull = Some((*n, pull_url.clone()));
             "PR refreshed".to_owned()
         }

@@ -19,6 +19,8 @@ pub struct PullRef {
     pub number: u64,
     /// Web URL.
     pub url: String,
+    /// Its head branch.
+    pub branch: String,
     /// Whether it was created or updated.
     pub operation: PullOperation,
 }
@@ -41,6 +43,8 @@ pub enum Outcome {
         pull_url: String,
         /// Whether the PR was created or updated.
         pull_operation: PullOperation,
+        /// The PR's branch.
+        branch: String,
         /// Whether a token exchange proved the key.
         verified: bool,
     },
@@ -50,6 +54,8 @@ pub enum Outcome {
         pull: u64,
         /// PR URL.
         pull_url: String,
+        /// The PR's branch.
+        branch: String,
     },
     /// Old credentials were detached and deleted.
     Finalized {
@@ -101,25 +107,38 @@ impl Outcome {
             pull: Some(PullRef {
                 number: pull.number,
                 url: pull.html_url,
+                branch: pull.head.branch,
                 operation: op,
             }),
         }
     }
 
-    /// The PR this outcome opened, updated or refreshed: number, URL and
-    /// `created`/`updated`.
-    pub fn pull(&self) -> Option<(u64, &str, &str)> {
+    /// The PR this outcome opened, updated or refreshed.
+    pub fn pull(&self) -> Option<PullRef> {
         match self {
             Outcome::Rotated {
                 pull,
                 pull_url,
                 pull_operation,
+                branch,
                 ..
-            } => Some((*pull, pull_url.as_str(), pull_operation.as_str())),
-            Outcome::Refreshed { pull, pull_url } => Some((*pull, pull_url.as_str(), "updated")),
-            Outcome::Applied { pull: Some(p), .. } => {
-                Some((p.number, p.url.as_str(), p.operation.as_str()))
-            }
+            } => Some(PullRef {
+                number: *pull,
+                url: pull_url.clone(),
+                branch: branch.clone(),
+                operation: *pull_operation,
+            }),
+            Outcome::Refreshed {
+                pull,
+                pull_url,
+                branch,
+            } => Some(PullRef {
+                number: *pull,
+                url: pull_url.clone(),
+                branch: branch.clone(),
+                operation: PullOperation::Updated,
+            }),
+            Outcome::Applied { pull, .. } => pull.clone(),
             _ => None,
         }
     }

@@ -766,6 +766,7 @@ async fn propose<A, G: GitHubApi>(
         pull: pull.number,
         pull_url: pull.html_url,
         pull_operation: op,
+        branch: pull.head.branch,
         verified,
     })
 }
@@ -792,6 +793,7 @@ pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
     Ok(Outcome::Refreshed {
         pull: pull.number,
         pull_url: pull.html_url,
+        branch: pull.head.branch,
     })
 }
 
@@ -853,6 +855,7 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
         pull: pull.number,
         pull_url: pull.html_url,
         pull_operation: op,
+        branch: pull.head.branch,
         verified: false,
     })
 }

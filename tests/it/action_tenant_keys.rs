@@ -86,11 +86,58 @@ async fn a_keys_only_manifest_fills_every_output() {
         .output("pull-request-url")
         .ends_with(&format!("/pull/{}", pull.number)));
     assert_eq!(run.output("pull-request-operation"), "created");
+    assert_eq!(
+        run.output("pull-request-branch"),
+        "auth0-rotate/demo/signing-keys"
+    );
     assert_eq!(run.output("rotated"), "demo/signing-keys");
     assert_eq!(run.output("changes"), "1");
     assert!(
         run.summary.contains("### Tenant signing keys"),
         "{}",
         run.summary
+    );
+}
+
+/// Issue 10: `pull-requests` lists every PR a run touched, the key PR next
+/// to the credential's, each with its branch and entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_requests_lists_every_pr_of_the_run() {
+    let manifest = demo::MANIFEST.replace(
+        "    domain: acme-demo.eu.auth0.com\n",
+        "    domain: acme-demo.eu.auth0.com\n    signing_keys:\n      rotate_every: 30d\n      jwks_cache_ttl: 10m\n      revoke_after: 1d\n",
+    );
+    let fx = Fixture::seeded_ago(&manifest, time::Duration::days(1)).await;
+    let run = fx
+        .run(
+            "schedule",
+            json!({}),
+            &[("force", "billing-worker,demo/signing-keys")],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let pulls: serde_json::Value = serde_json::from_str(run.output("pull-requests")).unwrap();
+    let list = pulls.as_array().unwrap_or_else(|| panic!("{pulls}"));
+    assert_eq!(list.len(), 2, "{pulls}");
+    let by_branch = |b: &str| {
+        list.iter()
+            .find(|p| p["branch"] == b)
+            .unwrap_or_else(|| panic!("no PR from {b}: {pulls}"))
+    };
+    let cred = by_branch("auth0-rotate/demo/billing-worker");
+    assert_eq!(cred["entries"], json!(["demo/billing-worker"]));
+    assert_eq!(cred["operation"], "created");
+    let key = by_branch("auth0-rotate/demo/signing-keys");
+    assert_eq!(key["entries"], json!(["demo/signing-keys"]));
+    for p in list {
+        let n = p["number"].as_u64().unwrap();
+        assert!(
+            p["url"].as_str().unwrap().ends_with(&format!("/pull/{n}")),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        run.output("pull-request-number"),
+        list[0]["number"].to_string()
     );
 }

@@ -131,3 +131,42 @@ async fn verify_fails_on_a_key_auth0_does_not_accept() {
     assert!(run.summary.contains("✅ verified"));
     fx.emu.stop().await;
 }
+
+/// Issue 10: a canary that cannot reach Auth0 says so, names the URL and
+/// the inputs to check, and does not claim the key was rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_tells_an_unreachable_auth0_from_a_rejected_key() {
+    let fx = Fixture::new(demo::MANIFEST).await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let key = fx.secret(demo::SECRET);
+    let run = fx
+        .run(
+            "workflow_dispatch",
+            json!({}),
+            &[
+                ("command", "verify"),
+                ("verify-private-key", key.as_str()),
+                ("verify-client-id", demo::CLIENT_ID),
+                ("verify-audience", demo::AUDIENCE),
+                ("verify-domain", demo::DOMAIN),
+                ("verify-base-url", url.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let errors = run.commands("error");
+    let line = errors
+        .iter()
+        .find(|l| l.starts_with("::error title=Canary could not reach Auth0::"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        line.contains(&format!("could not reach Auth0 at {url}/oauth/token")),
+        "{line}"
+    );
+    assert!(line.contains("verify-base-url"), "{line}");
+    assert!(!line.contains("does not hold a key"), "{line}");
+    fx.emu.stop().await;
+}

@@ -15,7 +15,10 @@ use auth0_rotate::emulator::faults::{FaultKind, FaultRule};
 use auth0_rotate::plan::PlanOptions;
 use time::{Duration, OffsetDateTime};
 
-const TIMEOUT: StdDuration = StdDuration::from_millis(400);
+/// The clients' deadline in the fault runs. Long enough that a loaded
+/// machine (the other tests of the binary run alongside) does not time out
+/// a request the emulator answers; the `timeout` fault holds past it.
+const TIMEOUT: StdDuration = StdDuration::from_millis(1500);
 
 fn kinds() -> Vec<(&'static str, FaultKind)> {
     vec![
@@ -31,7 +34,7 @@ fn kinds() -> Vec<(&'static str, FaultKind)> {
         (
             "timeout",
             FaultKind::Timeout {
-                hold_ms: 1200,
+                hold_ms: 2500,
                 apply: false,
             },
         ),
