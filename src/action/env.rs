@@ -43,7 +43,9 @@ pub const OUTPUTS: &[&str] = &[
     "rotated",
     "pull-request-number",
     "pull-request-url",
+    "pull-request-branch",
     "pull-request-operation",
+    "pull-requests",
     "retired",
     "dashboard-issue-number",
 ];
@@ -150,6 +152,8 @@ pub struct GitHubContext {
     pub actions: bool,
     /// `RUNNER_DEBUG == "1"`.
     pub debug: bool,
+    /// `AUTH0_ROTATE_LOG`: the tool's own log filter, if set.
+    pub log_filter: Option<String>,
 }
 
 impl GitHubContext {
@@ -318,6 +322,7 @@ impl ActionEnv {
             run_id: r.var("GITHUB_RUN_ID"),
             actions: r.var("GITHUB_ACTIONS").as_deref() == Some("true"),
             debug: r.var("RUNNER_DEBUG").as_deref() == Some("1"),
+            log_filter: r.var("AUTH0_ROTATE_LOG"),
         };
         let declared: Vec<String> = INPUTS.iter().map(|n| input_var(n)).collect();
         let unknown_inputs = map
@@ -336,7 +341,8 @@ impl ActionEnv {
         }
     }
 
-    /// Reads the process environment (only `INPUT_*`, `GITHUB_*`, `RUNNER_*`).
+    /// Reads the process environment (only `INPUT_*`, `GITHUB_*`, `RUNNER_*`
+    /// and the tool's log filter `AUTH0_ROTATE_LOG`).
     #[expect(
         clippy::disallowed_methods,
         reason = "the action's one read of the environment"
@@ -345,7 +351,10 @@ impl ActionEnv {
         let map: BTreeMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| {
-                k.starts_with("INPUT_") || k.starts_with("GITHUB_") || k.starts_with("RUNNER_")
+                k.starts_with("INPUT_")
+                    || k.starts_with("GITHUB_")
+                    || k.starts_with("RUNNER_")
+                    || k == "AUTH0_ROTATE_LOG"
             })
             .collect();
         Self::from_map(&map)

@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod env;
 pub mod event;
 pub mod init;
+pub mod log;
 pub mod mask;
 pub mod outputs;
 pub mod summary;
@@ -60,8 +61,12 @@ fn fail(title: &str, message: impl AsRef<str>) {
 /// Runs the action from the process environment; returns the exit code.
 pub async fn run() -> i32 {
     match ActionEnv::from_process() {
-        Ok(env) => run_with(env, crate::clock::wall()).await,
+        Ok(env) => {
+            log::init(env.github.debug, env.github.log_filter.as_deref());
+            run_with(env, crate::clock::wall()).await
+        }
         Err(errors) => {
+            log::init(false, None);
             for e in errors {
                 fail("Invalid input", e.to_string());
             }

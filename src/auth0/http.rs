@@ -175,6 +175,7 @@ impl HttpAuth0 {
                 Err(e) => return Err(transport(operation, &e, self.deadline)),
             };
             let status = resp.status().as_u16();
+            tracing::debug!(operation, status, attempt, "Auth0 answered");
             let reset = reset_after(resp.headers());
             let bytes = resp
                 .bytes()

@@ -160,6 +160,12 @@ impl OctocrabGitHub {
                     })
                 }
             };
+            tracing::debug!(
+                operation,
+                status = status.as_u16(),
+                attempt,
+                "GitHub answered"
+            );
             let value: Value = if text.trim().is_empty() {
                 Value::Null
             } else {

@@ -272,3 +272,41 @@ async fn dry_run_and_invalid_input_and_manifest_errors() {
     );
     fx.emu.stop().await;
 }
+
+/// Issue 10: the action logs the runner's way: no ANSI colours, no
+/// timestamp of its own, and with `RUNNER_DEBUG=1` its debug events as
+/// `::debug::` commands (none without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_runner_native() {
+    let fx = Fixture::new(demo::MANIFEST).await;
+    let debug = fx
+        .run_env(
+            "schedule",
+            json!({}),
+            &[("command", "plan")],
+            &[("RUNNER_DEBUG", "1")],
+        )
+        .await;
+    assert_eq!(debug.code, 0, "{}", debug.stdout);
+    let lines = debug.commands("debug");
+    assert!(
+        !lines.is_empty(),
+        "debug events as ::debug:: lines: {}",
+        debug.stdout
+    );
+    let quiet = fx
+        .run_env("schedule", json!({}), &[("command", "plan")], &[])
+        .await;
+    assert!(quiet.commands("debug").is_empty(), "{}", quiet.stdout);
+    for run in [&debug, &quiet] {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(!all.contains('\u{1b}'), "no ANSI escapes: {all}");
+        let stamped = all.lines().find(|l| {
+            l.len() > 20
+                && l.as_bytes()[4] == b'-'
+                && l.as_bytes()[10] == b'T'
+                && l[..4].bytes().all(|b| b.is_ascii_digit())
+        });
+        assert_eq!(stamped, None, "no line starts with a timestamp");
+    }
+}

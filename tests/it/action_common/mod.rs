@@ -181,6 +181,19 @@ impl Fixture {
     /// Runs `auth0-rotate action` for `event` with `payload` and `with`
     /// inputs (plus the demo credentials unless overridden).
     pub async fn run(&self, event: &str, payload: serde_json::Value, with: &[(&str, &str)]) -> Run {
+        self.run_env(event, payload, with, &[("AUTH0_ROTATE_LOG", "debug")])
+            .await
+    }
+
+    /// Like [`Fixture::run`], with `env` instead of the default
+    /// `AUTH0_ROTATE_LOG=debug` (e.g. `RUNNER_DEBUG=1`).
+    pub async fn run_env(
+        &self,
+        event: &str,
+        payload: serde_json::Value,
+        with: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Run {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let dir = self.files.path().join(format!("run{n}"));
@@ -228,8 +241,10 @@ impl Fixture {
             .env("GITHUB_WORKSPACE", self.workspace.path())
             .env("GITHUB_RUN_ID", "4242")
             .env("GITHUB_REF", "refs/heads/main")
-            .env("RUNNER_OS", "Linux")
-            .env("AUTH0_ROTATE_LOG", "debug");
+            .env("RUNNER_OS", "Linux");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         for (k, v) in &inputs {
             cmd.env(input_var(k), v);
         }
