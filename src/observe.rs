@@ -252,3 +252,28 @@ async fn branch_proposal<G: GitHubApi>(
 fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
+
+/// Why a ledger on the default branch that approves something (a
+/// rotation, a revoke, a key the IdP trusts) is not believed: it must be
+/// exactly what the latest merged PR from `branch` proposed at `path` —
+/// anyone with write access can commit a ledger to the default branch;
+/// only a merged PR states that its reviewers agreed. `None`: it is.
+pub async fn unapproved_ledger<G: GitHubApi, L: PartialEq>(
+    gh: &G,
+    ws: &Workspace,
+    (branch, path): (&str, &str),
+    ledger: &L,
+    parse: impl Fn(&str, &str) -> Result<L, LedgerError>,
+) -> Result<Option<String>, ObserveError> {
+    let Some((number, head)) = ws.latest_merged(gh, branch).await? else {
+        return Ok(Some(format!(
+            "no merged pull request from {branch} wrote it"
+        )));
+    };
+    let proposed = match gh.file(&ws.repo, path, &head).await? {
+        Some(text) => Some(parse(path, &text)?),
+        None => None,
+    };
+    Ok((proposed.as_ref() != Some(ledger))
+        .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
+}

@@ -394,16 +394,23 @@ impl crate::run::Observer for ActionObserver<'_> {
 
     fn entry_done(&self, key: &str, decision: &str, explanation: &str, report: &EntryReport) {
         // Every secret of this entry was masked above; now its log.
-        cmd(commands::group(&format!("{key} — {decision}")));
-        say(format!("plan: {explanation}"));
+        entry_group(key, decision, explanation, Some(report));
+    }
+}
+
+/// One entry's log group: its plan, and what the run did if it acted.
+fn entry_group(key: &str, decision: &str, explanation: &str, report: Option<&EntryReport>) {
+    cmd(commands::group(&format!("{key} — {decision}")));
+    say(format!("plan: {explanation}"));
+    if let Some(report) = report {
         let one = Report {
             entries: vec![report.clone()],
         };
         for line in one.to_text().lines() {
             say(line);
         }
-        cmd(commands::endgroup());
     }
+    cmd(commands::endgroup());
 }
 
 /// Opens the session: settings from the inputs, the manifest (every
@@ -484,9 +491,7 @@ async fn plan_and_apply(
         None => {
             let plan = session.plan_run(now, options).await?;
             for e in plan.entries() {
-                cmd(commands::group(&format!("{} — {}", e.key, e.decision)));
-                say(format!("plan: {}", e.explanation));
-                cmd(commands::endgroup());
+                entry_group(&e.key, &e.decision, &e.explanation, None);
             }
             Ok((plan, Report::default()))
         }

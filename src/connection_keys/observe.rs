@@ -9,7 +9,7 @@ use super::{
 use crate::auth0::ConnectionKeysApi;
 use crate::github::GitHubApi;
 use crate::manifest::ConnectionRef;
-use crate::observe::ObserveError;
+use crate::observe::{unapproved_ledger, ObserveError};
 use crate::workspace::Workspace;
 
 /// Reads a connection's ledger at `git_ref`.
@@ -69,7 +69,9 @@ pub async fn observe_connection<A: ConnectionKeysApi, G: GitHubApi>(
         });
     let unapproved = match &ledger {
         Some(l) if l.trusted_next.is_some() => {
-            connection_unapproved(gh, ws, &p.tenant, label, l).await?
+            let branch = ws.connection_branch(&p.tenant, label);
+            let path = connection_path(&ws.ledger_dir, &p.tenant, label);
+            unapproved_ledger(gh, ws, (&branch, &path), l, ConnectionLedger::parse).await?
         }
         _ => None,
     };
@@ -79,28 +81,6 @@ pub async fn observe_connection<A: ConnectionKeysApi, G: GitHubApi>(
         pull,
         unapproved,
     })
-}
-
-/// Why a connection ledger that says the IdP trusts a key is not believed:
-/// it must be exactly what the latest merged PR of the connection's branch
-/// proposed (anyone with write access can commit a ledger to the default
-/// branch; only a merged PR states that the IdP was told).
-async fn connection_unapproved<G: GitHubApi>(
-    gh: &G,
-    ws: &Workspace,
-    tenant: &str,
-    label: &str,
-    ledger: &ConnectionLedger,
-) -> Result<Option<String>, ObserveError> {
-    let branch = ws.connection_branch(tenant, label);
-    let Some((number, head)) = ws.latest_merged(gh, &branch).await? else {
-        return Ok(Some(format!(
-            "no merged pull request from {branch} wrote it"
-        )));
-    };
-    let proposed = read_connection_ledger(gh, ws, tenant, label, &head).await?;
-    Ok((proposed.as_ref() != Some(ledger))
-        .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
 }
 
 async fn observe_connection_keys<A: ConnectionKeysApi>(

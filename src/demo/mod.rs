@@ -67,6 +67,14 @@ credentials:
         value: kid
 "#;
 
+/// One run of `stage` at the current instant, as a user's command would.
+async fn run_now(session: &Session, stage: Stage) -> anyhow::Result<crate::apply::Report> {
+    let (_, report) = session
+        .run(stage, crate::clock::wall(), &PlanOptions::default(), &())
+        .await?;
+    Ok(report)
+}
+
 /// What [`seed`] created.
 #[derive(Debug, Clone)]
 pub struct Seeded {
@@ -266,14 +274,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
     let plan = session.plan_run(now, &PlanOptions::default()).await?;
     let _ = writeln!(log, "\n$ auth0-rotate plan\n{}", plan.to_text());
 
-    let (_, report) = session
-        .run(
-            Stage::Rotate,
-            crate::clock::wall(),
-            &PlanOptions::default(),
-            &(),
-        )
-        .await?;
+    let report = run_now(&session, Stage::Rotate).await?;
     let _ = writeln!(log, "$ auth0-rotate rotate\n{}", report.to_text());
     let pull_url = report.entries.iter().find_map(|e| match &e.outcome {
         crate::apply::Outcome::Rotated { pull_url, .. } => Some(pull_url.clone()),
@@ -290,14 +291,7 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         .client(DOMAIN, CLIENT_ID)
         .map(|c| c.credentials.len())
         .unwrap_or(0);
-    let (_, again) = session
-        .run(
-            Stage::Rotate,
-            crate::clock::wall(),
-            &PlanOptions::default(),
-            &(),
-        )
-        .await?;
+    let again = run_now(&session, Stage::Rotate).await?;
     let count_after = emu
         .emulator
         .auth0
@@ -322,23 +316,9 @@ pub async fn scenario(emu: &RunningEmulator, exchanges: u64) -> anyhow::Result<O
         let _ = writeln!(log, "merged PR #{} ({})\n", pull.number, pull.title);
     }
 
-    let (_, fin) = session
-        .run(
-            Stage::Finalize,
-            crate::clock::wall(),
-            &PlanOptions::default(),
-            &(),
-        )
-        .await?;
+    let fin = run_now(&session, Stage::Finalize).await?;
     let _ = writeln!(log, "$ auth0-rotate finalize\n{}", fin.to_text());
-    let (_, fin2) = session
-        .run(
-            Stage::Finalize,
-            crate::clock::wall(),
-            &PlanOptions::default(),
-            &(),
-        )
-        .await?;
+    let fin2 = run_now(&session, Stage::Finalize).await?;
     let _ = writeln!(
         log,
         "$ auth0-rotate finalize   # again: a no-op\n{}",

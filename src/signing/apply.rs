@@ -14,10 +14,10 @@ use super::{
 };
 use crate::apply::{ApplyError, Outcome};
 use crate::auth0::{Auth0Error, SigningKey, SigningKeysApi};
-use crate::github::GitHubApi;
+use crate::github::{GitHubApi, Pull};
 use crate::ledger::LEDGER_VERSION;
 use crate::plan::when;
-use crate::workspace::{FileProposal, Workspace};
+use crate::workspace::{FileProposal, PullOperation, Workspace};
 
 fn role(keys: &[SigningKey], f: impl Fn(&SigningKey) -> bool) -> Option<&SigningKey> {
     keys.iter().find(|k| !k.revoked && f(k))
@@ -225,27 +225,37 @@ async fn propose<A: SigningKeysApi, G: GitHubApi>(
         p.tenant, nxt.kid
     );
     let body = super::pr::propose_body(p, cur, nxt)?;
-    let pull = ws
-        .propose_file(
-            gh,
-            FileProposal {
-                branch: &ws.signing_branch(&p.tenant),
-                path: &signing_path(&ws.ledger_dir, &p.tenant),
-                content: ledger.render(),
-                message: &format!(
-                    "auth0-rotate: {} prepare signing key {} (consumers trust it before it is current)",
-                    p.tenant, nxt.kid
-                ),
-                title: &title,
-                body: &body,
-            },
-        )
-        .await?;
+    let message = format!(
+        "auth0-rotate: {} prepare signing key {} (consumers trust it before it is current)",
+        p.tenant, nxt.kid
+    );
+    let pull = propose_ledger(gh, ws, p, &ledger, &message, &title, &body).await?;
     let summary = format!(
         "proposed rotating to {}: the PR carries its certificate; merging it rotates",
         nxt.kid
     );
     Ok(Outcome::proposed(summary, pull, &title, steps))
+}
+
+/// Opens or updates the tenant's signing-key PR proposing `ledger`.
+async fn propose_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    p: &SigningPolicy,
+    ledger: &SigningLedger,
+    message: &str,
+    title: &str,
+    body: &str,
+) -> Result<(Pull, PullOperation), ApplyError> {
+    let proposal = FileProposal {
+        branch: &ws.signing_branch(&p.tenant),
+        path: &signing_path(&ws.ledger_dir, &p.tenant),
+        content: ledger.render(),
+        message,
+        title,
+        body,
+    };
+    Ok(ws.propose_file(gh, proposal).await?)
 }
 
 /// A rotation that happened: the keys after it, the previous key, when.
@@ -289,22 +299,11 @@ async fn publish<A: SigningKeysApi, G: GitHubApi>(
         p.tenant
     );
     let body = super::pr::revoke_body(p, cur, old, &ledger)?;
-    let pull = ws
-        .propose_file(
-            gh,
-            FileProposal {
-                branch: &ws.signing_branch(&p.tenant),
-                path: &signing_path(&ws.ledger_dir, &p.tenant),
-                content: ledger.render(),
-                message: &format!(
-                    "auth0-rotate: {} signing key {} is current; revoke {old}",
-                    p.tenant, cur.kid
-                ),
-                title: &title,
-                body: &body,
-            },
-        )
-        .await?;
+    let message = format!(
+        "auth0-rotate: {} signing key {} is current; revoke {old}",
+        p.tenant, cur.kid
+    );
+    let pull = propose_ledger(gh, ws, p, &ledger, &message, &title, &body).await?;
     let summary = format!(
         "signing key rotated: {} is current; revoking {old} is proposed (safe from {})",
         cur.kid,

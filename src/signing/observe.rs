@@ -6,7 +6,7 @@ use super::{
 };
 use crate::auth0::SigningKeysApi;
 use crate::github::GitHubApi;
-use crate::observe::ObserveError;
+use crate::observe::{unapproved_ledger, ObserveError};
 use crate::workspace::Workspace;
 
 /// Reads a tenant's signing-key ledger at `git_ref`.
@@ -62,7 +62,9 @@ pub async fn observe_signing<A: SigningKeysApi, G: GitHubApi>(
         });
     let unapproved = match &ledger {
         Some(l) if l.revoke.is_some() || l.prepare.is_some() => {
-            signing_unapproved(gh, ws, &p.tenant, l).await?
+            let branch = ws.signing_branch(&p.tenant);
+            let path = signing_path(&ws.ledger_dir, &p.tenant);
+            unapproved_ledger(gh, ws, (&branch, &path), l, SigningLedger::parse).await?
         }
         _ => None,
     };
@@ -72,25 +74,4 @@ pub async fn observe_signing<A: SigningKeysApi, G: GitHubApi>(
         pull,
         unapproved,
     })
-}
-
-/// Why a signing-key ledger that approves a rotation or a revoke is not
-/// believed: it must be exactly what the latest merged PR of the tenant's
-/// branch proposed (anyone with write access can commit a ledger to the
-/// default branch; only a merged PR states that consumers are ready).
-async fn signing_unapproved<G: GitHubApi>(
-    gh: &G,
-    ws: &Workspace,
-    tenant: &str,
-    ledger: &SigningLedger,
-) -> Result<Option<String>, ObserveError> {
-    let branch = ws.signing_branch(tenant);
-    let Some((number, head)) = ws.latest_merged(gh, &branch).await? else {
-        return Ok(Some(format!(
-            "no merged pull request from {branch} wrote it"
-        )));
-    };
-    let proposed = read_signing_ledger(gh, ws, tenant, &head).await?;
-    Ok((proposed.as_ref() != Some(ledger))
-        .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
 }

@@ -995,6 +995,51 @@ impl Pinned {
     }
 }
 
+/// Both consumers of [`spawn_both`], their tallies, and the gate that keeps
+/// the test's clock jumps out of their iterations.
+struct Probes {
+    gate: Arc<RwLock<()>>,
+    stop: Arc<AtomicBool>,
+    jwks: Arc<Tally>,
+    pinned: Arc<Tally>,
+    handle: tokio::task::JoinHandle<Pinned>,
+}
+
+impl Probes {
+    /// Starts them; the pinned consumer trusts the current key of `keys`.
+    fn start(emu: &RunningEmulator, keys: &[auth0_rotate::auth0::SigningKey]) -> Self {
+        let (gate, stop) = (Arc::new(RwLock::new(())), Arc::new(AtomicBool::new(false)));
+        let (jwks, pinned) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
+        let handle = spawn_both(
+            emu,
+            &current_cert(keys),
+            gate.clone(),
+            stop.clone(),
+            jwks.clone(),
+            pinned.clone(),
+        );
+        Self {
+            gate,
+            stop,
+            jwks,
+            pinned,
+            handle,
+        }
+    }
+
+    /// Moves the emulator's clock between two of their iterations.
+    async fn advance(&self, clock: &auth0_rotate::emulator::clock::Clock, by: Duration) {
+        let _w = self.gate.write().await;
+        clock.advance(by);
+    }
+
+    /// Stops them; returns the pinned consumer.
+    async fn stop(self) -> Pinned {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.await.unwrap()
+    }
+}
+
 /// A JWKS-caching resource server and a certificate-pinned consumer,
 /// validating the same tokens until `stop`; returns the pinned consumer.
 fn spawn_both(
@@ -1061,23 +1106,12 @@ async fn pr_first_rotation_tells_pinned_consumers_before_the_key_changes() {
     let s = keys_session(&emu, &dir, SIGNING_PR_FIRST).await;
     let clock = emu.emulator.clock.clone();
     let keys = mgmt(&emu).list_signing_keys().await.unwrap();
-    let (gate, stop) = (Arc::new(RwLock::new(())), Arc::new(AtomicBool::new(false)));
-    let (jwks, pinned) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
-    let probe = spawn_both(
-        &emu,
-        &current_cert(&keys),
-        gate.clone(),
-        stop.clone(),
-        jwks.clone(),
-        pinned.clone(),
-    );
+    let probes = Probes::start(&emu, &keys);
+    let (jwks, pinned) = (probes.jwks.clone(), probes.pinned.clone());
     wait_for(&jwks, 200).await;
     let old = keys.iter().find(|k| k.current).unwrap().kid.clone();
     let promoted = keys.iter().find(|k| k.next).unwrap().kid.clone();
-    {
-        let _w = gate.write().await;
-        clock.advance(Duration::days(31));
-    }
+    probes.advance(&clock, Duration::days(31)).await;
     let options = PlanOptions::default();
 
     // Due: a PR proposes the next key; Auth0 does not change.
@@ -1158,10 +1192,9 @@ async fn pr_first_rotation_tells_pinned_consumers_before_the_key_changes() {
         .github
         .merge_pull_with(OWNER, REPO, revoke_pr.number, MergeMethod::Merge)
         .unwrap();
-    {
-        let _w = gate.write().await;
-        clock.advance(Duration::days(1) + Duration::minutes(1));
-    }
+    probes
+        .advance(&clock, Duration::days(1) + Duration::minutes(1))
+        .await;
     let (plan, report) = s
         .run(Stage::Rotate, clock.now(), &options, &())
         .await
@@ -1173,8 +1206,7 @@ async fn pr_first_rotation_tells_pinned_consumers_before_the_key_changes() {
     assert_eq!(report.exit_code(), 0, "{}", report.to_text());
     let before = jwks.ok.load(Ordering::SeqCst) + jwks.failed.load(Ordering::SeqCst);
     wait_for(&jwks, (before + 200).max(1000)).await;
-    stop.store(true, Ordering::SeqCst);
-    let pin = probe.await.unwrap();
+    let pin = probes.stop().await;
 
     let revoked = mgmt(&emu).list_signing_keys().await.unwrap();
     assert!(revoked.iter().any(|k| k.kid == old && k.revoked));
@@ -1206,20 +1238,9 @@ async fn the_immediate_flow_breaks_a_pinned_consumer_until_the_merge() {
     let s = keys_session(&emu, &dir, SIGNING).await;
     let clock = emu.emulator.clock.clone();
     let keys = mgmt(&emu).list_signing_keys().await.unwrap();
-    let (gate, stop) = (Arc::new(RwLock::new(())), Arc::new(AtomicBool::new(false)));
-    let (jwks, pinned) = (Arc::new(Tally::default()), Arc::new(Tally::default()));
-    let probe = spawn_both(
-        &emu,
-        &current_cert(&keys),
-        gate.clone(),
-        stop.clone(),
-        jwks.clone(),
-        pinned.clone(),
-    );
-    {
-        let _w = gate.write().await;
-        clock.advance(Duration::days(31));
-    }
+    let probes = Probes::start(&emu, &keys);
+    let (jwks, pinned) = (probes.jwks.clone(), probes.pinned.clone());
+    probes.advance(&clock, Duration::days(31)).await;
     let (plan, _) = s
         .run(Stage::Rotate, clock.now(), &PlanOptions::default(), &())
         .await
@@ -1229,8 +1250,7 @@ async fn the_immediate_flow_breaks_a_pinned_consumer_until_the_merge() {
         SigningDecision::Rotate { .. }
     ));
     wait_for(&jwks, 200).await;
-    stop.store(true, Ordering::SeqCst);
-    probe.await.unwrap();
+    probes.stop().await;
     assert_eq!(
         jwks.failed.load(Ordering::SeqCst),
         0,
