@@ -13,7 +13,7 @@ use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
 use crate::observe::{observe_entry, ObserveError};
-use crate::plan::{self, Plan, PlanOptions};
+use crate::plan::{self, Attention, Decision, EntryPlan, Plan, PlanOptions};
 use crate::secret::SecretString;
 use crate::workspace::Workspace;
 
@@ -134,6 +134,79 @@ pub enum SessionError {
     /// The age identity or recipients are invalid.
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+impl SessionError {
+    /// The GitHub failure that stopped the run, if GitHub stopped it (at
+    /// the start or while observing).
+    pub fn github(&self) -> Option<&GitHubError> {
+        match self {
+            SessionError::GitHub(e) | SessionError::Observe(ObserveError::GitHub(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// When a URL could not be reached, what follows the message: the
+    /// setting to check, as an edge calls it in `names`.
+    pub fn hint(&self, names: &UrlSettings) -> Option<String> {
+        if self
+            .github()
+            .and_then(GitHubError::unreachable_url)
+            .is_some()
+        {
+            Some(names.github_hint())
+        } else if matches!(self, SessionError::Auth0(e) if e.unreachable_url().is_some()) {
+            Some(names.auth0_hint())
+        } else {
+            None
+        }
+    }
+
+    /// The message an edge prints: when a URL could not be reached,
+    /// followed by the setting to check.
+    pub fn explain(&self, names: &UrlSettings) -> String {
+        format!("{self}{}", self.hint(names).unwrap_or_default())
+    }
+}
+
+/// What an edge calls the settings that point the tool at GitHub and at
+/// Auth0, so that a message about a URL that could not be reached names the
+/// one to change. The library knows the URLs; only the edges know their
+/// inputs and options.
+#[derive(Debug, Clone, Copy)]
+pub struct UrlSettings {
+    /// The GitHub API URL's setting, e.g. `github-api-url`.
+    pub github: &'static str,
+    /// The setting of a tenant's Auth0 base URL, e.g. `auth0-base-url
+    /// (TENANT=URL)`.
+    pub auth0: &'static str,
+}
+
+impl UrlSettings {
+    /// What follows a GitHub URL that could not be reached.
+    pub fn github_hint(&self) -> String {
+        format!(" — check {}", self.github)
+    }
+
+    /// What follows an Auth0 URL that could not be reached.
+    pub fn auth0_hint(&self) -> String {
+        format!(
+            " — check {} or the tenant's domain/base_url in the manifest",
+            self.auth0
+        )
+    }
+}
+
+/// A credential entry whose client could not be read in Auth0: the plan is
+/// incomplete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// True when Auth0 could not be reached or did not answer in time (not
+    /// when it answered with an error).
+    pub unreachable: bool,
+    /// The entry, why, and where: the setting to check when Auth0 could not
+    /// be reached, the Management API's URL when it answered with an error.
+    pub message: String,
 }
 
 /// An opened run.
@@ -284,6 +357,36 @@ impl Session {
     /// [`check_names`]); an unknown name is an error, like `only`.
     pub fn check_force(&self, force: &[String]) -> Result<(), SessionError> {
         check_names(&self.manifest, force, "force")
+    }
+
+    /// Every credential entry of `plan` whose client could not be read,
+    /// explained with the settings an edge calls `names`.
+    pub fn unreadable(&self, plan: &Plan, names: &UrlSettings) -> Vec<Unreadable> {
+        plan.entries
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.decision,
+                    Decision::NeedsAttention {
+                        problem: Attention::ObserveFailed { .. }
+                    }
+                )
+            })
+            .map(|e| self.unreadable_entry(e, names))
+            .collect()
+    }
+
+    fn unreadable_entry(&self, e: &EntryPlan, names: &UrlSettings) -> Unreadable {
+        let unreachable = Auth0Error::says_unreachable(&e.explanation);
+        let hint = match self.auth0.get(&e.tenant) {
+            _ if unreachable => names.auth0_hint(),
+            Some(a) => format!(" (Management API at {})", a.api_url()),
+            None => String::new(),
+        };
+        Unreadable {
+            unreachable,
+            message: format!("{}: {}{hint}", e.key(), e.explanation),
+        }
     }
 
     /// Observes every selected entry and plans at `now`.

@@ -18,6 +18,7 @@ pub mod log;
 pub mod mask;
 pub mod outputs;
 pub mod summary;
+pub mod workflows;
 
 use time::OffsetDateTime;
 
@@ -28,7 +29,7 @@ use crate::manifest::ManifestErrors;
 use crate::plan::{Plan, PlanOptions};
 use crate::run::{RunPlan, Stage};
 use crate::secret::SecretBytes;
-use crate::session::{Management, Session, SessionError, Settings};
+use crate::session::{Management, Session, SessionError, Settings, Unreadable, UrlSettings};
 use commands::Annotation;
 use env::ActionEnv;
 use event::{Mode, Selection};
@@ -40,6 +41,13 @@ const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(45 * 60);
 
 /// Warn when the current credential expires within this many days.
 const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// The inputs that point the action at GitHub and at Auth0, named in every
+/// message about a URL that could not be reached.
+const URL_INPUTS: UrlSettings = UrlSettings {
+    github: "github-api-url",
+    auth0: "auth0-base-url (TENANT=URL)",
+};
 
 /// Prints text: every line that could start a workflow command is defused.
 fn say(line: impl AsRef<str>) {
@@ -223,14 +231,7 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
             0
         }
         Err(e) => {
-            let msg = if e.rejected_the_key() {
-                format!(
-                    "{e}. The secret does not hold a key Auth0 accepts for this client; do not merge \
-                     the rotation PR until this passes"
-                )
-            } else {
-                format!("{e}. Do not merge the rotation PR until this passes")
-            };
+            let msg = canary_failure(&e);
             let title = if e.rejected_the_key() {
                 "Canary failed"
             } else {
@@ -241,6 +242,24 @@ async fn canary_step(env: &ActionEnv, rep: &mut Reporting, required: bool) -> i3
                 .push_str(&format!("## auth0-rotate: verify\n\n❌ {msg}\n\n"));
             1
         }
+    }
+}
+
+/// The canary's failure as the action reports it: an Auth0 that could not
+/// be reached is named once, with the inputs to check.
+fn canary_failure(e: &canary::CanaryError) -> String {
+    match e {
+        canary::CanaryError::Unreachable { source, .. } if source.unreachable_url().is_some() => {
+            format!(
+                "{source}; nothing is known about the key — check verify-base-url and verify-domain, \
+                 then run again. Do not merge the rotation PR until this passes"
+            )
+        }
+        e if e.rejected_the_key() => format!(
+            "{e}. The secret does not hold a key Auth0 accepts for this client; do not merge \
+             the rotation PR until this passes"
+        ),
+        e => format!("{e}. Do not merge the rotation PR until this passes"),
     }
 }
 
@@ -443,9 +462,22 @@ async fn open_session(env: &ActionEnv) -> Result<Session, i32> {
             Err(1)
         }
         Err(e) => {
-            fail("auth0-rotate cannot start", e.to_string());
+            fail(
+                stop_title(&e, "auth0-rotate cannot start"),
+                e.explain(&URL_INPUTS),
+            );
             Err(1)
         }
+    }
+}
+
+/// The title of a run that stopped on `e`: that GitHub could not be reached
+/// or read, or `otherwise`.
+fn stop_title(e: &SessionError, otherwise: &'static str) -> &'static str {
+    match e.github() {
+        Some(g) if g.unreachable_url().is_some() => "Cannot reach GitHub",
+        Some(_) => "Cannot read GitHub",
+        None => otherwise,
     }
 }
 
@@ -499,10 +531,10 @@ async fn plan_and_apply(
 }
 
 /// Annotates failures and entries that need a human; returns the exit
-/// code. Rotate and finalize fail when any entry needs a human; a plan
-/// fails when Auth0 or GitHub could not be read (it is incomplete), and
-/// warns about everything else.
-fn annotate_results(plan: &RunPlan, report: &Report, mode: Mode) -> i32 {
+/// code. Every mode fails when Auth0 could not be read for an entry (the
+/// plan is incomplete); rotate and finalize also fail when any entry needs
+/// a human; a plan warns about everything else.
+fn annotate_results(plan: &RunPlan, unreadable: &[Unreadable], report: &Report, mode: Mode) -> i32 {
     let mut code = 0;
     for e in &report.entries {
         if let Outcome::Failed { error } = &e.outcome {
@@ -510,9 +542,19 @@ fn annotate_results(plan: &RunPlan, report: &Report, mode: Mode) -> i32 {
             code = 1;
         }
     }
-    for e in plan.entries().iter().filter(|e| e.needs_attention) {
+    for u in unreadable {
+        let title = if u.unreachable {
+            "Cannot reach Auth0"
+        } else {
+            "Cannot read Auth0"
+        };
+        fail(title, &u.message);
+        code = 1;
+    }
+    let attention = plan.entries().into_iter().filter(|e| e.needs_attention);
+    for e in attention.filter(|e| !e.unreadable) {
         let a = Annotation::titled(format!("{} needs attention", e.key));
-        if matches!(mode, Mode::Rotate | Mode::Finalize) || e.unreadable {
+        if matches!(mode, Mode::Rotate | Mode::Finalize) {
             cmd(commands::error(&a, &e.explanation));
             code = 1;
         } else {
@@ -550,12 +592,13 @@ async fn manage(
         match plan_and_apply(&session, selection.mode, act, &options, masker, now).await {
             Ok(r) => r,
             Err(e) => {
-                fail("Planning failed", e.to_string());
+                fail(stop_title(&e, "Planning failed"), e.explain(&URL_INPUTS));
                 return 1;
             }
         };
     expiry_warnings(&plan.credentials, now);
-    let code = annotate_results(&plan, &report, selection.mode);
+    let unreadable = session.unreadable(&plan.credentials, &URL_INPUTS);
+    let code = annotate_results(&plan, &unreadable, &report, selection.mode);
     set_outputs(rep, &plan, &report, selection);
 
     let default_action = match (selection.mode, i.dry_run) {

@@ -19,7 +19,28 @@ pub enum Auth0Error {
         /// Seconds until the rate limit resets, from `x-ratelimit-reset` on a 429.
         retry_after: Option<u64>,
     },
-    /// The request did not complete (connection, timeout, TLS).
+    /// Auth0 could not be reached: the connection, the DNS lookup or the TLS
+    /// handshake failed, so the request never got to it.
+    #[error("could not reach Auth0 at {url}: {}", crate::text::neutral(cause))]
+    Unreachable {
+        /// What was attempted.
+        operation: String,
+        /// The request URL, without its query.
+        url: String,
+        /// The innermost cause, e.g. `connection refused`.
+        cause: String,
+    },
+    /// The request did not complete within its total deadline.
+    #[error("Auth0 {operation}: timed out after {secs} s talking to {url}")]
+    Timeout {
+        /// What was attempted.
+        operation: String,
+        /// The request URL, without its query.
+        url: String,
+        /// The deadline.
+        secs: u64,
+    },
+    /// The request did not complete (a connection dropped mid-answer).
     #[error("Auth0 {operation}: request failed: {}", crate::text::neutral(detail))]
     Transport {
         /// What was attempted.
@@ -49,28 +70,61 @@ fn code_suffix(code: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// A transport failure, saying where and, for a timeout, after how long:
-/// "timed out after 30 s talking to https://tenant.auth0.com/api/v2/clients".
+/// A transport failure, saying where, why and, for a timeout, after how
+/// long: "timed out after 30 s talking to
+/// https://tenant.auth0.com/api/v2/clients", "could not reach Auth0 at
+/// https://tenant.auth0.com/oauth/token: connection refused".
 pub(crate) fn transport(operation: &str, e: &reqwest::Error, deadline: Duration) -> Auth0Error {
-    let url = e
-        .url()
-        .map(|u| {
-            let mut u = u.clone();
-            u.set_query(None);
-            u.to_string()
-        })
-        .unwrap_or_else(|| "Auth0".into());
-    let detail = if e.is_timeout() {
-        format!("timed out after {} s talking to {url}", deadline.as_secs())
+    let operation = operation.to_owned();
+    let url = e.url().map(message_url).unwrap_or_else(|| "Auth0".into());
+    if e.is_timeout() {
+        Auth0Error::Timeout {
+            operation,
+            url,
+            secs: deadline.as_secs(),
+        }
     } else if e.is_connect() {
-        format!("could not connect to {url}: {e}")
+        Auth0Error::Unreachable {
+            operation,
+            url,
+            cause: root_cause(e),
+        }
     } else {
-        e.to_string()
-    };
-    Auth0Error::Transport {
-        operation: operation.into(),
-        detail,
+        Auth0Error::Transport {
+            operation,
+            detail: format!("{} (talking to {url})", root_cause(e)),
+        }
     }
+}
+
+/// A request URL as messages show it: without its query (or any user name
+/// and password), its segments decoded and the whole neutralised.
+pub(super) fn message_url(u: &reqwest::Url) -> String {
+    let mut u = u.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    crate::text::neutral(&percent_encoding::percent_decode_str(u.as_str()).decode_utf8_lossy())
+}
+
+/// The innermost cause of `e`, starting in lowercase and without the OS
+/// error number: `connection refused`.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let innermost = std::iter::successors(Some(e), |e| e.source())
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let text = innermost
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl Auth0Error {
@@ -89,8 +143,31 @@ impl Auth0Error {
 
     /// True when retrying later may succeed (429, 5xx, transport).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Auth0Error::Transport { .. })
-            || self.status().is_some_and(|s| s == 429 || s >= 500)
+        matches!(
+            self,
+            Auth0Error::Transport { .. }
+                | Auth0Error::Unreachable { .. }
+                | Auth0Error::Timeout { .. }
+        ) || self.status().is_some_and(|s| s == 429 || s >= 500)
+    }
+
+    /// The URL Auth0 could not be reached at (a connection, DNS or TLS
+    /// failure, or no answer within the deadline): the edge turns it into
+    /// the setting to check.
+    pub fn unreachable_url(&self) -> Option<&str> {
+        match self {
+            Auth0Error::Unreachable { url, .. } | Auth0Error::Timeout { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// True when `message` — an [`Auth0Error`] kept only as text, as a
+    /// plan keeps why a client could not be read — says Auth0 could not be
+    /// reached or did not answer in time (the messages of
+    /// [`Auth0Error::Unreachable`] and [`Auth0Error::Timeout`]).
+    pub fn says_unreachable(message: &str) -> bool {
+        message.contains("could not reach Auth0 at ")
+            || (message.contains(": timed out after ") && message.contains(" s talking to "))
     }
 }
 
@@ -110,5 +187,64 @@ pub(crate) fn clip(message: &str) -> String {
 impl fmt::Display for crate::auth0::types::NewCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "credential {:?} ({})", self.name, self.alg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth0::http::api_error;
+
+    fn url(text: &str) -> reqwest::Url {
+        reqwest::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_url_in_a_message_has_no_query_and_no_user_info() {
+        let u = url("https://bot:s3cret@acme.eu.auth0.com/api/v2/clients/a%2Db?fields=x#f");
+        assert_eq!(
+            message_url(&u),
+            "https://acme.eu.auth0.com/api/v2/clients/a-b"
+        );
+    }
+
+    #[test]
+    fn the_text_of_unreachable_and_timeout_errors_says_so_and_no_other_does() {
+        let unreachable = Auth0Error::Unreachable {
+            operation: "POST /oauth/token".into(),
+            url: "http://127.0.0.1:9/oauth/token".into(),
+            cause: "connection refused".into(),
+        };
+        let timeout = Auth0Error::Timeout {
+            operation: "GET /clients/{id}".into(),
+            url: "http://127.0.0.1:9/api/v2/clients/x".into(),
+            secs: 30,
+        };
+        for e in [&unreachable, &timeout] {
+            let read = format!("could not read client x in Auth0: {e}");
+            assert!(Auth0Error::says_unreachable(&read), "{read}");
+            assert!(e.unreachable_url().is_some() && e.is_transient());
+        }
+        let others = [
+            api_error("GET /clients/{id}", 500, br#"{"message":"boom"}"#, None),
+            Auth0Error::Transport {
+                operation: "POST /clients/{id}/credentials".into(),
+                detail: "connection reset by peer (talking to http://x/)".into(),
+            },
+            Auth0Error::Decode {
+                operation: "GET /clients/{id}".into(),
+                detail: "expected value".into(),
+            },
+        ];
+        for e in &others {
+            assert!(!Auth0Error::says_unreachable(&e.to_string()), "{e}");
+            assert!(e.unreachable_url().is_none());
+        }
+    }
+
+    #[test]
+    fn the_root_cause_is_the_innermost_error_in_lowercase_without_the_os_number() {
+        let io = std::io::Error::other("Connection refused (os error 111)");
+        assert_eq!(root_cause(&io), "connection refused");
     }
 }

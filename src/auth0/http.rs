@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use super::error::{clip, transport};
+use super::error::{clip, message_url, transport};
 use super::token::{self, ClientAuth};
 use super::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
 use crate::keys::{Alg, PrivateKey};
@@ -100,6 +100,14 @@ impl HttpAuth0 {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The Management API's URL as messages show it (without any user name
+    /// and password of the base URL).
+    pub fn api_url(&self) -> String {
+        reqwest::Url::parse(&format!("{}/api/v2", self.base))
+            .map(|u| message_url(&u))
+            .unwrap_or_else(|_| "the tenant's base URL (not a valid URL)".into())
     }
 
     /// The total deadline of one request.

@@ -4,6 +4,7 @@ use base64::Engine;
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use super::error::no_answer;
 use super::{GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome};
 use crate::secret::SecretString;
 
@@ -15,7 +16,7 @@ pub struct OctocrabGitHub {
     client: octocrab::Octocrab,
     /// Total deadline of one request: connect, headers and the whole body.
     deadline: Duration,
-    /// The API base URL, for messages.
+    /// The API base URL, for messages (see [`OctocrabGitHub::url`]).
     base: String,
 }
 
@@ -105,6 +106,24 @@ impl OctocrabGitHub {
         })
     }
 
+    /// `path` under the API base as messages show it: without its query
+    /// (or any user name and password in the base), its segments decoded
+    /// and the whole neutralised.
+    fn url(&self, path: &str) -> String {
+        let full = format!("{}{path}", self.base);
+        let shown = match reqwest::Url::parse(&full) {
+            Ok(mut u) => {
+                u.set_query(None);
+                u.set_fragment(None);
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(_) => full.split(['?', '#']).next().unwrap_or_default().to_owned(),
+        };
+        crate::text::neutral(&percent_encoding::percent_decode_str(&shown).decode_utf8_lossy())
+    }
+
     /// One attempt: the request and its whole body within the deadline.
     async fn attempt(
         &self,
@@ -130,7 +149,7 @@ impl OctocrabGitHub {
             .await
             .map_err(|_| GitHubError::Timeout {
                 operation: operation.into(),
-                url: format!("{}{path}", self.base),
+                url: self.url(path),
                 secs: self.deadline.as_secs(),
             })
     }
@@ -153,12 +172,7 @@ impl OctocrabGitHub {
                     tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
                     continue;
                 }
-                Err(e) => {
-                    return Err(GitHubError::Transport {
-                        operation: operation.into(),
-                        detail: format!("{e} (talking to {})", self.base),
-                    })
-                }
+                Err(e) => return Err(no_answer(operation, &self.url(path), &e)),
             };
             tracing::debug!(
                 operation,
@@ -205,7 +219,7 @@ impl OctocrabGitHub {
         if status.is_success() {
             Ok((status, value))
         } else {
-            Err(api_error(operation, status, &value))
+            Err(api_error(operation, &self.url(path), status, &value))
         }
     }
 }
@@ -231,7 +245,7 @@ fn rate_limit_wait(h: &http::HeaderMap, status: StatusCode) -> Option<Duration> 
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))
 }
 
-fn api_error(operation: &str, status: StatusCode, body: &Value) -> GitHubError {
+fn api_error(operation: &str, url: &str, status: StatusCode, body: &Value) -> GitHubError {
     let mut message = body["message"]
         .as_str()
         .unwrap_or("(no message)")
@@ -263,6 +277,7 @@ fn api_error(operation: &str, status: StatusCode, body: &Value) -> GitHubError {
     }
     GitHubError::Api {
         operation: operation.into(),
+        url: url.into(),
         status: status.as_u16(),
         message,
     }
@@ -345,12 +360,11 @@ impl GitHubApi for OctocrabGitHub {
             return Ok(WriteOutcome::Updated);
         }
         if status != StatusCode::NOT_FOUND {
-            return Err(api_error(op, status, &v));
+            return Err(api_error(op, &self.url(&item), status, &v));
         }
         let op = "POST variable";
-        let (status, v) = self
-            .send(Verb::Post, &store_path(store, "variables"), Some(&body), op)
-            .await?;
+        let list = store_path(store, "variables");
+        let (status, v) = self.send(Verb::Post, &list, Some(&body), op).await?;
         if status.is_success() {
             return Ok(WriteOutcome::Created);
         }
@@ -360,7 +374,7 @@ impl GitHubApi for OctocrabGitHub {
                 .await?;
             return Ok(WriteOutcome::Updated);
         }
-        Err(api_error(op, status, &v))
+        Err(api_error(op, &self.url(&list), status, &v))
     }
 
     async fn delete_variable(&self, store: &Store, name: &str) -> Result<bool, GitHubError> {
@@ -373,7 +387,7 @@ impl GitHubApi for OctocrabGitHub {
         if status == StatusCode::NOT_FOUND {
             return Ok(false);
         }
-        Err(api_error(op, status, &v))
+        Err(api_error(op, &self.url(&item), status, &v))
     }
 
     async fn branch_sha(&self, repo: &Repo, branch: &str) -> Result<Option<String>, GitHubError> {
@@ -384,7 +398,7 @@ impl GitHubApi for OctocrabGitHub {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(api_error(op, status, &v));
+            return Err(api_error(op, &self.url(&path), status, &v));
         }
         field(&v, &["object", "sha"], op).map(Some)
     }
@@ -407,7 +421,7 @@ impl GitHubApi for OctocrabGitHub {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(api_error(op, status, &v));
+            return Err(api_error(op, &self.url(&url), status, &v));
         }
         let b64: String = field(&v, &["content"], op)?.split_whitespace().collect();
         let bytes = base64::engine::general_purpose::STANDARD
@@ -514,7 +528,7 @@ impl GitHubApi for OctocrabGitHub {
         {
             return Ok(false);
         }
-        Err(api_error(op, status, &v))
+        Err(api_error(op, &self.url(&path), status, &v))
     }
 
     async fn fast_forward_branch(
@@ -533,7 +547,7 @@ impl GitHubApi for OctocrabGitHub {
         if status == StatusCode::UNPROCESSABLE_ENTITY {
             return Ok(false);
         }
-        Err(api_error(op, status, &v))
+        Err(api_error(op, &self.url(&path), status, &v))
     }
 
     async fn force_branch(&self, repo: &Repo, branch: &str, sha: &str) -> Result<(), GitHubError> {
@@ -742,8 +756,28 @@ impl GitHubApi for OctocrabGitHub {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(api_error(op, status, &v));
+            return Err(api_error(op, &self.url(&path), status, &v));
         }
         Ok(Some(field(&v, &["status"], op)? == "completed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_in_a_message_has_no_query_no_user_info_and_readable_segments() {
+        let token = SecretString::from("ghs_token");
+        let gh = OctocrabGitHub::new("https://bot:s3cret@ghe.example/api/v3/", &token).unwrap();
+        let path = format!(
+            "{}/contents/{}?ref=main",
+            repo_path(&Repo::parse("acme/infra").unwrap()),
+            branch_path(".github/auth0-rotation.ledger/demo/billing-worker.yml")
+        );
+        assert_eq!(
+            gh.url(&path),
+            "https://ghe.example/api/v3/repos/acme/infra/contents/.github/auth0-rotation.ledger/demo/billing-worker.yml"
+        );
     }
 }

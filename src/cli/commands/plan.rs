@@ -1,14 +1,17 @@
 //! `plan`: what is due and why, for every kind (exit 0 nothing to do, 2
 //! changes pending, 1 Auth0 or GitHub unreadable).
 
+use super::{explained, open, report_unreadable};
 use crate::cli::{options, Format, RunArgs};
-use crate::session::Session;
 
 /// Runs `plan`.
 pub async fn run(args: &RunArgs, format: Format, force: &[String]) -> anyhow::Result<i32> {
-    let session = Session::open(&args.settings()?).await?;
+    let session = open(args).await?;
     session.check_force(force)?;
-    let plan = session.plan_run(args.now(), &options(force)).await?;
+    let plan = session
+        .plan_run(args.now(), &options(force))
+        .await
+        .map_err(explained)?;
     crate::out!(
         "{}",
         match format {
@@ -17,5 +20,6 @@ pub async fn run(args: &RunArgs, format: Format, force: &[String]) -> anyhow::Re
             Format::Markdown => plan.to_markdown(),
         }
     );
+    report_unreadable(&session, &plan.credentials);
     Ok(plan.exit_code())
 }

@@ -1,15 +1,18 @@
 //! `status`: every managed credential and key, as text, JSON or the
 //! dashboard's Markdown (exit 0).
 
+use super::{explained, open};
 use crate::cli::{Format, RunArgs};
 use crate::plan::PlanOptions;
-use crate::session::Session;
 
 /// Runs `status`.
 pub async fn run(args: &RunArgs, format: Format) -> anyhow::Result<i32> {
-    let session = Session::open(&args.settings()?).await?;
+    let session = open(args).await?;
     let now = args.now();
-    let plan = session.plan_run(now, &PlanOptions::default()).await?;
+    let plan = session
+        .plan_run(now, &PlanOptions::default())
+        .await
+        .map_err(explained)?;
     let text = match format {
         Format::Text => plan.to_text(),
         Format::Json => plan.to_json() + "\n",

@@ -40,8 +40,21 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         Err(e) => {
-            crate::errln!("verify failed: {e}");
+            crate::errln!("verify failed: {}", failure(&e));
             Ok(1)
         }
+    }
+}
+
+/// The canary's failure as the CLI reports it: an Auth0 that could not be
+/// reached is named once, with the options to check.
+fn failure(e: &canary::CanaryError) -> String {
+    match e {
+        canary::CanaryError::Unreachable { source, .. } if source.unreachable_url().is_some() => {
+            format!(
+                "{source}; nothing is known about the key — check --base-url and --domain, then run again"
+            )
+        }
+        e => e.to_string(),
     }
 }
