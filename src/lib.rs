@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
+pub mod release;
 pub mod resolve;
 pub mod run;
 pub mod secret;

@@ -79,12 +79,10 @@ pub enum Command {
         #[arg(long, default_value_t = 9)]
         samples: usize,
     },
-    /// Scaffold a commented manifest and the workflows (refuses to overwrite).
-    Init {
-        /// Repository root.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-    },
+    /// Scaffold a commented manifest and the workflows rendered for it, the
+    /// action pinned by commit (refuses to overwrite; an existing manifest is
+    /// read, not replaced).
+    Init(InitArgs),
     /// Consumer canary: one real token exchange with a key from a secret.
     Verify(VerifyArgs),
     /// Every managed credential: age, expiry, next due, PRs in flight (exit 0).
@@ -96,6 +94,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Steps of the release workflow (.github/workflows/release.yml), run with
+    /// the binary of the image it has just published.
+    #[command(subcommand)]
+    Release(commands::release::ReleaseCommand),
     /// Run as the GitHub Action (the container's entrypoint; reads INPUT_* and GITHUB_*).
     #[command(hide = true)]
     Action,
@@ -105,6 +107,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         exchanges: u64,
     },
+}
+
+/// `init`: where, and which release the workflows pin.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Repository root.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The release commit the workflows pin the action to (40 hex digits):
+    /// the release notes' `uses:` line names it.
+    #[arg(long)]
+    pub action_sha: String,
+    /// The release tag written beside the SHA (default: this binary's version).
+    #[arg(long)]
+    pub action_version: Option<String>,
+    /// The action's repository.
+    #[arg(long, default_value = crate::action::workflows::ACTION_REPO)]
+    pub action_repo: String,
+    /// Rewrite the workflows for the manifest as it is now (never the manifest).
+    #[arg(long)]
+    pub refresh_workflows: bool,
 }
 
 /// `verify`: which client, API and tenant, and where the key is.
@@ -320,9 +343,10 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
             crate::out!("{}", crate::bench::run(samples).await?);
             Ok(0)
         }
-        Command::Init { dir } => Ok(commands::init::run(&dir)),
+        Command::Init(args) => Ok(commands::init::run(&args)),
         Command::Verify(args) => commands::verify::run(args).await,
         Command::Status { run, format } => commands::status::run(&run, format).await,
+        Command::Release(command) => Ok(commands::release::run(&command)),
         Command::Action => Ok(crate::action::run().await),
     }
 }

