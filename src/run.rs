@@ -12,9 +12,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::apply::{self, Context, EntryReport, Report};
+use crate::auth0::Auth0Error;
 use crate::plan::{Attention, Decision, Plan, PlanOptions};
 use crate::secret::SecretBytes;
-use crate::session::{Session, SessionError};
+use crate::session::{Session, SessionError, Unreadable, UrlSettings};
 use std::collections::BTreeSet;
 
 use crate::tenant_keys::{KeyPolicies, KeysContext, KeysPlan};
@@ -105,7 +106,7 @@ impl RunPlan {
                 S::Rotate { .. } | S::Propose { .. } | S::Publish { .. } | S::Revoke { .. }
             ),
             needs_attention: matches!(p.decision, S::NeedsAttention { .. }),
-            unreadable: false,
+            unreadable: p.unreadable,
         }));
         out.extend(self.keys.connections.iter().map(|p| PlannedEntry {
             key: p.key(),
@@ -113,7 +114,7 @@ impl RunPlan {
             explanation: p.explanation.clone(),
             work: p.has_changes() && !matches!(p.decision, C::NeedsAttention { .. }),
             needs_attention: matches!(p.decision, C::NeedsAttention { .. }),
-            unreadable: false,
+            unreadable: p.unreadable,
         }));
         out
     }
@@ -141,7 +142,7 @@ impl RunPlan {
     /// Exit code of `plan`: 0 nothing to do, 2 changes pending, 1 when
     /// Auth0 or GitHub could not be read for some entry.
     pub fn exit_code(&self) -> i32 {
-        if self.credentials.observe_failed() {
+        if self.entries().iter().any(|e| e.unreadable) {
             1
         } else if self.has_changes() {
             2
@@ -177,6 +178,30 @@ impl RunPlan {
 }
 
 impl Session {
+    /// Every entry of `plan`, of any kind, whose state could not be read
+    /// in Auth0, explained with the settings an edge calls `names`.
+    pub fn unreadable(&self, plan: &RunPlan, names: &UrlSettings) -> Vec<Unreadable> {
+        plan.entries()
+            .iter()
+            .filter(|e| e.unreadable)
+            .map(|e| self.unreadable_entry(e, names))
+            .collect()
+    }
+
+    fn unreadable_entry(&self, e: &PlannedEntry, names: &UrlSettings) -> Unreadable {
+        let unreachable = Auth0Error::says_unreachable(&e.explanation);
+        let tenant = e.key.split_once('/').map_or(e.key.as_str(), |(t, _)| t);
+        let hint = match self.auth0.get(tenant) {
+            _ if unreachable => names.auth0_hint(),
+            Some(a) => format!(" (Management API at {})", a.api_url()),
+            None => String::new(),
+        };
+        Unreadable {
+            unreachable,
+            message: format!("{}: {}{hint}", e.key, e.explanation),
+        }
+    }
+
     /// Observes every selected entry of every kind and plans at `now`.
     pub async fn plan_run(
         &self,

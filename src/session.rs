@@ -13,7 +13,7 @@ use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
 use crate::observe::{observe_entry, ObserveError};
-use crate::plan::{self, Attention, Decision, EntryPlan, Plan, PlanOptions};
+use crate::plan::{self, Plan, PlanOptions};
 use crate::secret::SecretString;
 use crate::workspace::Workspace;
 
@@ -357,36 +357,6 @@ impl Session {
     /// [`check_names`]); an unknown name is an error, like `only`.
     pub fn check_force(&self, force: &[String]) -> Result<(), SessionError> {
         check_names(&self.manifest, force, "force")
-    }
-
-    /// Every credential entry of `plan` whose client could not be read,
-    /// explained with the settings an edge calls `names`.
-    pub fn unreadable(&self, plan: &Plan, names: &UrlSettings) -> Vec<Unreadable> {
-        plan.entries
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.decision,
-                    Decision::NeedsAttention {
-                        problem: Attention::ObserveFailed { .. }
-                    }
-                )
-            })
-            .map(|e| self.unreadable_entry(e, names))
-            .collect()
-    }
-
-    fn unreadable_entry(&self, e: &EntryPlan, names: &UrlSettings) -> Unreadable {
-        let unreachable = Auth0Error::says_unreachable(&e.explanation);
-        let hint = match self.auth0.get(&e.tenant) {
-            _ if unreachable => names.auth0_hint(),
-            Some(a) => format!(" (Management API at {})", a.api_url()),
-            None => String::new(),
-        };
-        Unreadable {
-            unreachable,
-            message: format!("{}: {}{hint}", e.key(), e.explanation),
-        }
     }
 
     /// Observes every selected entry and plans at `now`.

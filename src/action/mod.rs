@@ -597,7 +597,7 @@ async fn manage(
             }
         };
     expiry_warnings(&plan.credentials, now);
-    let unreadable = session.unreadable(&plan.credentials, &URL_INPUTS);
+    let unreadable = session.unreadable(&plan, &URL_INPUTS);
     let code = annotate_results(&plan, &unreadable, &report, selection.mode);
     set_outputs(rep, &plan, &report, selection);
 

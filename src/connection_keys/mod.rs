@@ -179,6 +179,10 @@ pub struct ConnectionPlan {
     pub decision: ConnectionDecision,
     /// Why.
     pub explanation: String,
+    /// True when the connection could not be read in Auth0: the plan is
+    /// incomplete (`plan` fails).
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 impl ConnectionPlan {
@@ -234,6 +238,7 @@ fn plan_one(
         current_kid,
         decision,
         explanation,
+        unreadable: o.connection.is_err(),
     }
 }
 

@@ -255,6 +255,10 @@ pub struct SigningPlan {
     pub decision: SigningDecision,
     /// One sentence saying why.
     pub explanation: String,
+    /// True when Auth0's signing keys could not be read: the plan is
+    /// incomplete (`plan` fails).
+    #[serde(skip)]
+    pub unreadable: bool,
 }
 
 impl SigningPlan {
@@ -315,6 +319,7 @@ fn plan_one(
         previous_kid: o.previous().map(|k| k.kid.clone()),
         decision: SigningDecision::NotDue { next_due: now },
         explanation: String::new(),
+        unreadable: o.keys.is_err(),
     };
     let (decision, explanation) = decide(p, o, gate, now, force);
     plan.decision = decision;

@@ -400,3 +400,48 @@ async fn cli_verify_names_an_unreachable_auth0_once_with_its_options() {
     assert!(!err.contains("verify-base-url"), "{err}");
     fx.emu.stop().await;
 }
+
+/// A tenant's signing keys that Auth0 cannot list make the plan incomplete
+/// just like an unreadable client: `plan` fails with an `::error` naming the
+/// key entry and the Management API, never a warning and exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_fails_when_auth0_cannot_list_a_tenants_signing_keys() {
+    let manifest = demo::MANIFEST.replace(
+        "    domain: acme-demo.eu.auth0.com\n",
+        "    domain: acme-demo.eu.auth0.com\n    signing_keys:\n      rotate_every: 30d\n      jwks_cache_ttl: 10m\n      revoke_after: 1d\n",
+    );
+    assert_ne!(manifest, demo::MANIFEST);
+    let fx = Fixture::new(&manifest).await;
+    let healthy = fx.run("schedule", json!({}), &[("command", "plan")]).await;
+    assert_eq!(healthy.code, 0, "{}", healthy.stdout);
+    fx.emu.emulator.faults().add(
+        FaultRule::new(FaultKind::ServerError { status: 500 })
+            .service(Service::Auth0)
+            .path("/api/v2/keys/signing")
+            .always(),
+    );
+    let run = fx.run("schedule", json!({}), &[("command", "plan")]).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let error = error_titled(&run, "Cannot read Auth0");
+    assert!(
+        error.contains(
+            "demo/signing-keys: could not read the signing keys of acme-demo.eu.auth0.com"
+        ) && error.contains("(Management API at "),
+        "{error}"
+    );
+    assert!(
+        !run.commands("warning")
+            .iter()
+            .any(|l| l.contains("demo/signing-keys")),
+        "{}",
+        run.stdout
+    );
+
+    let (code, _, stderr) = cli_plan(&fx, None, &[]).await;
+    assert_eq!(code, 1, "the CLI's plan fails too: {stderr}");
+    assert!(
+        stderr.contains("error: demo/signing-keys: could not read"),
+        "{stderr}"
+    );
+    fx.emu.stop().await;
+}

@@ -13,6 +13,6 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .await
         .map_err(explained)?;
     crate::out!("{}", report.to_text());
-    report_unreadable(&session, &plan.credentials);
+    report_unreadable(&session, &plan);
     Ok(report.exit_code())
 }

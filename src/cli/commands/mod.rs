@@ -14,7 +14,7 @@ pub mod validate;
 pub mod verify;
 
 use crate::cli::RunArgs;
-use crate::plan::Plan;
+use crate::run::RunPlan;
 use crate::session::{Session, SessionError, UrlSettings};
 
 /// The options that point the CLI at GitHub and at Auth0, named in every
@@ -40,7 +40,7 @@ pub(crate) async fn open(args: &RunArgs) -> anyhow::Result<Session> {
 
 /// Says on stderr, after the plan, which entries' clients could not be read
 /// in Auth0, and where to look.
-pub(crate) fn report_unreadable(session: &Session, plan: &Plan) {
+pub(crate) fn report_unreadable(session: &Session, plan: &RunPlan) {
     for u in session.unreadable(plan, &URL_OPTIONS) {
         crate::errln!("error: {}", u.message);
     }

@@ -20,6 +20,6 @@ pub async fn run(args: &RunArgs, format: Format, force: &[String]) -> anyhow::Re
             Format::Markdown => plan.to_markdown(),
         }
     );
-    report_unreadable(&session, &plan.credentials);
+    report_unreadable(&session, &plan);
     Ok(plan.exit_code())
 }

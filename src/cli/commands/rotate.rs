@@ -14,6 +14,6 @@ pub async fn run(args: &RunArgs, force: &[String]) -> anyhow::Result<i32> {
         .await
         .map_err(explained)?;
     crate::out!("{}\n{}", plan.to_text(), report.to_text());
-    report_unreadable(&session, &plan.credentials);
+    report_unreadable(&session, &plan);
     Ok(report.exit_code())
 }
