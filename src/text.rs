@@ -88,6 +88,26 @@ pub fn guard_lines(text: &str) -> String {
     out
 }
 
+/// The innermost cause of an error chain, as a short phrase: its message
+/// without the OS error number, first letter lowercased (`connection
+/// refused`, `failed to lookup address information: …`).
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let innermost = std::iter::successors(Some(e), |e| e.source())
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let text = innermost
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Checks that each `(field, value)` of a file the tool reads back (ledger,
 /// journal) is a plain identifier: 1–200 characters of ASCII letters, digits
 /// and `._-:/@+=|`. Ids, kids, tenant and entry names are always of that

@@ -150,7 +150,12 @@ pub async fn verify(req: &CanaryRequest) -> Result<CanaryReport, CanaryError> {
         .user_agent(concat!("auth0-rotate/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| CanaryError::Missing(format!("HTTP client setup failed: {e}")))?;
+        .map_err(|e| {
+            CanaryError::Missing(format!(
+                "cannot set up the HTTP client: {}",
+                crate::text::root_cause(&e)
+            ))
+        })?;
     let base = req
         .base_url
         .clone()

@@ -87,12 +87,12 @@ pub(crate) fn transport(operation: &str, e: &reqwest::Error, deadline: Duration)
         Auth0Error::Unreachable {
             operation,
             url,
-            cause: root_cause(e),
+            cause: crate::text::root_cause(e),
         }
     } else {
         Auth0Error::Transport {
             operation,
-            detail: format!("{} (talking to {url})", root_cause(e)),
+            detail: format!("{} (talking to {url})", crate::text::root_cause(e)),
         }
     }
 }
@@ -106,25 +106,6 @@ pub(super) fn message_url(u: &reqwest::Url) -> String {
     let _ = u.set_username("");
     let _ = u.set_password(None);
     crate::text::neutral(&percent_encoding::percent_decode_str(u.as_str()).decode_utf8_lossy())
-}
-
-/// The innermost cause of `e`, starting in lowercase and without the OS
-/// error number: `connection refused`.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let innermost = std::iter::successors(Some(e), |e| e.source())
-        .last()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let text = innermost
-        .split(" (os error")
-        .next()
-        .unwrap_or_default()
-        .trim();
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 impl Auth0Error {
@@ -245,6 +226,6 @@ mod tests {
     #[test]
     fn the_root_cause_is_the_innermost_error_in_lowercase_without_the_os_number() {
         let io = std::io::Error::other("Connection refused (os error 111)");
-        assert_eq!(root_cause(&io), "connection refused");
+        assert_eq!(crate::text::root_cause(&io), "connection refused");
     }
 }

@@ -78,7 +78,7 @@ impl HttpAuth0 {
             .build()
             .map_err(|e| Auth0Error::Transport {
                 operation: "client setup".into(),
-                detail: e.to_string(),
+                detail: crate::text::root_cause(&e),
             })?;
         Ok(Self {
             http,

@@ -107,7 +107,7 @@ impl GitHubError {
 /// anything later (a connection dropped mid-answer) is
 /// [`GitHubError::Transport`]. Both name the URL and the innermost cause.
 pub(super) fn no_answer(operation: &str, url: &str, e: &octocrab::Error) -> GitHubError {
-    let cause = root_cause(e);
+    let cause = crate::text::root_cause(e);
     if failed_to_connect(e) {
         GitHubError::Unreachable {
             operation: operation.into(),
@@ -140,18 +140,6 @@ fn failed_to_connect(e: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
-/// The innermost cause of `e`, starting in lowercase and without the OS
-/// error number: `connection refused`.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let text = chain(e).last().map(ToString::to_string).unwrap_or_default();
-    let text = text.split(" (os error").next().unwrap_or_default().trim();
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +163,7 @@ mod tests {
         };
         assert!(failed_to_connect(&connect));
         assert_eq!(
-            root_cause(&connect),
+            crate::text::root_cause(&connect),
             "failed to lookup address information: Name or service not known"
         );
         let refused = std::io::Error::new(
@@ -183,7 +171,7 @@ mod tests {
             "Connection refused (os error 111)",
         );
         assert!(failed_to_connect(&refused));
-        assert_eq!(root_cause(&refused), "connection refused");
+        assert_eq!(crate::text::root_cause(&refused), "connection refused");
         let dropped = Wrapped {
             what: "client error (SendRequest)",
             source: std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
