@@ -189,41 +189,6 @@ async fn rotate_still_fails_when_auth0_cannot_be_reached_and_says_where() {
     fx.emu.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_canary_names_an_unreachable_auth0_once() {
-    let fx = Fixture::new(demo::MANIFEST).await;
-    let url = closed_url();
-    let key = fx.secret(demo::SECRET);
-    let run = fx
-        .run(
-            "workflow_dispatch",
-            json!({}),
-            &[
-                ("command", "verify"),
-                ("verify-private-key", key.as_str()),
-                ("verify-client-id", demo::CLIENT_ID),
-                ("verify-audience", demo::AUDIENCE),
-                ("verify-domain", demo::DOMAIN),
-                ("verify-base-url", url.as_str()),
-            ],
-        )
-        .await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let line = error_titled(&run, "Canary could not reach Auth0");
-    let expected = format!(
-        "::could not reach Auth0 at {url}/oauth/token: connection refused; nothing is known about \
-         the key — check verify-base-url and verify-domain, then run again"
-    );
-    assert!(line.contains(&expected), "{line}");
-    let message = line.rsplit_once("::").unwrap().1;
-    assert_eq!(
-        message.matches("could not reach Auth0").count(),
-        1,
-        "{line}"
-    );
-    fx.emu.stop().await;
-}
-
 /// One CLI run in the fixture's workspace, the way a user runs it: the
 /// demo's credentials in the environment, `args` after the command.
 async fn cli(fx: &Fixture, github_api_url: &str, args: &[&str]) -> (i32, String, String) {

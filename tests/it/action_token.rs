@@ -162,11 +162,17 @@ async fn verify_tells_an_unreachable_auth0_from_a_rejected_key() {
         .iter()
         .find(|l| l.starts_with("::error title=Canary could not reach Auth0::"))
         .unwrap_or_else(|| panic!("{}", run.stdout));
-    assert!(
-        line.contains(&format!("could not reach Auth0 at {url}/oauth/token")),
-        "{line}"
+    let expected = format!(
+        "::could not reach Auth0 at {url}/oauth/token: connection refused; nothing is known about \
+         the key — check verify-base-url and verify-domain, then run again"
     );
-    assert!(line.contains("verify-base-url"), "{line}");
+    assert!(line.contains(&expected), "{line}");
+    let message = line.rsplit_once("::").unwrap().1;
+    assert_eq!(
+        message.matches("could not reach Auth0").count(),
+        1,
+        "the URL is named once: {line}"
+    );
     assert!(!line.contains("does not hold a key"), "{line}");
     fx.emu.stop().await;
 }
