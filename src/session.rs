@@ -197,8 +197,8 @@ impl UrlSettings {
     }
 }
 
-/// A credential entry whose client could not be read in Auth0: the plan is
-/// incomplete.
+/// An entry of any kind (a client, a tenant's signing keys, a connection)
+/// whose state could not be read in Auth0: the plan is incomplete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
     /// True when Auth0 could not be reached or did not answer in time (not

@@ -88,6 +88,24 @@ pub fn guard_lines(text: &str) -> String {
     out
 }
 
+/// A request URL as messages show it: without its query and fragment (or
+/// any user name and password), its segments decoded and the whole
+/// neutralised. Text that does not parse as a URL loses everything from its
+/// first `?` or `#`.
+pub fn shown_url(url: &str) -> String {
+    let shown = match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    };
+    neutral(&percent_encoding::percent_decode_str(&shown).decode_utf8_lossy())
+}
+
 /// The innermost cause of an error chain, as a short phrase: its message
 /// without the OS error number, first letter lowercased (`connection
 /// refused`, `failed to lookup address information: …`).

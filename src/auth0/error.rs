@@ -97,15 +97,9 @@ pub(crate) fn transport(operation: &str, e: &reqwest::Error, deadline: Duration)
     }
 }
 
-/// A request URL as messages show it: without its query (or any user name
-/// and password), its segments decoded and the whole neutralised.
+/// A request URL as messages show it ([`crate::text::shown_url`]).
 pub(super) fn message_url(u: &reqwest::Url) -> String {
-    let mut u = u.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    crate::text::neutral(&percent_encoding::percent_decode_str(u.as_str()).decode_utf8_lossy())
+    crate::text::shown_url(u.as_str())
 }
 
 impl Auth0Error {

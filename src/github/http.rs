@@ -106,22 +106,9 @@ impl OctocrabGitHub {
         })
     }
 
-    /// `path` under the API base as messages show it: without its query
-    /// (or any user name and password in the base), its segments decoded
-    /// and the whole neutralised.
+    /// `path` under the API base as messages show it ([`crate::text::shown_url`]).
     fn url(&self, path: &str) -> String {
-        let full = format!("{}{path}", self.base);
-        let shown = match reqwest::Url::parse(&full) {
-            Ok(mut u) => {
-                u.set_query(None);
-                u.set_fragment(None);
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                u.to_string()
-            }
-            Err(_) => full.split(['?', '#']).next().unwrap_or_default().to_owned(),
-        };
-        crate::text::neutral(&percent_encoding::percent_decode_str(&shown).decode_utf8_lossy())
+        crate::text::shown_url(&format!("{}{path}", self.base))
     }
 
     /// One attempt: the request and its whole body within the deadline.

@@ -38,8 +38,8 @@ pub(crate) async fn open(args: &RunArgs) -> anyhow::Result<Session> {
     Session::open(&args.settings()?).await.map_err(explained)
 }
 
-/// Says on stderr, after the plan, which entries' clients could not be read
-/// in Auth0, and where to look.
+/// Says on stderr, after the plan, which entries (of every kind) could not
+/// be read in Auth0, and where to look.
 pub(crate) fn report_unreadable(session: &Session, plan: &RunPlan) {
     for u in session.unreadable(plan, &URL_OPTIONS) {
         crate::errln!("error: {}", u.message);
