@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::keys::Alg;
+use crate::manifest::AuthMethod;
 
 /// Default ledger directory, next to the default manifest.
 pub const DEFAULT_LEDGER_DIR: &str = ".github/auth0-rotation.ledger";
@@ -80,6 +81,15 @@ pub struct LedgerEntry {
     /// Credentials replaced by `current`, to be retired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retiring: Vec<Retiring>,
+    /// How the client authenticates. Absent: `private_key_jwt` with
+    /// `current`. A client-secret method approves reverting the client to a
+    /// client secret (`current` is then the last key it used).
+    #[serde(default, skip_serializing_if = "is_key_method")]
+    pub auth_method: AuthMethod,
+}
+
+fn is_key_method(m: &AuthMethod) -> bool {
+    *m == AuthMethod::PrivateKeyJwt
 }
 
 /// A ledger file that could not be read.
@@ -153,6 +163,7 @@ mod tests {
     fn sample() -> LedgerEntry {
         LedgerEntry {
             version: 1,
+            auth_method: AuthMethod::PrivateKeyJwt,
             tenant: "prod".into(),
             entry: "billing".into(),
             client_id: "abc".into(),

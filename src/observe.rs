@@ -95,6 +95,10 @@ pub async fn client_state<A: Auth0Api>(
     let creds = auth0.list_credentials(client_id).await?;
     Ok(ClientState {
         attached: client.attached(),
+        secret_method: client
+            .token_endpoint_auth_method
+            .clone()
+            .filter(|_| client.client_authentication_methods.is_none()),
         credentials: creds
             .into_iter()
             .map(|c| ObservedCredential {
@@ -167,8 +171,15 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         (None, None, Some(head)) => branch_proposal(gh, ws, spec, ledger.as_ref(), head).await?,
         _ => None,
     };
+    let approves = |l: &LedgerEntry| {
+        !l.retiring.is_empty()
+            || l.auth_method.uses_secret()
+            || client
+                .as_ref()
+                .is_ok_and(|c| crate::plan::expiry_change_pending(l, c))
+    };
     let provenance = match &ledger {
-        Some(l) if !l.retiring.is_empty() => provenance(gh, ws, spec, l).await?,
+        Some(l) if approves(l) => provenance(gh, ws, spec, l).await?,
         _ => Provenance::Unchecked,
     };
     Ok(ObservedEntry {

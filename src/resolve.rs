@@ -2,7 +2,7 @@
 //! producing executable entry specs.
 
 use crate::github::{Repo, Store};
-use crate::manifest::{self, Manifest, SecretStore, Sink, VariableStore};
+use crate::manifest::{self, Manifest, SecretStore, Sink, UploadFormat, VariableStore};
 use crate::plan::Policy;
 use crate::spec::{EntrySpec, SinkSpec};
 
@@ -61,6 +61,10 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 alg: e.alg,
                 rotate_every: e.rotate_every,
                 renew_before: e.renew_before,
+                lifetime: e.lifetime,
+                expiry_in_certificate: e.upload == UploadFormat::Certificate,
+                auth_method: e.auth_method,
+                management_kid: None,
             },
             tenant_domain: manifest.tenants[&e.tenant].domain.clone(),
             key_size: e.key_size,

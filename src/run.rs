@@ -87,6 +87,10 @@ impl RunPlan {
                         | Decision::Resume { .. }
                         | Decision::Republish { .. }
                         | Decision::Finalize { .. }
+                        | Decision::ProposeExpiry { .. }
+                        | Decision::UpdateExpiry { .. }
+                        | Decision::ProposeRevert { .. }
+                        | Decision::Revert { .. }
                 ),
                 needs_attention: matches!(e.decision, Decision::NeedsAttention { .. }),
                 unreadable: matches!(

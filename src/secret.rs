@@ -28,6 +28,20 @@ impl SecretString {
     }
 }
 
+impl SecretString {
+    /// A new client secret: 48 random bytes from the system's CSPRNG,
+    /// base64url without padding (64 characters, 384 bits).
+    pub fn random_client_secret() -> Result<Self, String> {
+        use base64::Engine as _;
+        let mut bytes = zeroize::Zeroizing::new([0u8; 48]);
+        aws_lc_rs::rand::fill(&mut bytes[..])
+            .map_err(|_| "the system random number generator failed".to_owned())?;
+        Ok(SecretString::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..]),
+        ))
+    }
+}
+
 impl From<String> for SecretString {
     fn from(value: String) -> Self {
         Self(value)

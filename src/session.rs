@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use crate::apply::{self, Context, EntrySpec, Report};
-use crate::auth0::{Auth0Error, HttpAuth0, ManagementAuth};
+use crate::auth0::{Auth0Api, Auth0Error, HttpAuth0, ManagementAuth};
 use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
 use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
@@ -247,6 +247,18 @@ fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
     })
 }
 
+/// Marks the entries whose client is the one a tenant's Management API
+/// access authenticates as (self-rotation) with the kid it signs with.
+fn mark_self_rotation(specs: &mut [EntrySpec], auth0: &BTreeMap<String, HttpAuth0>) {
+    for spec in specs {
+        let own = auth0
+            .get(&spec.policy.tenant)
+            .and_then(|a| a.management_key())
+            .filter(|(client_id, _)| *client_id == spec.policy.client_id);
+        spec.policy.management_kid = own.map(|(_, kid)| kid);
+    }
+}
+
 /// Checks that every name of a selection (`only`, `force`) is a credential
 /// entry (`name` or `tenant/name`), a tenant's signing keys
 /// (`tenant/signing-keys`, or the tenant name) or a connection
@@ -335,6 +347,7 @@ impl Session {
                 )?,
             );
         }
+        mark_self_rotation(&mut specs, &auth0);
         let journal = JournalKeys::new(settings.age_identity.as_ref(), &settings.age_recipients)?;
         Ok(Self {
             journal,

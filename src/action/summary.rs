@@ -103,7 +103,10 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
             e.decision,
             Decision::InFlight { .. } | Decision::Rotate { .. }
         ),
-        finalize_next: matches!(e.decision, Decision::Finalize { .. }),
+        finalize_next: matches!(
+            e.decision,
+            Decision::Finalize { .. } | Decision::UpdateExpiry { .. } | Decision::Revert { .. }
+        ),
         kid: c
             .and_then(|c| c.kid.as_deref())
             .map(crate::plan::short_kid)

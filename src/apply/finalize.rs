@@ -25,6 +25,15 @@ pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
     .await?
     .ok_or_else(|| ApplyError::Changed("the ledger disappeared from the default branch".into()))?;
     let current = &ledger.current.credential_id;
+    if let Some((client_id, kid)) = auth0.management_key() {
+        if client_id == spec.policy.client_id && kid != ledger.current.kid {
+            return Err(ApplyError::Unsafe(format!(
+                "this run signs its Management API requests as client {client_id} with kid {kid}, not with the \
+                 ledger's current key {}; nothing was deleted (retiring could lock the tool out)",
+                ledger.current.kid
+            )));
+        }
+    }
     let mut retired = Vec::new();
     for r in retire {
         if !ledger

@@ -2,9 +2,11 @@
 //! to change, adopts what a previous run already did (credentials are found
 //! by kid), and never resends a POST whose outcome is unknown.
 
+mod expiry;
 mod finalize;
 pub mod pr;
 mod report;
+mod revert;
 mod rotate;
 pub mod sinks;
 
@@ -139,7 +141,7 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
 }
 
 /// Stage 1 for one entry: carries out its decision (rotate, resume,
-/// republish, refresh its PR). A decision with nothing to do reports
+/// republish, refresh its PR, propose a new expiry). A decision with nothing to do reports
 /// `unchanged`; a problem, or a lock nobody can confirm is held, reports
 /// `needs attention` and changes nothing.
 pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
@@ -161,6 +163,18 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
         }
         Decision::InFlight { pull, .. } => rotate::refresh_pull(ctx, spec, *pull, &mut steps).await,
+        Decision::ProposeExpiry {
+            credential_id, to, ..
+        } => {
+            let target = expiry::Target {
+                credential_id,
+                to: *to,
+            };
+            expiry::propose(ctx, spec, &target, head, &mut steps).await
+        }
+        Decision::ProposeRevert { to } => revert::propose(ctx, spec, *to, head, &mut steps).await,
+        // A merged revert (or a forced new secret) need not wait for finalize.
+        Decision::Revert { to } => revert::carry_out(ctx, spec, *to, &mut steps, on_secret).await,
         Decision::NeedsAttention { .. }
         | Decision::Busy {
             confirmed: false, ..
@@ -187,9 +201,9 @@ pub async fn finalize<A: Auth0Api, G: GitHubApi>(
     report
 }
 
-/// Stage 2 for one entry: retires what its `Finalize` decision names (each
-/// retirement re-checked against Auth0 first); any other decision changes
-/// nothing.
+/// Stage 2 for one entry: retires what its `Finalize` decision names, or
+/// sets the expiry its `UpdateExpiry` decision names (each re-checked
+/// against Auth0 first); any other decision changes nothing.
 pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
@@ -200,6 +214,14 @@ pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
         Decision::Finalize { retire } => {
             finalize::finalize_entry(ctx, spec, retire, &mut steps).await
         }
+        Decision::UpdateExpiry { credential_id, to } => {
+            let target = expiry::Target {
+                credential_id,
+                to: *to,
+            };
+            expiry::update(ctx, spec, &target, &mut steps).await
+        }
+        Decision::Revert { to } => revert::carry_out(ctx, spec, *to, &mut steps, None).await,
         Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
             reason: ep.explanation.clone(),
         }),

@@ -6,18 +6,204 @@ use std::fmt::Write;
 use super::ApplyError;
 use crate::github::{commit_files, FileChange, GitHubApi, Pull};
 use crate::ledger::LedgerEntry;
-use crate::plan::date;
+use crate::manifest::AuthMethod;
+use crate::plan::{date, when};
 use crate::spec::EntrySpec;
 use crate::workspace::Workspace;
 pub use crate::workspace::{PullOperation, LABEL};
+use time::OffsetDateTime;
 
-/// Title of an entry's rotation PR.
-pub fn title(spec: &EntrySpec, ledger: &LedgerEntry) -> String {
-    format!(
-        "auth0-rotate: rotate {} (kid {}…)",
-        spec.key(),
-        ledger.current.kid.chars().take(10).collect::<String>()
-    )
+/// What an entry's PR proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A new credential replaces the current one.
+    Rotation,
+    /// The client goes back to a client secret (break-glass).
+    Revert {
+        /// The secret method.
+        to: AuthMethod,
+    },
+    /// The current credential stays; only its expiry changes.
+    Expiry {
+        /// The expiry the default branch's ledger has now.
+        from: Option<OffsetDateTime>,
+    },
+}
+
+impl Change {
+    /// What `proposed` changes against `main`, the default branch's ledger:
+    /// the same current credential is an expiry change.
+    pub fn between(main: Option<&LedgerEntry>, proposed: &LedgerEntry) -> Change {
+        if proposed.auth_method.uses_secret()
+            && main.is_none_or(|m| m.auth_method != proposed.auth_method)
+        {
+            return Change::Revert {
+                to: proposed.auth_method,
+            };
+        }
+        match main {
+            Some(m) if m.current.credential_id == proposed.current.credential_id => {
+                Change::Expiry {
+                    from: m.current.expires_at,
+                }
+            }
+            _ => Change::Rotation,
+        }
+    }
+}
+
+/// Title of an entry's PR.
+pub fn title(spec: &EntrySpec, ledger: &LedgerEntry, change: Change) -> String {
+    match change {
+        Change::Rotation => format!(
+            "auth0-rotate: rotate {} (kid {}…)",
+            spec.key(),
+            ledger.current.kid.chars().take(10).collect::<String>()
+        ),
+        Change::Revert { to } => format!(
+            "auth0-rotate: revert {} to a client secret ({})",
+            spec.key(),
+            to.as_str()
+        ),
+        Change::Expiry { .. } => format!(
+            "auth0-rotate: set the expiry of {} to {}",
+            spec.key(),
+            ledger
+                .current
+                .expires_at
+                .map_or_else(|| "none".into(), date)
+        ),
+    }
+}
+
+/// Body of an entry's PR: [`body`] for a rotation, [`expiry_body`] for an
+/// expiry change.
+pub fn body_for(
+    spec: &EntrySpec,
+    ledger: &LedgerEntry,
+    change: Change,
+    sinks: &[String],
+    verified: Option<bool>,
+) -> String {
+    match change {
+        Change::Rotation => body(spec, ledger, sinks, verified),
+        Change::Expiry { from } => expiry_body(spec, ledger, from),
+        Change::Revert { to } => revert_body(spec, ledger, to, sinks),
+    }
+}
+
+/// Body of a revert PR: what stops working and when, and where the new
+/// client secret goes.
+pub fn revert_body(
+    spec: &EntrySpec,
+    ledger: &LedgerEntry,
+    to: AuthMethod,
+    sinks: &[String],
+) -> String {
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "## Revert `{}` to a client secret
+",
+        spec.key()
+    );
+    let _ = writeln!(
+        b,
+        "Break-glass: the manifest sets `auth_method: {}` for Auth0 client `{}` on tenant `{}`.\n",
+        to.as_str(),
+        spec.policy.client_id,
+        spec.tenant_domain
+    );
+    let _ = writeln!(
+        b,
+        "⚠️ **Not zero-downtime.** Until this PR is merged nothing changes. After the merge, `auth0-rotate finalize` \
+         gives the client a new client secret and switches it to `{}` in one request: from that moment Auth0 \
+         refuses assertions signed with kid `{}` (credential `{}`), and consumers must use the secret. \
+         Auth0 notes that a new secret may take up to 30 seconds to apply.\n",
+        to.as_str(),
+        ledger.current.kid,
+        ledger.current.credential_id
+    );
+    let _ = writeln!(
+        b,
+        "### The new secret is written, as JSON `{{\"client_id\", \"client_secret\"}}`, to\n"
+    );
+    for s in sinks {
+        let _ = writeln!(b, "- {s}");
+    }
+    let _ = writeln!(b, "\n### Before merging\n");
+    let _ = writeln!(
+        b,
+        "- [ ] Every consumer can read the JSON secret above and authenticate with `{}`.",
+        to.as_str()
+    );
+    let _ = writeln!(
+        b,
+        "- [ ] Everyone who depends on this client knows that its key stops working at the merge."
+    );
+    let _ = writeln!(
+        b,
+        "\nThe registered credentials stay in Auth0, detached (Auth0 no longer accepts them); delete them there \
+         once nothing needs them.\n"
+    );
+    let _ = writeln!(
+        b,
+        "<sub>This PR changes only the ledger file; it holds no secrets.</sub>"
+    );
+    b
+}
+
+/// Body of an expiry-change PR: the credential, its old and new expiry, and
+/// what merging does.
+pub fn expiry_body(spec: &EntrySpec, ledger: &LedgerEntry, from: Option<OffsetDateTime>) -> String {
+    let c = &ledger.current;
+    let show = |t: Option<OffsetDateTime>| t.map_or_else(|| "never".to_owned(), when);
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "## Set the expiry of `{}`
+",
+        spec.key()
+    );
+    let _ = writeln!(
+        b,
+        "The manifest's `lifetime` changed. Instead of a rotation, this PR proposes a new `expires_at` \
+         for the credential Auth0 client `{}` on tenant `{}` uses now (its only mutable field). \
+         **No key changes and no secret is written.**\n",
+        spec.policy.client_id, spec.tenant_domain
+    );
+    let _ = writeln!(
+        b,
+        "| Credential | Kid | Expires now | Expires after the merge |\n|---|---|---|---|"
+    );
+    let _ = writeln!(
+        b,
+        "| `{}` | `{}` | {} | **{}** |\n",
+        c.credential_id,
+        c.kid,
+        show(from),
+        show(c.expires_at)
+    );
+    if let (Some(to), Some(was)) = (c.expires_at, from) {
+        if to < was {
+            let _ = writeln!(
+                b,
+                "⚠️ The credential will stop working earlier than before: Auth0 refuses its assertions after {}. \
+                 The next rotation falls due before then (`renew_before`).\n",
+                when(to)
+            );
+        }
+    }
+    let _ = writeln!(
+        b,
+        "After the merge, `auth0-rotate finalize` (the workflow on merge, or the next scheduled run) sets the new \
+         expiry in Auth0, after checking that the merged ledger is exactly this PR's and the expiry is still in the future.\n"
+    );
+    let _ = writeln!(
+        b,
+        "<sub>This PR changes only the ledger file; it holds no secrets.</sub>"
+    );
+    b
 }
 
 /// Body of an entry's rotation PR.
@@ -73,6 +259,14 @@ pub fn body(
         }
         _ => {}
     }
+    if spec.policy.management_kid.is_some() {
+        let _ = writeln!(
+            b,
+            "⚠️ **This is auth0-rotate's own Management API client.** This run still signs with the old key. \
+             From the merge on, the workflow must pass one of the secrets below as `auth0-private-key`: \
+             finalize retires the old key only when it authenticates with the new one, and refuses otherwise.\n"
+        );
+    }
     if !sinks.is_empty() {
         let _ = writeln!(b, "### The new private key was written to\n");
         for s in sinks {
@@ -116,10 +310,10 @@ pub async fn publish<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
-    ledger: &LedgerEntry,
-    body_text: &str,
+    text: &PullText<'_>,
     expected_head: Option<&str>,
 ) -> Result<(Pull, PullOperation), ApplyError> {
+    let ledger = text.ledger;
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
@@ -132,11 +326,7 @@ pub async fn publish<G: GitHubApi>(
         gh,
         &ws.repo,
         &base,
-        &format!(
-            "auth0-rotate: rotate {} to kid {}",
-            spec.key(),
-            ledger.current.kid
-        ),
+        &text.title(spec),
         &[FileChange {
             path,
             content: Some(ledger.render()),
@@ -160,7 +350,7 @@ pub async fn publish<G: GitHubApi>(
         }
         Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
     }
-    open_pull(gh, ws, spec, ledger, body_text).await
+    open_pull(gh, ws, spec, text).await
 }
 
 /// Opens the entry's PR from its branch, or updates the open one.
@@ -168,12 +358,28 @@ pub async fn open_pull<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
-    ledger: &LedgerEntry,
-    body_text: &str,
+    text: &PullText<'_>,
 ) -> Result<(Pull, PullOperation), ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let title = title(spec, ledger);
     Ok(ws
-        .open_or_update_pull(gh, &branch, &title, body_text)
+        .open_or_update_pull(gh, &branch, &text.title(spec), &text.body)
         .await?)
+}
+
+/// What an entry's PR proposes and says: the ledger, the kind of change and
+/// the body.
+pub struct PullText<'a> {
+    /// The proposed ledger.
+    pub ledger: &'a LedgerEntry,
+    /// What it changes.
+    pub change: Change,
+    /// The PR body.
+    pub body: String,
+}
+
+impl PullText<'_> {
+    /// The PR title (also the ledger commit's message).
+    pub fn title(&self, spec: &EntrySpec) -> String {
+        title(spec, self.ledger, self.change)
+    }
 }

@@ -536,6 +536,7 @@ fn proposed_ledger(
     }
     LedgerEntry {
         version: LEDGER_VERSION,
+        auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
         client_id: spec.policy.client_id.clone(),
@@ -736,16 +737,13 @@ async fn propose<A, G: GitHubApi>(
     let (cred, verified) = (&proven.cred, proven.verified);
     let kid = claim.key.kid();
     let new_ledger = proposed_ledger(spec, ctx.now, claim.snap, cred, &kid, claim.old, deadline);
-    let body = pr::body(spec, &new_ledger, sink_lines, Some(verified));
-    let (pull, op) = pr::publish(
-        ctx.github,
-        ctx.workspace,
-        spec,
-        &new_ledger,
-        &body,
-        Some(claim.claimed),
-    )
-    .await?;
+    let text = pr::PullText {
+        ledger: &new_ledger,
+        change: pr::Change::Rotation,
+        body: pr::body(spec, &new_ledger, sink_lines, Some(verified)),
+    };
+    let (pull, op) =
+        pr::publish(ctx.github, ctx.workspace, spec, &text, Some(claim.claimed)).await?;
     let verb = if op == PullOperation::Created {
         "opened"
     } else {
@@ -783,17 +781,34 @@ pub(super) async fn refresh_pull<A: Auth0Api, G: GitHubApi>(
     let ws = ctx.workspace;
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let ledger = trusted_branch_ledger(ctx, spec, &branch).await?;
-    let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
-    let body = pr::body(spec, &ledger, &sinks, None);
+    let text = pull_text(ctx, spec, &ledger).await?;
     let pull = ctx
         .github
-        .update_pull(&ws.repo, number, &pr::title(spec, &ledger), &body)
+        .update_pull(&ws.repo, number, &text.title(spec), &text.body)
         .await?;
     step(steps, format!("refreshed PR #{}", pull.number));
     Ok(Outcome::Refreshed {
         pull: pull.number,
         pull_url: pull.html_url,
         branch: pull.head.branch,
+    })
+}
+
+/// The text of the PR that proposes the branch ledger `ledger`: a rotation,
+/// or an expiry change when it keeps the default branch's current credential.
+async fn pull_text<'a, A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    ledger: &'a LedgerEntry,
+) -> Result<pr::PullText<'a>, ApplyError> {
+    let ws = ctx.workspace;
+    let main = read_ledger(ctx.github, ws, spec, &ws.default_branch).await?;
+    let change = pr::Change::between(main.as_ref(), ledger);
+    let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
+    Ok(pr::PullText {
+        ledger,
+        change,
+        body: pr::body_for(spec, ledger, change, &sinks, None),
     })
 }
 
@@ -832,9 +847,18 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
         return Err(ApplyError::Busy);
     };
     let ledger = trusted_branch_ledger(ctx, spec, &head).await?;
-    let sinks: Vec<String> = spec.sinks.iter().map(|s| s.describe()).collect();
-    let body = pr::body(spec, &ledger, &sinks, None);
-    let (pull, op) = pr::open_pull(ctx.github, ws, spec, &ledger, &body).await?;
+    let text = pull_text(ctx, spec, &ledger).await?;
+    let (pull, op) = pr::open_pull(ctx.github, ws, spec, &text).await?;
+    if let pr::Change::Expiry { .. } = text.change {
+        let summary = format!(
+            "opened the expiry change of {}",
+            ledger.current.credential_id
+        );
+        let mut lines = Vec::new();
+        let outcome = Outcome::proposed(summary, (pull, op), &text.title(spec), &mut lines);
+        steps.extend(lines.into_iter().map(|what| Step { what }));
+        return Ok(outcome);
+    }
     step(
         steps,
         format!(

@@ -46,6 +46,65 @@ pub fn secret_content(
     }
 }
 
+/// The content of a client-secret sink: JSON `{client_id, client_secret}`,
+/// in a buffer sized up front (no reallocation leaves copies behind).
+pub fn client_secret_content(client_id: &str, secret: &crate::secret::SecretString) -> SecretBytes {
+    #[derive(Serialize)]
+    struct Content<'a> {
+        client_id: &'a str,
+        client_secret: &'a str,
+    }
+    let mut buf = Vec::with_capacity(secret.expose().len() * 2 + client_id.len() + 64);
+    serde_json::to_writer(
+        &mut buf,
+        &Content {
+            client_id,
+            client_secret: secret.expose(),
+        },
+    )
+    .expect("serializing to memory cannot fail");
+    SecretBytes::new(buf)
+}
+
+/// Writes `content` into every secret sink (the manifest allows only secret
+/// sinks in `format: json` for a client-secret entry); stops at the first
+/// failure and reports what was written before it.
+pub async fn write_secret_sinks<G: GitHubApi>(
+    gh: &G,
+    sinks: &[SinkSpec],
+    content: &SecretBytes,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
+    if let Some(observe) = on_secret {
+        observe(content);
+    }
+    let mut written = Vec::new();
+    for sink in sinks {
+        let SinkSpec::Secret { store, name, .. } = sink else {
+            continue;
+        };
+        let result = async {
+            let pk = gh.secret_public_key(store).await?;
+            let sealed = seal::seal(&pk.key, content).map_err(|detail| {
+                crate::github::GitHubError::Seal {
+                    store: store.to_string(),
+                    detail,
+                }
+            })?;
+            Ok::<_, ApplyError>(gh.put_secret(store, name, &sealed, &pk.key_id).await?)
+        }
+        .await;
+        match result {
+            Ok(outcome) => written.push(Written {
+                sink: sink.describe(),
+                outcome,
+            }),
+            Err(e) => return Err((written, e)),
+        }
+    }
+    Ok(written)
+}
+
 /// One written sink.
 #[derive(Debug, Clone)]
 pub struct Written {

@@ -420,6 +420,56 @@ impl Auth0Api for HttpAuth0 {
         }
     }
 
+    async fn revert_to_secret(
+        &self,
+        client_id: &str,
+        method: &str,
+        secret: &SecretString,
+    ) -> Result<ClientInfo, Auth0Error> {
+        let op = "PATCH /clients/{id}";
+        let body = json!({
+            "token_endpoint_auth_method": method,
+            "client_authentication_methods": null,
+            "client_secret": secret.expose(),
+        });
+        required(
+            self.call(
+                Method::PATCH,
+                &format!("/clients/{}", seg(client_id)),
+                Some(body),
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
+    async fn exchange_with_secret(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+        audience: &str,
+    ) -> Result<(), Auth0Error> {
+        token::client_credentials(
+            &self.http,
+            &self.base,
+            &self.domain,
+            ClientAuth::Secret { client_id, secret },
+            audience,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn management_key(&self) -> Option<(String, String)> {
+        match &self.auth {
+            ManagementAuth::PrivateKey { client_id, key, .. } => {
+                Some((client_id.clone(), key.kid()))
+            }
+            _ => None,
+        }
+    }
+
     async fn exchange_with_key(
         &self,
         client_id: &str,

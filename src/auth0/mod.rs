@@ -51,6 +51,28 @@ pub trait Auth0Api {
         client_id: &str,
         credential_id: &str,
     ) -> Result<bool, Auth0Error>;
+    /// `PATCH /api/v2/clients/{id}` back to a client secret:
+    /// `token_endpoint_auth_method: method`, `client_authentication_methods:
+    /// null` (an explicit null: dropping it fails the switch) and the new
+    /// `client_secret`, in one request.
+    async fn revert_to_secret(
+        &self,
+        client_id: &str,
+        method: &str,
+        secret: &crate::secret::SecretString,
+    ) -> Result<ClientInfo, Auth0Error>;
+    /// A client-credentials exchange with the client secret
+    /// (`client_secret_post`): the proof that a reverted client works.
+    async fn exchange_with_secret(
+        &self,
+        client_id: &str,
+        secret: &crate::secret::SecretString,
+        audience: &str,
+    ) -> Result<(), Auth0Error>;
+    /// The client id and kid this client's Management API tokens are signed
+    /// with, when it authenticates with private_key_jwt (`None` with a
+    /// secret or a ready token). How a run tells that it rotates its own key.
+    fn management_key(&self) -> Option<(String, String)>;
     /// A client-credentials exchange signed with `key` for `client_id`: the
     /// proof that a newly attached key works.
     async fn exchange_with_key(

@@ -38,6 +38,15 @@ pub fn auth0_time(t: OffsetDateTime) -> String {
     )
 }
 
+/// Parses an RFC 3339 instant the way Auth0 stores it: in UTC, truncated
+/// to milliseconds (`…T09:33:13Z` and `…T09:33:13.000+00:00` are one instant).
+pub fn parse_auth0_time(s: &str) -> Option<OffsetDateTime> {
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

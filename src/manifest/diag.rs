@@ -90,6 +90,10 @@ pub mod codes {
     pub const REVOKE_AFTER_TOO_LONG: &str = "M040";
     /// `jwks_cache_ttl` not shorter than `rotate_every`.
     pub const CACHE_TTL_TOO_LONG: &str = "M041";
+    /// `auth_method` not one of its words.
+    pub const BAD_AUTH_METHOD: &str = "M042";
+    /// A client-secret entry with a sink that cannot hold a client secret.
+    pub const SECRET_SINK_FORMAT: &str = "M043";
 }
 
 /// One problem found in a manifest.

@@ -62,6 +62,8 @@
 //! | M039 | the same connection listed twice in a tenant |
 //! | M040 | `revoke_after` not shorter than `rotate_every` (rotations would stall behind revocations) |
 //! | M041 | `jwks_cache_ttl` not shorter than `rotate_every` |
+//! | M042 | `auth_method` not `private_key_jwt`, `client_secret_post` or `client_secret_basic` |
+//! | M043 | a client-secret entry (`auth_method: client_secret_*`) with a secret sink not in `format: json`, or a variable sink |
 //!
 //! # Semantics
 //!
@@ -92,7 +94,7 @@ use std::path::Path;
 pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
-    Alg, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
+    Alg, AuthMethod, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
     OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningFlow, SigningKeysAfter,
     SigningKeysPolicy, Sink, Tenant, UploadFormat, VariableStore, VariableValue, Verify,
 };

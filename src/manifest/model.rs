@@ -160,6 +160,10 @@ pub struct CredentialEntry {
     pub key_size: KeySize,
     /// What is uploaded to Auth0.
     pub upload: UploadFormat,
+    /// How the client authenticates. `private_key_jwt` (the default) is
+    /// rotated; a client-secret method reverts the client to its secret
+    /// through the entry's PR (break-glass).
+    pub auth_method: AuthMethod,
     /// Rotate when the attached credential is older than this.
     #[serde(serialize_with = "duration::serialize")]
     pub rotate_every: time::Duration,
@@ -188,6 +192,35 @@ pub struct Verify {
 }
 
 pub use crate::keys::{Alg, KeySize};
+
+/// How an Auth0 client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Signed client assertions with a registered key (rotated by the tool).
+    #[default]
+    PrivateKeyJwt,
+    /// The client secret in the request body.
+    ClientSecretPost,
+    /// The client secret in HTTP Basic authentication.
+    ClientSecretBasic,
+}
+
+impl AuthMethod {
+    /// The manifest (and Auth0) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+        }
+    }
+
+    /// True for the two client-secret methods.
+    pub fn uses_secret(self) -> bool {
+        self != AuthMethod::PrivateKeyJwt
+    }
+}
 
 /// What is uploaded to Auth0 as the credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Alg, KeySize, OrgVisibility, SecretFormat, SigningFlow, UploadFormat, VariableValue,
+    Alg, AuthMethod, KeySize, OrgVisibility, SecretFormat, SigningFlow, UploadFormat, VariableValue,
 };
 
 /// Located text.
@@ -188,6 +188,12 @@ pub(crate) struct RawCredential {
     #[serde(default)]
     #[schemars(with = "Option<UploadFormat>")]
     pub upload: Option<Text>,
+    /// How the client authenticates (default `private_key_jwt`). A
+    /// client-secret method reverts the client to its client secret through
+    /// the entry's PR (break-glass); its secret sinks use `format: json`.
+    #[serde(default)]
+    #[schemars(with = "Option<AuthMethod>")]
+    pub auth_method: Option<Text>,
     /// Overrides `defaults.rotate_every`; required if there is no default.
     #[serde(default)]
     #[schemars(with = "Option<DurationSchema>")]

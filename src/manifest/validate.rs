@@ -10,7 +10,8 @@ use super::checks;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
-    Alg, CredentialEntry, KeySize, Location, Manifest, Sink, Tenant, UploadFormat, Verify,
+    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, SecretFormat, Sink, Tenant,
+    UploadFormat, Verify,
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
@@ -253,6 +254,16 @@ fn entry(
     let (verify, good) = verify(raw.verify.as_ref(), &label, diags);
     ok &= good;
     let out_sinks = entry_sinks(raw, &label, sinks, diags);
+    let auth_method = raw
+        .auth_method
+        .as_ref()
+        .map_or(Some(AuthMethod::PrivateKeyJwt), |t| {
+            parse_auth_method(t, diags)
+        });
+    ok &= auth_method.is_some();
+    if let (Some(method), Some(out)) = (auth_method, &out_sinks) {
+        ok &= secret_sinks_fit(method, out, &label, diags);
+    }
     if !ok {
         return None;
     }
@@ -263,6 +274,7 @@ fn entry(
         alg: settings.alg.map_or(Alg::RS256, |(a, _)| a),
         key_size: settings.key_size.map_or(KeySize::Rsa2048, |(k, _)| k),
         upload: settings.upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
+        auth_method: auth_method?,
         rotate_every: settings.rotate_every?.0,
         renew_before: settings.renew_before.map(|(d, _)| d),
         lifetime: settings.lifetime.map(|(d, _)| d),
@@ -566,6 +578,68 @@ fn parse_upload(text: &Text, diags: &mut Diags<'_>) -> Located<UploadFormat> {
         hint,
     );
     None
+}
+
+fn parse_auth_method(text: &Text, diags: &mut Diags<'_>) -> Option<AuthMethod> {
+    const WORDS: [AuthMethod; 3] = [
+        AuthMethod::PrivateKeyJwt,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::ClientSecretBasic,
+    ];
+    let value = text.value.as_str();
+    if let Some(m) = WORDS.iter().find(|m| m.as_str() == value) {
+        return Some(*m);
+    }
+    let words: Vec<&str> = WORDS.iter().map(|m| m.as_str()).collect();
+    let hint = match did_you_mean(value, &words) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => "use `private_key_jwt` (rotate the client's key; the default), or `client_secret_post` / \
+                 `client_secret_basic` to revert the client to its client secret"
+            .to_owned(),
+    };
+    diags.push(
+        codes::BAD_AUTH_METHOD,
+        at(text),
+        format!("unsupported auth_method {}", show(value)),
+        hint,
+    );
+    None
+}
+
+/// A client-secret entry writes the client secret, as JSON
+/// `{client_id, client_secret}`: every secret sink must say `format: json`,
+/// and variable sinks (which hold a key's kid or credential id) do not apply.
+fn secret_sinks_fit(
+    method: AuthMethod,
+    sinks: &[Sink],
+    label: &str,
+    diags: &mut Diags<'_>,
+) -> bool {
+    if !method.uses_secret() {
+        return true;
+    }
+    let mut ok = true;
+    for sink in sinks {
+        let wrong = match sink {
+            Sink::Secret { format, .. } => *format != SecretFormat::Json,
+            Sink::Variable { .. } => true,
+        };
+        if wrong {
+            diags.push(
+                codes::SECRET_SINK_FORMAT,
+                sink.location(),
+                format!(
+                    "credential {} uses auth_method {}, so its sinks receive the client secret, but sink {} cannot hold it",
+                    show(label),
+                    method.as_str(),
+                    show(sink.name())
+                ),
+                "give every secret sink `format: json` (written as {\"client_id\", \"client_secret\"}) and remove variable sinks; consumers must read the new format",
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 pub(super) fn parse_duration(field: &str, text: &Text, diags: &mut Diags<'_>) -> Located<Duration> {

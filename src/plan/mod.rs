@@ -6,6 +6,7 @@
 
 mod observed;
 mod render;
+mod revert;
 
 pub use observed::{
     ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
@@ -19,6 +20,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::keys::Alg;
 use crate::ledger::Retiring;
+pub use crate::manifest::AuthMethod;
 
 /// The parts of a manifest entry that decide *when* to rotate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +39,27 @@ pub struct Policy {
     /// Rotate when the credential expires sooner than this.
     #[serde(serialize_with = "ser_opt_duration")]
     pub renew_before: Option<Duration>,
+    /// A credential's `expires_at` should be its creation time plus this.
+    /// Changing it proposes a new expiry for the current credential.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub lifetime: Option<Duration>,
+    /// The credential is a certificate whose `notAfter` is its expiry: a
+    /// changed `lifetime` takes effect at the next rotation instead.
+    pub expiry_in_certificate: bool,
+    /// How the client should authenticate: a client-secret method reverts
+    /// it (through the entry's PR) and stops its rotation.
+    pub auth_method: AuthMethod,
+    /// When this entry's client is the one the run's Management API access
+    /// authenticates as (private_key_jwt), the kid it signs with: the tool
+    /// rotates its own key, and must never retire the key it works with.
+    #[serde(skip)]
+    pub management_kid: Option<String>,
 }
+
+/// Expiries this close to what `lifetime` asks for count as equal: the tool
+/// sets `expires_at` from its own clock just before Auth0 records
+/// `created_at` from Auth0's, so the two differ by latency and clock skew.
+pub const EXPIRY_TOLERANCE: Duration = Duration::hours(1);
 
 /// Options that change decisions.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +136,32 @@ pub enum Attention {
         /// The credential it proposed.
         credential_id: String,
     },
+    /// The expiry `lifetime` asks for (the credential's creation time plus
+    /// `lifetime`), or the one a merged PR approved, has already passed.
+    /// Auth0 would stop accepting the credential at once, so nothing is set.
+    ExpiryInPast {
+        /// The current credential.
+        credential_id: String,
+        /// The expiry that would have been set.
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
+    /// `auth_method` asks for a client secret while a rotation is in
+    /// flight (an open rotation PR, an unpublished proposal or a journal):
+    /// the revert waits, so nothing the rotation wrote is lost.
+    RevertWhileRotating {
+        /// The open rotation PR, if there is one.
+        pull: Option<u64>,
+    },
+    /// `auth_method` asks for a client secret for a client the tool has no
+    /// ledger for (it never rotated it).
+    RevertUnmanaged,
+    /// The tool would retire a key of its own Management API client while
+    /// not signing with the new one.
+    SelfLockout {
+        /// The kid this run signs its Management API requests with.
+        kid: String,
+    },
     /// Credentials are registered but not attached; they count against
     /// Auth0's per-client limit, so a rotation would be refused.
     Leftover {
@@ -166,6 +214,44 @@ pub enum Decision {
         pull: u64,
         /// PR URL.
         url: String,
+    },
+    /// `lifetime` changed: propose, in the entry's PR, setting the current
+    /// credential's `expires_at` (its only mutable field) instead of rotating.
+    ProposeExpiry {
+        /// The current credential.
+        credential_id: String,
+        /// Its expiry now, if it has one.
+        #[serde(with = "time::serde::rfc3339::option")]
+        from: Option<OffsetDateTime>,
+        /// The expiry the PR proposes.
+        #[serde(with = "time::serde::rfc3339")]
+        to: OffsetDateTime,
+    },
+    /// A merged PR approved a new expiry for the current credential, and
+    /// Auth0 does not have it yet: finalize sets it.
+    UpdateExpiry {
+        /// The current credential.
+        credential_id: String,
+        /// The approved expiry.
+        #[serde(with = "time::serde::rfc3339")]
+        to: OffsetDateTime,
+    },
+    /// `auth_method` asks for a client secret: propose, in the entry's PR,
+    /// reverting the client from private_key_jwt (break-glass).
+    ProposeRevert {
+        /// The secret method asked for.
+        to: AuthMethod,
+    },
+    /// A merged PR approved the revert: finalize gives the client a new
+    /// secret, switches it to `to` and writes the secret into the sinks.
+    Revert {
+        /// The secret method.
+        to: AuthMethod,
+    },
+    /// The client authenticates with its client secret; nothing rotates.
+    UsesSecret {
+        /// Its `token_endpoint_auth_method`.
+        method: String,
     },
     /// A merged rotation left credentials to retire.
     Finalize {
@@ -243,6 +329,10 @@ impl Plan {
                     | Decision::Resume { .. }
                     | Decision::Republish { .. }
                     | Decision::Finalize { .. }
+                    | Decision::ProposeExpiry { .. }
+                    | Decision::UpdateExpiry { .. }
+                    | Decision::ProposeRevert { .. }
+                    | Decision::Revert { .. }
                     | Decision::NeedsAttention { .. }
                     | Decision::Busy {
                         confirmed: false,
@@ -352,6 +442,9 @@ fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOpti
             )
         }
     };
+    if p.auth_method.uses_secret() {
+        return revert::decide(p, o, client, now, is_forced(p, options));
+    }
     if let Some(d) = decide_merged(p, o, client, now) {
         return d;
     }
@@ -398,7 +491,7 @@ fn decide_merged(
         .cloned()
         .collect();
     if pending.is_empty() {
-        return None;
+        return decide_approved_expiry(p, o, ledger, client, now);
     }
     if let Some(reason) = ledger_problem(p, ledger, client, &o.provenance) {
         return Some(attention(
@@ -408,6 +501,9 @@ fn decide_merged(
             current,
             format!("finalize refused, nothing was deleted: {reason}"),
         ));
+    }
+    if let Some(d) = self_lockout(p, ledger, current.clone()) {
+        return Some(d);
     }
     let ids: Vec<&str> = pending.iter().map(|r| r.credential_id.as_str()).collect();
     Some((
@@ -467,11 +563,26 @@ fn decide_in_flight(
             url: pull.url.clone(),
         },
         current,
-        format!(
+        in_flight_why(pull, o.ledger.as_ref()),
+    ))
+}
+
+/// What an open PR of the entry proposes: a new expiry when its ledger keeps
+/// the default branch's current credential, otherwise a rotation.
+fn in_flight_why(pull: &OpenPull, main: Option<&crate::ledger::LedgerEntry>) -> String {
+    let proposed = pull.ledger.as_ref().map(|l| &l.current);
+    match (proposed, main.map(|m| &m.current)) {
+        (Some(p), Some(m)) if p.credential_id == m.credential_id => format!(
+            "expiry change in flight: PR #{} is open; merging it approves expiry {} for {}",
+            pull.number,
+            p.expires_at.map_or_else(|| "none".to_owned(), when),
+            p.credential_id
+        ),
+        _ => format!(
             "rotation in flight: PR #{} is open; merge it to retire the old credential",
             pull.number
         ),
-    ))
+    }
 }
 
 /// Phase 3: a ledger proposal on the rotation branch without an open PR.
@@ -483,6 +594,20 @@ fn decide_proposal(
     let prop = o.proposal.as_ref()?;
     let cred = &prop.ledger.current.credential_id;
     let current = Some(summary(client, cred, now));
+    let keeps_current = o
+        .ledger
+        .as_ref()
+        .is_some_and(|m| m.current.credential_id == *cred);
+    if let (Some(n), true) = (prop.rejected_pull, keeps_current) {
+        return Some(attention(
+            Attention::Rejected { pull: n, credential_id: cred.clone() },
+            current,
+            format!(
+                "PR #{n}, which proposed a new expiry for {cred}, was closed without merging; nothing was changed. \
+                 Reopen and merge it, or set `lifetime` back to what the credential has and delete the branch"
+            ),
+        ));
+    }
     if let Some(n) = prop.rejected_pull {
         return Some(attention(
             Attention::Rejected { pull: n, credential_id: cred.clone() },
@@ -630,8 +755,7 @@ fn decide_due(
     now: OffsetDateTime,
     options: &PlanOptions,
 ) -> Decided {
-    let forced = options.force.contains(&p.entry)
-        || options.force.contains(&format!("{}/{}", p.tenant, p.entry));
+    let forced = is_forced(p, options);
     let Some(ledger) = &o.ledger else {
         return decide_adopt(p, client, now);
     };
@@ -695,12 +819,144 @@ fn decide_due(
             }
             (Decision::Rotate { reason }, Some(current), why)
         }
-        None => (
-            Decision::NotDue { next_due },
-            Some(current),
-            format!("not due until {}", date(next_due)),
-        ),
+        None => match record.and_then(|r| wanted_expiry(p, r)) {
+            Some(to) => propose_expiry(&ledger.current.credential_id, record, to, current, now),
+            None => (
+                Decision::NotDue { next_due },
+                Some(current),
+                format!("not due until {}", date(next_due)),
+            ),
+        },
     }
+}
+
+/// The expiry `lifetime` asks for the credential `record`, when Auth0's
+/// differs from it by more than [`EXPIRY_TOLERANCE`] (instants are
+/// compared, not their text). `None`: no `lifetime`, a certificate (its
+/// `notAfter` is the expiry), or nothing to change.
+fn wanted_expiry(p: &Policy, record: &ObservedCredential) -> Option<OffsetDateTime> {
+    let lifetime = p.lifetime.filter(|_| !p.expiry_in_certificate)?;
+    let wanted = record.created_at? + lifetime;
+    let differs = record
+        .expires_at
+        .is_none_or(|e| (e - wanted).abs() > EXPIRY_TOLERANCE);
+    differs.then_some(wanted)
+}
+
+/// `lifetime` changed and no rotation is due: propose the new expiry in a
+/// PR, unless it has already passed (then nothing is proposed: the
+/// credential would stop working at once).
+fn propose_expiry(
+    credential_id: &str,
+    record: Option<&ObservedCredential>,
+    to: OffsetDateTime,
+    current: CurrentSummary,
+    now: OffsetDateTime,
+) -> Decided {
+    let from = record.and_then(|r| r.expires_at);
+    if to <= now {
+        return expiry_in_past(credential_id, to, Some(current), "the manifest's lifetime");
+    }
+    let was = from.map_or_else(|| "no expiry".to_owned(), when);
+    (
+        Decision::ProposeExpiry {
+            credential_id: credential_id.to_owned(),
+            from,
+            to,
+        },
+        Some(current),
+        format!(
+            "lifetime changed: a PR will propose moving the expiry of {credential_id} from {was} to {} (no rotation)",
+            when(to)
+        ),
+    )
+}
+
+fn expiry_in_past(
+    credential_id: &str,
+    to: OffsetDateTime,
+    current: Option<CurrentSummary>,
+    source: &str,
+) -> Decided {
+    attention(
+        Attention::ExpiryInPast {
+            credential_id: credential_id.to_owned(),
+            expires_at: to,
+        },
+        current,
+        format!(
+            "{source} puts the expiry of {credential_id} at {}, which has passed; nothing was changed \
+             (Auth0 would stop accepting the key at once). Rotate now instead (`--force` the entry; \
+             the new credential gets the new lifetime), or choose a longer lifetime",
+            when(to)
+        ),
+    )
+}
+
+/// True when the default branch's ledger names an expiry for its current
+/// credential that Auth0 does not have (a merged expiry PR finalize has not
+/// carried out yet). Observe checks the ledger's provenance then.
+pub fn expiry_change_pending(ledger: &crate::ledger::LedgerEntry, client: &ClientState) -> bool {
+    approved_expiry(ledger, client).is_some()
+}
+
+/// The expiry the ledger names for its current credential, when Auth0's
+/// differs from it (by more than a second: Auth0 keeps milliseconds).
+fn approved_expiry(
+    ledger: &crate::ledger::LedgerEntry,
+    client: &ClientState,
+) -> Option<OffsetDateTime> {
+    let to = ledger.current.expires_at?;
+    let record = client.credential(&ledger.current.credential_id)?;
+    let same = record
+        .expires_at
+        .is_some_and(|e| (e - to).abs() <= Duration::seconds(1));
+    (!same).then_some(to)
+}
+
+/// Phase 1, when nothing retires: a merged expiry PR. The new expiry is set
+/// only when the ledger passes [`ledger_problem`] and lies in the future.
+fn decide_approved_expiry(
+    p: &Policy,
+    o: &ObservedEntry,
+    ledger: &crate::ledger::LedgerEntry,
+    client: &ClientState,
+    now: OffsetDateTime,
+) -> Option<Decided> {
+    let to = approved_expiry(ledger, client)?;
+    let id = &ledger.current.credential_id;
+    let current = Some(summary(client, id, now));
+    if let Some(reason) = ledger_problem(p, ledger, client, &o.provenance) {
+        return Some(attention(
+            Attention::UnsafeLedger {
+                reason: reason.clone(),
+            },
+            current,
+            format!(
+                "the ledger names expiry {} for {id}, which Auth0 does not have; nothing was changed: {reason}",
+                when(to)
+            ),
+        ));
+    }
+    if to <= now {
+        return Some(expiry_in_past(id, to, current, "the merged ledger"));
+    }
+    Some((
+        Decision::UpdateExpiry {
+            credential_id: id.clone(),
+            to,
+        },
+        current,
+        format!(
+            "the expiry change was merged; finalize will set the expiry of {id} to {}",
+            when(to)
+        ),
+    ))
+}
+
+/// True when `--force` names the entry (by name or `tenant/name`).
+fn is_forced(p: &Policy, options: &PlanOptions) -> bool {
+    options.force.contains(&p.entry) || options.force.contains(&format!("{}/{}", p.tenant, p.entry))
 }
 
 /// A client the tool does not manage yet: adopt its single attached credential.
@@ -737,6 +993,34 @@ fn decide_adopt(p: &Policy, client: &ClientState, now: OffsetDateTime) -> Decide
             cap_message(many),
         ),
     }
+}
+
+/// Self-rotation: the run authenticates to the Management API as this
+/// entry's client. Retiring is only allowed when it signs with the ledger's
+/// current key (the new one): otherwise the run would delete the key it works
+/// with, or the secret the workflow passes is not the one the rotation wrote.
+fn self_lockout(
+    p: &Policy,
+    ledger: &crate::ledger::LedgerEntry,
+    current: Option<CurrentSummary>,
+) -> Option<Decided> {
+    let kid = p.management_kid.as_ref()?;
+    if *kid == ledger.current.kid {
+        return None;
+    }
+    Some(attention(
+        Attention::SelfLockout { kid: kid.clone() },
+        current,
+        format!(
+            "client {} is the one auth0-rotate uses for the Management API, and this run signs with kid {}, \
+             not the new key {}; retiring the old key could lock the tool out, so nothing was deleted. \
+             Pass the secret the rotation wrote (see the merged PR) as the Management key \
+             (input `auth0-private-key`, CLI AUTH0_PRIVATE_KEY_FILE) and run finalize again",
+            p.client_id,
+            short_kid(kid),
+            short_kid(&ledger.current.kid)
+        ),
+    ))
 }
 
 /// The ledger names another tenant, entry or client than the manifest.

@@ -30,6 +30,10 @@ pub struct ClientState {
     pub attached: Vec<String>,
     /// Every credential record.
     pub credentials: Vec<ObservedCredential>,
+    /// `token_endpoint_auth_method` when the client authenticates with a
+    /// secret (`client_secret_post`, `client_secret_basic`) or none; `None`
+    /// while credentials are configured.
+    pub secret_method: Option<String>,
 }
 
 impl ClientState {
@@ -80,7 +84,7 @@ pub struct ObservedEntry {
     /// publish, or a PR closed without merging).
     pub proposal: Option<Proposal>,
     /// Whether the ledger on the default branch is what a merged rotation PR
-    /// proposed (checked when it retires something).
+    /// proposed (checked when it retires something or sets an expiry).
     pub provenance: Provenance,
 }
 

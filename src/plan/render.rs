@@ -15,6 +15,11 @@ impl Decision {
             Decision::Busy { .. } => "busy",
             Decision::InFlight { .. } => "in flight",
             Decision::Finalize { .. } => "finalize",
+            Decision::ProposeExpiry { .. } => "propose expiry",
+            Decision::UpdateExpiry { .. } => "set expiry",
+            Decision::ProposeRevert { .. } => "propose revert",
+            Decision::Revert { .. } => "revert",
+            Decision::UsesSecret { .. } => "uses secret",
             Decision::NotDue { .. } => "not due",
             Decision::NeedsAttention { .. } => "needs attention",
         }
@@ -41,10 +46,22 @@ impl Plan {
                         Decision::Rotate { .. }
                             | Decision::Resume { .. }
                             | Decision::Republish { .. }
+                            | Decision::ProposeExpiry { .. }
+                            | Decision::ProposeRevert { .. }
                     )
                 }),
             ),
-            ("to finalize", n(|d| matches!(d, Decision::Finalize { .. }))),
+            (
+                "to finalize",
+                n(|d| {
+                    matches!(
+                        d,
+                        Decision::Finalize { .. }
+                            | Decision::UpdateExpiry { .. }
+                            | Decision::Revert { .. }
+                    )
+                }),
+            ),
             (
                 "in flight",
                 n(|d| matches!(d, Decision::InFlight { .. } | Decision::Busy { .. })),
@@ -53,7 +70,10 @@ impl Plan {
                 "need attention",
                 n(|d| matches!(d, Decision::NeedsAttention { .. })),
             ),
-            ("not due", n(|d| matches!(d, Decision::NotDue { .. }))),
+            (
+                "not due",
+                n(|d| matches!(d, Decision::NotDue { .. } | Decision::UsesSecret { .. })),
+            ),
         ]
     }
 

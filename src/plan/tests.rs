@@ -12,6 +12,10 @@ fn policy() -> Policy {
         alg: Alg::RS256,
         rotate_every: Duration::days(90),
         renew_before: Some(Duration::days(14)),
+        lifetime: None,
+        expiry_in_certificate: false,
+        auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
+        management_kid: None,
     }
 }
 
@@ -28,6 +32,7 @@ fn cred(id: &str, created: OffsetDateTime, expires: Option<OffsetDateTime>) -> O
 fn ledger(current: &str, created: OffsetDateTime, retiring: &[&str]) -> LedgerEntry {
     LedgerEntry {
         version: 1,
+        auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         tenant: "prod".into(),
         entry: "billing".into(),
         client_id: "cid".into(),
@@ -61,6 +66,7 @@ fn observe(
         client: Ok(ClientState {
             attached: attached.iter().map(|s| (*s).to_owned()).collect(),
             credentials: creds,
+            secret_method: None,
         }),
         pull,
         journal: None,
@@ -526,4 +532,137 @@ fn a_pull_request_with_foreign_files_is_not_adopted() {
         } => assert!(reason.contains("deploy.yml"), "{reason}"),
         other => panic!("{other:?}"),
     }
+}
+
+fn with_lifetime(days: i64) -> Policy {
+    Policy {
+        lifetime: Some(Duration::days(days)),
+        ..policy()
+    }
+}
+
+fn decide_with(p: Policy, o: ObservedEntry) -> EntryPlan {
+    plan(&[p], &[o], NOW, &PlanOptions::default())
+        .entries
+        .remove(0)
+}
+
+#[test]
+fn a_changed_lifetime_proposes_a_new_expiry_instead_of_a_rotation() {
+    let created = NOW - Duration::days(10);
+    // Auth0 normalises to milliseconds and keeps the instant: 120 days after
+    // creation, written by a clock 3 s ahead, is the same expiry.
+    let expires = created + Duration::days(120) + Duration::seconds(3);
+    let mut l = ledger("cred_a", created, &[]);
+    l.current.expires_at = Some(expires);
+    let o = observe(
+        Some(l),
+        &["cred_a"],
+        vec![cred("cred_a", created, Some(expires))],
+        None,
+    );
+    let same = decide_with(with_lifetime(120), o.clone());
+    assert!(matches!(same.decision, Decision::NotDue { .. }), "{same:?}");
+    let shorter = decide_with(with_lifetime(60), o.clone());
+    assert_eq!(
+        shorter.decision,
+        Decision::ProposeExpiry {
+            credential_id: "cred_a".into(),
+            from: Some(expires),
+            to: created + Duration::days(60),
+        }
+    );
+    assert!(
+        shorter.explanation.contains("no rotation"),
+        "{}",
+        shorter.explanation
+    );
+    // A certificate's notAfter is its expiry: a new lifetime waits for the
+    // next rotation.
+    let cert = Policy {
+        expiry_in_certificate: true,
+        ..with_lifetime(60)
+    };
+    assert!(matches!(
+        decide_with(cert, o).decision,
+        Decision::NotDue { .. }
+    ));
+}
+
+#[test]
+fn a_lifetime_that_puts_the_expiry_in_the_past_is_refused() {
+    let created = NOW - Duration::days(40);
+    let l = ledger("cred_a", created, &[]);
+    let o = observe(
+        Some(l),
+        &["cred_a"],
+        vec![cred("cred_a", created, Some(created + Duration::days(120)))],
+        None,
+    );
+    let e = decide_with(with_lifetime(30), o);
+    assert_eq!(
+        e.decision,
+        Decision::NeedsAttention {
+            problem: Attention::ExpiryInPast {
+                credential_id: "cred_a".into(),
+                expires_at: created + Duration::days(30),
+            }
+        }
+    );
+    assert!(e.explanation.contains("--force"), "{}", e.explanation);
+    assert!(e.explanation.contains("nothing was changed"));
+}
+
+#[test]
+fn a_merged_expiry_is_set_by_finalize_only_when_its_ledger_is_trusted() {
+    let created = NOW - Duration::days(10);
+    let to = created + Duration::days(60);
+    let mut l = ledger("cred_a", created, &[]);
+    l.current.expires_at = Some(to);
+    let auth0 = vec![cred("cred_a", created, Some(created + Duration::days(120)))];
+    let o = observe(Some(l.clone()), &["cred_a"], auth0.clone(), None);
+    assert_eq!(
+        decide_with(with_lifetime(60), o.clone()).decision,
+        Decision::UpdateExpiry {
+            credential_id: "cred_a".into(),
+            to
+        }
+    );
+    // Once Auth0 has it (to the millisecond), nothing is left to do.
+    let done = observe(
+        Some(l.clone()),
+        &["cred_a"],
+        vec![cred("cred_a", created, Some(to))],
+        None,
+    );
+    assert!(matches!(
+        decide_with(with_lifetime(60), done).decision,
+        Decision::NotDue { .. }
+    ));
+    // A ledger edited on the default branch approves nothing.
+    let mut forged = o.clone();
+    forged.provenance = Provenance::Unverified {
+        reason: "it was edited after the merge".into(),
+    };
+    let e = decide_with(with_lifetime(60), forged);
+    assert!(
+        matches!(
+            e.decision,
+            Decision::NeedsAttention {
+                problem: Attention::UnsafeLedger { .. }
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.explanation.contains("nothing was changed"));
+    // An approved expiry that passed while the PR waited is not set.
+    let mut late = l;
+    late.current.expires_at = Some(NOW - Duration::minutes(1));
+    let o = observe(Some(late), &["cred_a"], auth0, None);
+    assert!(matches!(
+        decide_with(with_lifetime(60), o).decision,
+        Decision::NeedsAttention {
+            problem: Attention::ExpiryInPast { .. }
+        }
+    ));
 }

@@ -152,6 +152,7 @@ async fn a_ledger_pushed_without_any_merged_pr_is_refused() {
         .unwrap();
     let forged = LedgerEntry {
         version: 1,
+        auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
         tenant: "demo".into(),
         entry: "billing-worker".into(),
         client_id: CLIENT_ID.into(),

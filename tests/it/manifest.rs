@@ -74,6 +74,7 @@ fn full_example_parses_into_expected_values() {
             alg: Alg::RS256,
             key_size: KeySize::Rsa2048,
             upload: UploadFormat::PublicKey,
+            auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
             // The entry's override wins over `defaults.rotate_every: 90d`.
             rotate_every: Duration::days(30),
             renew_before: Some(Duration::days(14)),
@@ -410,6 +411,17 @@ const INVALID: &[(&str, &[Expected])] = &[
         &[("M024", 13, 21, "`AUTH0_KEY`")],
     ),
     ("no_sinks.yml", &[("M025", 10, 12, "`prod/worker`")]),
+    (
+        "bad_auth_method.yml",
+        &[("M042", 10, 18, "`client_secret_pots`")],
+    ),
+    (
+        "secret_sink_format.yml",
+        &[
+            ("M043", 12, 9, "sink `AUTH0_KEY`"),
+            ("M043", 17, 9, "sink `AUTH0_KID`"),
+        ],
+    ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),
     (
         "bad_names.yml",

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::error::MgmtError;
-use crate::emulator::clock::auth0_time;
+use crate::emulator::clock::{auth0_time, parse_auth0_time};
 use crate::keys::{certificate_not_after, Alg, RsaPublicKey};
 use crate::secret::SecretString;
 
@@ -255,10 +255,11 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         .unwrap_or(false);
     let expires_at = match obj.get("expires_at") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| validation("'Object didn't pass validation for format date-time' on property expires_at."))?,
-        ),
+        Some(Value::String(s)) => Some(parse_auth0_time(s).ok_or_else(|| {
+            validation(
+                "'Object didn't pass validation for format date-time' on property expires_at.",
+            )
+        })?),
         Some(_) => return Err(validation("'Expected type string' on property expires_at.")),
     };
     if parse_expiry_from_cert && expires_at.is_some() {
@@ -471,6 +472,20 @@ impl Tenant {
         if let Some(name) = obj.get("name").and_then(Value::as_str) {
             client.name = name.to_owned();
         }
+        // A custom secret, as Auth0 recommends for secret rotation. Auth0's
+        // length and alphabet rules for it are UNCONFIRMED; the emulator only
+        // refuses an empty or non-string value.
+        match obj.get("client_secret") {
+            None => {}
+            Some(Value::String(s)) if !s.is_empty() => {
+                client.client_secret = Some(SecretString::new(s.clone()));
+            }
+            Some(_) => {
+                return Err(validation(
+                    "'Expected type string with minimum length 1' on property client_secret.",
+                ))
+            }
+        }
         client.private_key_jwt = methods;
         client.token_endpoint_auth_method = auth_method;
         Ok(())
@@ -503,8 +518,8 @@ impl Tenant {
         match obj.get("expires_at") {
             Some(Value::String(s)) => {
                 cred.expires_at = Some(
-                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                        .map_err(|_| validation("'Object didn't pass validation for format date-time' on property expires_at."))?,
+                    parse_auth0_time(s)
+                        .ok_or_else(|| validation("'Object didn't pass validation for format date-time' on property expires_at."))?,
                 );
             }
             // Clearing with null is UNCONFIRMED on the real API; the emulator refuses it

@@ -135,6 +135,30 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
             self.inner.set_private_key_jwt(id, ids)
         )
     }
+    async fn revert_to_secret(
+        &self,
+        id: &str,
+        method: &str,
+        secret: &auth0_rotate::secret::SecretString,
+    ) -> Result<ClientInfo, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "revert_to_secret",
+            self.inner.revert_to_secret(id, method, secret)
+        )
+    }
+    fn management_key(&self) -> Option<(String, String)> {
+        self.inner.management_key()
+    }
+    async fn exchange_with_secret(
+        &self,
+        id: &str,
+        secret: &auth0_rotate::secret::SecretString,
+        audience: &str,
+    ) -> Result<(), Auth0Error> {
+        self.inner.exchange_with_secret(id, secret, audience).await
+    }
     async fn set_credential_expiry(
         &self,
         id: &str,
