@@ -86,6 +86,16 @@ pub struct LedgerEntry {
     /// client secret (`current` is then the last key it used).
     #[serde(default, skip_serializing_if = "is_key_method")]
     pub auth_method: AuthMethod,
+    /// Onboarding by cutover: `current` is registered but not attached, and
+    /// the client still uses its client secret; merging approves attaching
+    /// `current` and ending the secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attach_on_merge: bool,
+    /// With `attach_on_merge`: the commit on the entry's branch holding the
+    /// onboarding's journal, whose age-encrypted key lets finalize prove the
+    /// key once attached. Not trusted: the journal's tag and kid are checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_commit: Option<String>,
 }
 
 fn is_key_method(m: &AuthMethod) -> bool {
@@ -137,6 +147,9 @@ impl LedgerEntry {
             ),
             ("current.kid", entry.current.kid.as_str()),
         ];
+        if let Some(c) = &entry.journal_commit {
+            ids.push(("journal_commit", c.as_str()));
+        }
         for r in &entry.retiring {
             ids.push(("retiring.credential_id", r.credential_id.as_str()));
             ids.push(("retiring.kid", r.kid.as_str()));
@@ -164,6 +177,8 @@ mod tests {
         LedgerEntry {
             version: 1,
             auth_method: AuthMethod::PrivateKeyJwt,
+            attach_on_merge: false,
+            journal_commit: None,
             tenant: "prod".into(),
             entry: "billing".into(),
             client_id: "abc".into(),

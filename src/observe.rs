@@ -99,6 +99,10 @@ pub async fn client_state<A: Auth0Api>(
             .token_endpoint_auth_method
             .clone()
             .filter(|_| client.client_authentication_methods.is_none()),
+        jwt_alg: client
+            .jwt_configuration
+            .as_ref()
+            .and_then(|j| j.alg.clone()),
         credentials: creds
             .into_iter()
             .map(|c| ObservedCredential {
@@ -174,6 +178,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     let approves = |l: &LedgerEntry| {
         !l.retiring.is_empty()
             || l.auth_method.uses_secret()
+            || l.attach_on_merge
             || client
                 .as_ref()
                 .is_ok_and(|c| crate::plan::expiry_change_pending(l, c))

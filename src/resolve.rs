@@ -65,6 +65,7 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 expiry_in_certificate: e.upload == UploadFormat::Certificate,
                 auth_method: e.auth_method,
                 management_kid: None,
+                onboard: e.onboard,
             },
             tenant_domain: manifest.tenants[&e.tenant].domain.clone(),
             key_size: e.key_size,

@@ -91,6 +91,8 @@ impl RunPlan {
                         | Decision::UpdateExpiry { .. }
                         | Decision::ProposeRevert { .. }
                         | Decision::Revert { .. }
+                        | Decision::Onboard { .. }
+                        | Decision::Cutover { .. }
                 ),
                 needs_attention: matches!(e.decision, Decision::NeedsAttention { .. }),
                 unreadable: matches!(

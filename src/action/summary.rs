@@ -105,7 +105,10 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
         ),
         finalize_next: matches!(
             e.decision,
-            Decision::Finalize { .. } | Decision::UpdateExpiry { .. } | Decision::Revert { .. }
+            Decision::Finalize { .. }
+                | Decision::UpdateExpiry { .. }
+                | Decision::Revert { .. }
+                | Decision::Cutover { .. }
         ),
         kid: c
             .and_then(|c| c.kid.as_deref())

@@ -73,6 +73,9 @@ pub(super) async fn propose<A: Auth0Api, G: GitHubApi>(
     let (main, state) = recheck(ctx, auth0, spec, target).await?;
     let mut proposed = main.clone();
     proposed.current.expires_at = Some(target.to);
+    // A past onboarding's marks describe that PR, not this one.
+    proposed.attach_on_merge = false;
+    proposed.journal_commit = None;
     // Credentials an earlier finalize deleted are no longer worth listing.
     proposed
         .retiring

@@ -25,15 +25,7 @@ pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
     .await?
     .ok_or_else(|| ApplyError::Changed("the ledger disappeared from the default branch".into()))?;
     let current = &ledger.current.credential_id;
-    if let Some((client_id, kid)) = auth0.management_key() {
-        if client_id == spec.policy.client_id && kid != ledger.current.kid {
-            return Err(ApplyError::Unsafe(format!(
-                "this run signs its Management API requests as client {client_id} with kid {kid}, not with the \
-                 ledger's current key {}; nothing was deleted (retiring could lock the tool out)",
-                ledger.current.kid
-            )));
-        }
-    }
+    refuse_self_lockout(auth0, spec, &ledger)?;
     let mut retired = Vec::new();
     for r in retire {
         if !ledger
@@ -104,4 +96,24 @@ pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
         retired.push(r.credential_id.clone());
     }
     Ok(Outcome::Finalized { retired })
+}
+
+/// Self-rotation: when this run signs its Management API requests as the
+/// entry's own client, it must sign with the ledger's current (new) key, or
+/// retiring could delete the key the tool works with.
+fn refuse_self_lockout<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    ledger: &crate::ledger::LedgerEntry,
+) -> Result<(), ApplyError> {
+    match auth0.management_key() {
+        Some((client_id, kid)) if client_id == spec.policy.client_id && kid != ledger.current.kid => {
+            Err(ApplyError::Unsafe(format!(
+                "this run signs its Management API requests as client {client_id} with kid {kid}, not with the \
+                 ledger's current key {}; nothing was deleted (retiring could lock the tool out)",
+                ledger.current.kid
+            )))
+        }
+        _ => Ok(()),
+    }
 }

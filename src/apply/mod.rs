@@ -4,6 +4,7 @@
 
 mod expiry;
 mod finalize;
+mod onboard;
 pub mod pr;
 mod report;
 mod revert;
@@ -172,6 +173,9 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             };
             expiry::propose(ctx, spec, &target, head, &mut steps).await
         }
+        Decision::Onboard { resume, .. } => {
+            onboard::start(ctx, spec, resume.as_deref(), head, &mut steps, on_secret).await
+        }
         Decision::ProposeRevert { to } => revert::propose(ctx, spec, *to, head, &mut steps).await,
         // A merged revert (or a forced new secret) need not wait for finalize.
         Decision::Revert { to } => revert::carry_out(ctx, spec, *to, &mut steps, on_secret).await,
@@ -222,6 +226,9 @@ pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
             expiry::update(ctx, spec, &target, &mut steps).await
         }
         Decision::Revert { to } => revert::carry_out(ctx, spec, *to, &mut steps, None).await,
+        Decision::Cutover { credential_id } => {
+            onboard::cutover(ctx, spec, credential_id, &mut steps).await
+        }
         Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
             reason: ep.explanation.clone(),
         }),

@@ -23,6 +23,9 @@ pub enum Change {
         /// The secret method.
         to: AuthMethod,
     },
+    /// Onboarding: the first key is attached at the merge and the client
+    /// secret ends.
+    Cutover,
     /// The current credential stays; only its expiry changes.
     Expiry {
         /// The expiry the default branch's ledger has now.
@@ -34,6 +37,9 @@ impl Change {
     /// What `proposed` changes against `main`, the default branch's ledger:
     /// the same current credential is an expiry change.
     pub fn between(main: Option<&LedgerEntry>, proposed: &LedgerEntry) -> Change {
+        if proposed.attach_on_merge {
+            return Change::Cutover;
+        }
         if proposed.auth_method.uses_secret()
             && main.is_none_or(|m| m.auth_method != proposed.auth_method)
         {
@@ -57,6 +63,11 @@ pub fn title(spec: &EntrySpec, ledger: &LedgerEntry, change: Change) -> String {
     match change {
         Change::Rotation => format!(
             "auth0-rotate: rotate {} (kid {}…)",
+            spec.key(),
+            ledger.current.kid.chars().take(10).collect::<String>()
+        ),
+        Change::Cutover => format!(
+            "auth0-rotate: switch {} to private_key_jwt (kid {}…)",
             spec.key(),
             ledger.current.kid.chars().take(10).collect::<String>()
         ),
@@ -89,7 +100,51 @@ pub fn body_for(
         Change::Rotation => body(spec, ledger, sinks, verified),
         Change::Expiry { from } => expiry_body(spec, ledger, from),
         Change::Revert { to } => revert_body(spec, ledger, to, sinks),
+        Change::Cutover => cutover_body(spec, ledger, sinks),
     }
+}
+
+/// Body of a cutover PR: the moment the client secret stops working, and
+/// where the new key is.
+pub fn cutover_body(spec: &EntrySpec, ledger: &LedgerEntry, sinks: &[String]) -> String {
+    let c = &ledger.current;
+    let mut b = String::new();
+    let _ = writeln!(b, "## Switch `{}` to private_key_jwt\n", spec.key());
+    let _ = writeln!(
+        b,
+        "Auth0 client `{}` on tenant `{}` authenticates with its client secret. A key was generated and \
+         registered as credential `{}` (kid `{}`), **not attached**: until this PR is merged nothing changes \
+         and the secret keeps working.\n",
+        spec.policy.client_id, spec.tenant_domain, c.credential_id, c.kid
+    );
+    let _ = writeln!(
+        b,
+        "⚠️ **Consumers that use the client secret stop working when finalize runs after the merge**: it \
+         attaches the key and sets `token_endpoint_auth_method: null` in one request, and from that moment \
+         Auth0 accepts only assertions signed with the new key. Move every consumer to the key before merging.\n"
+    );
+    if !sinks.is_empty() {
+        let _ = writeln!(b, "### The new private key was written to\n");
+        for s in sinks {
+            let _ = writeln!(b, "- {s}");
+        }
+        b.push('\n');
+    }
+    let _ = writeln!(b, "### Before merging\n");
+    let _ = writeln!(
+        b,
+        "- [ ] Every consumer reads the key above and can sign client assertions (Auth0 refuses them until the merge)."
+    );
+    let _ = writeln!(
+        b,
+        "- [ ] Nothing else uses the client secret (Auth0 tenant logs, type `seccft`, for client `{}`).",
+        spec.policy.client_id
+    );
+    let _ = writeln!(
+        b,
+        "\n<sub>This PR changes only the ledger file; it holds no secrets.</sub>"
+    );
+    b
 }
 
 /// Body of a revert PR: what stops working and when, and where the new
@@ -349,6 +404,46 @@ pub async fn publish<G: GitHubApi>(
             }
         }
         Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
+    }
+    open_pull(gh, ws, spec, text).await
+}
+
+/// Commits the ledger as a child of `journal_commit` (this run's journal,
+/// the branch head) on the default branch's tree, fast-forwards the branch
+/// to it (a compare-and-swap: a branch someone moved is left as it is) and
+/// opens the PR. The journal stays in the branch's history, not in its tree.
+pub async fn publish_after<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    text: &PullText<'_>,
+    journal_commit: &str,
+) -> Result<(Pull, PullOperation), ApplyError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let base = gh
+        .branch_sha(&ws.repo, &ws.default_branch)
+        .await?
+        .ok_or_else(|| {
+            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
+        })?;
+    let tree = gh.commit_tree(&ws.repo, &base).await?;
+    let blob = gh.create_blob(&ws.repo, &text.ledger.render()).await?;
+    let path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+    let tree = gh
+        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
+        .await?;
+    let commit = gh
+        .create_commit(
+            &ws.repo,
+            &text.title(spec),
+            &tree,
+            &[journal_commit.to_owned()],
+        )
+        .await?;
+    if !gh.fast_forward_branch(&ws.repo, &branch, &commit).await? {
+        return Err(ApplyError::Changed(format!(
+            "the branch {branch} moved since this run wrote its journal; it was left as it is"
+        )));
     }
     open_pull(gh, ws, spec, text).await
 }

@@ -48,6 +48,9 @@ pub(super) async fn propose<A: Auth0Api, G: GitHubApi>(
     }
     let mut proposed = main;
     proposed.auth_method = to;
+    // A past onboarding's marks describe that PR, not this one.
+    proposed.attach_on_merge = false;
+    proposed.journal_commit = None;
     proposed
         .retiring
         .retain(|r| state.credential(&r.credential_id).is_some());

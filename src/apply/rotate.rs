@@ -18,7 +18,7 @@ use crate::workspace::Workspace;
 /// propagate a new credential, which shows as 401 `invalid_client`).
 const VERIFY_ATTEMPTS: u32 = 3;
 
-fn step(steps: &mut Vec<Step>, what: String) {
+pub(super) fn step(steps: &mut Vec<Step>, what: String) {
     tracing::info!("{what}");
     steps.push(Step { what });
 }
@@ -50,7 +50,7 @@ fn expected_old(
     Ok(only.clone())
 }
 
-async fn generate(spec: &EntrySpec) -> Result<PrivateKey, ApplyError> {
+pub(super) async fn generate(spec: &EntrySpec) -> Result<PrivateKey, ApplyError> {
     let size = spec.key_size;
     tokio::task::spawn_blocking(move || PrivateKey::generate(size))
         .await
@@ -170,20 +170,20 @@ pub(super) enum Mode<'a> {
 }
 
 /// What a rotation re-reads before its first write.
-struct Snapshot {
-    ledger: Option<LedgerEntry>,
-    state: ClientState,
+pub(super) struct Snapshot {
+    pub(super) ledger: Option<LedgerEntry>,
+    pub(super) state: ClientState,
     /// The rotation branch head, which must still be the plan's.
-    head: Option<String>,
+    pub(super) head: Option<String>,
     /// The journal at that head.
-    journal: Option<Journal>,
+    pub(super) journal: Option<Journal>,
 }
 
 /// Re-reads the entry and checks that its rotation branch has not moved
 /// since the plan. Guarantees: when it returns, `head` is the head the plan
 /// was made from, so the claim below is a compare-and-swap against the
 /// planned state. Errors: [`ApplyError::Busy`] if the branch moved.
-async fn snapshot<A: Auth0Api, G: GitHubApi>(
+pub(super) async fn snapshot<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     auth0: &A,
     spec: &EntrySpec,
@@ -212,7 +212,7 @@ async fn snapshot<A: Auth0Api, G: GitHubApi>(
 /// it. Of any number of runs that start from one head, exactly one wins;
 /// the others get [`ApplyError::Busy`] and have written nothing. Returns the
 /// journal commit.
-async fn claim_branch<G: GitHubApi>(
+pub(super) async fn claim_branch<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
@@ -253,7 +253,7 @@ async fn claim_branch<G: GitHubApi>(
 }
 
 /// A commit with `journal` written on the tree of `base`, child of `parent`.
-async fn journal_commit<G: GitHubApi>(
+pub(super) async fn journal_commit<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
     spec: &EntrySpec,
@@ -276,7 +276,7 @@ async fn journal_commit<G: GitHubApi>(
 /// Marks the run's journal as ended (best effort, a fast-forward from the
 /// run's own journal commit), so the next run does not wait for a lock
 /// nobody holds. The journal keeps its key: the next run resumes from it.
-async fn release<G: GitHubApi>(
+pub(super) async fn release<G: GitHubApi>(
     ctx: &Context<'_, impl Auth0Api, G>,
     spec: &EntrySpec,
     journal: &Journal,
@@ -317,7 +317,7 @@ async fn release<G: GitHubApi>(
 /// the journaled one when resuming. A fresh rotation first deletes the
 /// unattached credential an interrupted run left (never an attached one:
 /// only an attached credential's key can be in a sink).
-async fn key_for<A: Auth0Api>(
+pub(super) async fn key_for<A: Auth0Api>(
     ctx_journal: &crate::journal::JournalKeys,
     auth0: &A,
     spec: &EntrySpec,
@@ -391,7 +391,7 @@ async fn key_for<A: Auth0Api>(
 
 /// Registers the credential of `kid`, or adopts the one a previous attempt
 /// registered (found by kid: a POST is never resent blindly).
-async fn register<A: Auth0Api>(
+pub(super) async fn register<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
     now: time::OffsetDateTime,
@@ -537,6 +537,8 @@ fn proposed_ledger(
     LedgerEntry {
         version: LEDGER_VERSION,
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
+        attach_on_merge: false,
+        journal_commit: None,
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
         client_id: spec.policy.client_id.clone(),
@@ -685,7 +687,7 @@ async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
 /// outcome is unknown is a write that happened, so a failure is
 /// `SinksIncomplete` and the new credential is never rolled back. Returns
 /// one line per sink written.
-async fn write_forward<A, G: GitHubApi>(
+pub(super) async fn write_forward<A, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
     key: &PrivateKey,
@@ -824,7 +826,7 @@ async fn trusted_branch_ledger<A: Auth0Api, G: GitHubApi>(
         .await?
         .ok_or_else(|| ApplyError::Changed(format!("no ledger on {at}")))?;
     let state = client_state(ctx.auth0_for(spec)?, &spec.policy.client_id).await?;
-    if let Some(problem) = crate::plan::facts_problem(&ledger, &state) {
+    if let Some(problem) = crate::plan::branch_ledger_problem(&ledger, &state) {
         return Err(ApplyError::Unsafe(format!(
             "the ledger on the rotation branch cannot be trusted: {problem}; nothing was changed"
         )));
@@ -849,11 +851,8 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
     let ledger = trusted_branch_ledger(ctx, spec, &head).await?;
     let text = pull_text(ctx, spec, &ledger).await?;
     let (pull, op) = pr::open_pull(ctx.github, ws, spec, &text).await?;
-    if let pr::Change::Expiry { .. } = text.change {
-        let summary = format!(
-            "opened the expiry change of {}",
-            ledger.current.credential_id
-        );
+    if text.change != pr::Change::Rotation {
+        let summary = format!("opened the PR for {}", ledger.current.credential_id);
         let mut lines = Vec::new();
         let outcome = Outcome::proposed(summary, (pull, op), &text.title(spec), &mut lines);
         steps.extend(lines.into_iter().map(|what| Step { what }));

@@ -79,6 +79,17 @@ pub struct ClientInfo {
     /// Credential configuration (needs `read:client_keys` or `read:client_credentials`).
     #[serde(default)]
     pub client_authentication_methods: Option<AuthMethods>,
+    /// `jwt_configuration`: private_key_jwt needs its `alg` to be RS256.
+    #[serde(default)]
+    pub jwt_configuration: Option<JwtConfiguration>,
+}
+
+/// `jwt_configuration` of a client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JwtConfiguration {
+    /// `HS256` (Auth0's default), `RS256`, `RS512` or `PS256`.
+    #[serde(default)]
+    pub alg: Option<String>,
 }
 
 /// `client_authentication_methods`.

@@ -94,6 +94,8 @@ pub mod codes {
     pub const BAD_AUTH_METHOD: &str = "M042";
     /// A client-secret entry with a sink that cannot hold a client secret.
     pub const SECRET_SINK_FORMAT: &str = "M043";
+    /// `onboard` not one of its words, or with a client-secret `auth_method`.
+    pub const BAD_ONBOARD: &str = "M044";
 }
 
 /// One problem found in a manifest.

@@ -64,6 +64,7 @@
 //! | M041 | `jwks_cache_ttl` not shorter than `rotate_every` |
 //! | M042 | `auth_method` not `private_key_jwt`, `client_secret_post` or `client_secret_basic` |
 //! | M043 | a client-secret entry (`auth_method: client_secret_*`) with a secret sink not in `format: json`, or a variable sink |
+//! | M044 | `onboard` not `cutover`, or set on an entry whose `auth_method` is a client secret |
 //!
 //! # Semantics
 //!
@@ -95,7 +96,7 @@ pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
     Alg, AuthMethod, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
-    OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningFlow, SigningKeysAfter,
+    Onboard, OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningFlow, SigningKeysAfter,
     SigningKeysPolicy, Sink, Tenant, UploadFormat, VariableStore, VariableValue, Verify,
 };
 

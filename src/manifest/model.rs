@@ -164,6 +164,9 @@ pub struct CredentialEntry {
     /// rotated; a client-secret method reverts the client to its secret
     /// through the entry's PR (break-glass).
     pub auth_method: AuthMethod,
+    /// How a client that still authenticates with its client secret is
+    /// moved to private_key_jwt; `None`: it is not (the plan says how).
+    pub onboard: Option<Onboard>,
     /// Rotate when the attached credential is older than this.
     #[serde(serialize_with = "duration::serialize")]
     pub rotate_every: time::Duration,
@@ -219,6 +222,24 @@ impl AuthMethod {
     /// True for the two client-secret methods.
     pub fn uses_secret(self) -> bool {
         self != AuthMethod::PrivateKeyJwt
+    }
+}
+
+/// How a client on a client secret is moved to private_key_jwt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Onboard {
+    /// Register a key (not attached), write it to the sinks and open a PR;
+    /// the merge switches the client: its secret stops working then.
+    Cutover,
+}
+
+impl Onboard {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Onboard::Cutover => "cutover",
+        }
     }
 }
 

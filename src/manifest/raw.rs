@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Alg, AuthMethod, KeySize, OrgVisibility, SecretFormat, SigningFlow, UploadFormat, VariableValue,
+    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, SecretFormat, SigningFlow, UploadFormat,
+    VariableValue,
 };
 
 /// Located text.
@@ -194,6 +195,11 @@ pub(crate) struct RawCredential {
     #[serde(default)]
     #[schemars(with = "Option<AuthMethod>")]
     pub auth_method: Option<Text>,
+    /// How a client that still uses its client secret moves to
+    /// private_key_jwt: `cutover` (a PR; the secret stops working at the merge).
+    #[serde(default)]
+    #[schemars(with = "Option<Onboard>")]
+    pub onboard: Option<Text>,
     /// Overrides `defaults.rotate_every`; required if there is no default.
     #[serde(default)]
     #[schemars(with = "Option<DurationSchema>")]

@@ -10,8 +10,8 @@ use super::checks;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
-    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, SecretFormat, Sink, Tenant,
-    UploadFormat, Verify,
+    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, SecretFormat, Sink,
+    Tenant, UploadFormat, Verify,
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
@@ -264,6 +264,11 @@ fn entry(
     if let (Some(method), Some(out)) = (auth_method, &out_sinks) {
         ok &= secret_sinks_fit(method, out, &label, diags);
     }
+    let onboard = match &raw.onboard {
+        None => Ok(None),
+        Some(t) => parse_onboard(t, auth_method, diags).map(Some).ok_or(()),
+    };
+    ok &= onboard.is_ok();
     if !ok {
         return None;
     }
@@ -275,6 +280,7 @@ fn entry(
         key_size: settings.key_size.map_or(KeySize::Rsa2048, |(k, _)| k),
         upload: settings.upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
         auth_method: auth_method?,
+        onboard: onboard.ok()?,
         rotate_every: settings.rotate_every?.0,
         renew_before: settings.renew_before.map(|(d, _)| d),
         lifetime: settings.lifetime.map(|(d, _)| d),
@@ -604,6 +610,34 @@ fn parse_auth_method(text: &Text, diags: &mut Diags<'_>) -> Option<AuthMethod> {
         hint,
     );
     None
+}
+
+fn parse_onboard(
+    text: &Text,
+    method: Option<AuthMethod>,
+    diags: &mut Diags<'_>,
+) -> Option<Onboard> {
+    if text.value != "cutover" {
+        diags.push(
+            codes::BAD_ONBOARD,
+            at(text),
+            format!("unsupported onboard strategy {}", show(&text.value)),
+            "use `cutover`: a PR registers the key and writes it to the sinks; the merge switches the client \
+             (consumers of the client secret stop working then)",
+        );
+        return None;
+    }
+    if method.is_some_and(AuthMethod::uses_secret) {
+        diags.push(
+            codes::BAD_ONBOARD,
+            at(text),
+            "onboard moves a client to private_key_jwt, but auth_method asks for a client secret"
+                .to_owned(),
+            "remove `onboard`, or set `auth_method: private_key_jwt`",
+        );
+        return None;
+    }
+    Some(Onboard::Cutover)
 }
 
 /// A client-secret entry writes the client secret, as JSON

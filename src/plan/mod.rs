@@ -5,8 +5,11 @@
 //! so every decision is reproducible and snapshot-tested.
 
 mod observed;
+mod onboard;
 mod render;
 mod revert;
+
+pub use onboard::{branch_ledger_problem, onboarding_problem};
 
 pub use observed::{
     ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
@@ -16,11 +19,12 @@ use crate::journal::LockState;
 
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use time::{Duration, OffsetDateTime};
 
 use crate::keys::Alg;
 use crate::ledger::Retiring;
-pub use crate::manifest::AuthMethod;
+pub use crate::manifest::{AuthMethod, Onboard};
 
 /// The parts of a manifest entry that decide *when* to rotate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +58,8 @@ pub struct Policy {
     /// rotates its own key, and must never retire the key it works with.
     #[serde(skip)]
     pub management_kid: Option<String>,
+    /// How a client still on its client secret moves to private_key_jwt.
+    pub onboard: Option<Onboard>,
 }
 
 /// Expiries this close to what `lifetime` asks for count as equal: the tool
@@ -162,6 +168,17 @@ pub enum Attention {
         /// The kid this run signs its Management API requests with.
         kid: String,
     },
+    /// The client authenticates with its client secret and the entry does
+    /// not say how to move it to private_key_jwt.
+    OnSecret {
+        /// Its `token_endpoint_auth_method`.
+        method: String,
+    },
+    /// Onboarding needs the client's `jwt_configuration.alg` to be RS256.
+    NotRs256 {
+        /// The client's algorithm.
+        alg: String,
+    },
     /// Credentials are registered but not attached; they count against
     /// Auth0's per-client limit, so a rotation would be refused.
     Leftover {
@@ -253,6 +270,21 @@ pub enum Decision {
         /// Its `token_endpoint_auth_method`.
         method: String,
     },
+    /// Onboard a client still on its client secret (`onboard: cutover`):
+    /// register a key without attaching it, write it to the sinks and open
+    /// the PR whose merge switches the client.
+    Onboard {
+        /// How.
+        strategy: Onboard,
+        /// The kid of an interrupted onboarding's journaled key, resumed.
+        resume: Option<String>,
+    },
+    /// A merged cutover PR: finalize attaches the credential, ends the
+    /// client secret and proves the key.
+    Cutover {
+        /// The credential attached.
+        credential_id: String,
+    },
     /// A merged rotation left credentials to retire.
     Finalize {
         /// Credentials to detach and delete.
@@ -333,6 +365,8 @@ impl Plan {
                     | Decision::UpdateExpiry { .. }
                     | Decision::ProposeRevert { .. }
                     | Decision::Revert { .. }
+                    | Decision::Onboard { .. }
+                    | Decision::Cutover { .. }
                     | Decision::NeedsAttention { .. }
                     | Decision::Busy {
                         confirmed: false,
@@ -444,6 +478,9 @@ fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOpti
     };
     if p.auth_method.uses_secret() {
         return revert::decide(p, o, client, now, is_forced(p, options));
+    }
+    if let Some(d) = onboard::decide(p, o, client, now, options) {
+        return d;
     }
     if let Some(d) = decide_merged(p, o, client, now) {
         return d;
@@ -641,8 +678,23 @@ fn decide_journal(
 ) -> Option<Decided> {
     let j = o.journal.as_ref()?;
     let current = Some(summary(client, &j.replaces, now));
+    let released = match journal_busy(j, o, now, current.clone()) {
+        ControlFlow::Continue(reason) => reason,
+        ControlFlow::Break(busy) => return Some(busy),
+    };
+    decide_released(p, o, client, options, j, current, &released)
+}
+
+/// Whether the journal `j` is a live lock: `Break` with the `Busy` decision
+/// while its holder may run, otherwise `Continue` with why it no longer locks.
+fn journal_busy(
+    j: &crate::journal::Journal,
+    o: &ObservedEntry,
+    now: OffsetDateTime,
+    current: Option<CurrentSummary>,
+) -> ControlFlow<Decided, String> {
     let state = j.lock_state(now, o.journal_holder);
-    let released = match state {
+    match state {
         LockState::HeldLive | LockState::HeldUnconfirmed => {
             let confirmed = state == LockState::HeldLive;
             let holder = j.holder.describe();
@@ -659,7 +711,7 @@ fn decide_journal(
                     j.started_at + crate::journal::FRESH_FOR
                 )
             };
-            return Some((
+            ControlFlow::Break((
                 Decision::Busy {
                     since: j.started_at,
                     holder,
@@ -667,10 +719,23 @@ fn decide_journal(
                 },
                 current,
                 why,
-            ));
+            ))
         }
-        LockState::Released { reason } => reason,
-    };
+        LockState::Released { reason } => ControlFlow::Continue(reason),
+    }
+}
+
+/// Phase 4 after the lock: a released journal is resumed, reported or
+/// restarted.
+fn decide_released(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    options: &PlanOptions,
+    j: &crate::journal::Journal,
+    current: Option<CurrentSummary>,
+    released: &str,
+) -> Option<Decided> {
     if j.encrypted_key.is_some() && options.can_resume && o.journal_authentic {
         return Some((
             Decision::Resume { kid: j.kid.clone() },

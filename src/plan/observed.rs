@@ -34,6 +34,9 @@ pub struct ClientState {
     /// secret (`client_secret_post`, `client_secret_basic`) or none; `None`
     /// while credentials are configured.
     pub secret_method: Option<String>,
+    /// `jwt_configuration.alg`, when Auth0 reports it (private_key_jwt
+    /// needs RS256).
+    pub jwt_alg: Option<String>,
 }
 
 impl ClientState {

@@ -20,6 +20,8 @@ impl Decision {
             Decision::ProposeRevert { .. } => "propose revert",
             Decision::Revert { .. } => "revert",
             Decision::UsesSecret { .. } => "uses secret",
+            Decision::Onboard { .. } => "onboard",
+            Decision::Cutover { .. } => "cutover",
             Decision::NotDue { .. } => "not due",
             Decision::NeedsAttention { .. } => "needs attention",
         }
@@ -48,6 +50,7 @@ impl Plan {
                             | Decision::Republish { .. }
                             | Decision::ProposeExpiry { .. }
                             | Decision::ProposeRevert { .. }
+                            | Decision::Onboard { .. }
                     )
                 }),
             ),
@@ -59,6 +62,7 @@ impl Plan {
                         Decision::Finalize { .. }
                             | Decision::UpdateExpiry { .. }
                             | Decision::Revert { .. }
+                            | Decision::Cutover { .. }
                     )
                 }),
             ),

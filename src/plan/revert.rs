@@ -29,33 +29,8 @@ pub(super) fn decide(
     if let Some(d) = in_flight(p, o, current.clone()) {
         return d;
     }
-    let approved = o.ledger.as_ref().is_some_and(|l| l.auth_method == to);
-    if client.attached.is_empty() && forced && approved {
-        // A revert whose sink writes failed: set a new secret and write it.
-        return (
-            Decision::Revert { to },
-            current,
-            format!(
-                "forced: client {} gets a new client secret, written into the sinks; \
-                 consumers of the old secret stop working",
-                p.client_id
-            ),
-        );
-    }
-    if client.attached.is_empty() {
-        if let Some(method) = &client.secret_method {
-            return (
-                Decision::UsesSecret {
-                    method: method.clone(),
-                },
-                current,
-                format!(
-                    "client {} authenticates with its client secret ({method}); nothing rotates \
-                     (set auth_method: private_key_jwt and onboard it to rotate keys again)",
-                    p.client_id
-                ),
-            );
-        }
+    if let Some(d) = reverted(p, o, client, forced, current.clone()) {
+        return d;
     }
     let Some(ledger) = &o.ledger else {
         return attention(
@@ -103,6 +78,45 @@ pub(super) fn decide(
             to.as_str()
         ),
     )
+}
+
+/// A client already on its secret: nothing to do, or, with `--force` after
+/// an approved revert (whose sink writes may have failed), a new secret.
+fn reverted(
+    p: &Policy,
+    o: &ObservedEntry,
+    client: &ClientState,
+    forced: bool,
+    current: Option<super::CurrentSummary>,
+) -> Option<Decided> {
+    let to = p.auth_method;
+    if !client.attached.is_empty() {
+        return None;
+    }
+    let approved = o.ledger.as_ref().is_some_and(|l| l.auth_method == to);
+    if forced && approved {
+        return Some((
+            Decision::Revert { to },
+            current,
+            format!(
+                "forced: client {} gets a new client secret, written into the sinks; \
+                 consumers of the old secret stop working",
+                p.client_id
+            ),
+        ));
+    }
+    let method = client.secret_method.as_ref()?;
+    Some((
+        Decision::UsesSecret {
+            method: method.clone(),
+        },
+        current,
+        format!(
+            "client {} authenticates with its client secret ({method}); nothing rotates \
+             (set auth_method: private_key_jwt and onboard: cutover to rotate keys again)",
+            p.client_id
+        ),
+    ))
 }
 
 /// An open PR, an unpublished proposal or a journal of the entry. The

@@ -16,6 +16,7 @@ fn policy() -> Policy {
         expiry_in_certificate: false,
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         management_kid: None,
+        onboard: None,
     }
 }
 
@@ -33,6 +34,8 @@ fn ledger(current: &str, created: OffsetDateTime, retiring: &[&str]) -> LedgerEn
     LedgerEntry {
         version: 1,
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
+        attach_on_merge: false,
+        journal_commit: None,
         tenant: "prod".into(),
         entry: "billing".into(),
         client_id: "cid".into(),
@@ -67,6 +70,7 @@ fn observe(
             attached: attached.iter().map(|s| (*s).to_owned()).collect(),
             credentials: creds,
             secret_method: None,
+            jwt_alg: Some("RS256".into()),
         }),
         pull,
         journal: None,
@@ -665,4 +669,83 @@ fn a_merged_expiry_is_set_by_finalize_only_when_its_ledger_is_trusted() {
             problem: Attention::ExpiryInPast { .. }
         }
     ));
+}
+
+fn on_secret(secret_method: &str, creds: Vec<ObservedCredential>) -> ObservedEntry {
+    let mut o = observe(None, &[], creds, None);
+    if let Ok(c) = &mut o.client {
+        c.secret_method = Some(secret_method.into());
+    }
+    o
+}
+
+/// One plan with every lifecycle decision, in each rendering.
+#[test]
+fn renders_lifecycle_decisions() {
+    let created = NOW - Duration::days(10);
+    let named = |entry: &str, p: Policy| Policy {
+        entry: entry.into(),
+        ..p
+    };
+    let expiry = named("expiry", with_lifetime(60));
+    let revert = Policy {
+        auth_method: AuthMethod::ClientSecretPost,
+        ..named("revert", policy())
+    };
+    let onboard = Policy {
+        onboard: Some(Onboard::Cutover),
+        ..named("onboard", policy())
+    };
+    let own = Policy {
+        management_kid: Some("kid-of-cred_old".into()),
+        ..named("own", policy())
+    };
+    let entry_ledger = |entry: &str, retiring: &[&str]| LedgerEntry {
+        entry: entry.into(),
+        ..ledger("cred_a", created, retiring)
+    };
+    let mut own_o = observe(
+        Some(entry_ledger("own", &["cred_old"])),
+        &["cred_a", "cred_old"],
+        vec![
+            cred("cred_a", created, None),
+            cred("cred_old", created - Duration::days(90), None),
+        ],
+        None,
+    );
+    own_o.provenance = Provenance::Merged { pull: 4 };
+    let p = plan(
+        &[expiry, revert, onboard, own],
+        &[
+            observe(
+                Some(entry_ledger("expiry", &[])),
+                &["cred_a"],
+                vec![cred("cred_a", created, Some(created + Duration::days(120)))],
+                None,
+            ),
+            observe(
+                Some(entry_ledger("revert", &[])),
+                &["cred_a"],
+                vec![cred("cred_a", created, None)],
+                None,
+            ),
+            on_secret("client_secret_post", vec![]),
+            own_o,
+        ],
+        NOW,
+        &PlanOptions::default(),
+    );
+    let labels: Vec<&str> = p.entries.iter().map(|e| e.decision.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "propose expiry",
+            "propose revert",
+            "onboard",
+            "needs attention"
+        ]
+    );
+    insta::assert_snapshot!("lifecycle_text", p.to_text());
+    insta::assert_snapshot!("lifecycle_markdown", p.to_markdown());
+    insta::assert_snapshot!("lifecycle_json", p.to_json());
 }

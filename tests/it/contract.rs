@@ -396,6 +396,20 @@ async fn error_cases(emu: &RunningEmulator) {
     )
     .await
     .ok();
+    // Lifecycle: a revert to a new client secret (explicit null, custom
+    // secret) proven by a secret exchange, then back to private_key_jwt.
+    let secret = SecretString::random_client_secret().unwrap();
+    mgmt.revert_to_secret("contract_app", "client_secret_post", &secret)
+        .await
+        .unwrap();
+    a.grant(DOMAIN, "contract_app", "https://contract.api/", &["read:x"])
+        .unwrap();
+    mgmt.exchange_with_secret("contract_app", &secret, "https://contract.api/")
+        .await
+        .unwrap();
+    mgmt.set_private_key_jwt("contract_app", &ids[..2])
+        .await
+        .unwrap();
     // Errors: 400 (a third attached credential; deleting an attached one),
     // 404, 401, 403, and the token endpoint's 401.
     mgmt.set_private_key_jwt("contract_app", &ids)

@@ -348,3 +348,75 @@ async fn a_detached_key_stops_working_and_a_new_one_starts() {
     assert_eq!(client.attached(), vec![c2.id]);
     assert_eq!(client.token_endpoint_auth_method, None);
 }
+
+/// The PATCH rules of switching a client between a secret and
+/// private_key_jwt: the two fields are mutually exclusive, nulling both is
+/// refused, and a switch needs the explicit `null` (two SDKs broke by
+/// dropping it). Every refusal leaves the client as it was.
+#[tokio::test]
+async fn auth_method_switches_follow_auth0s_patch_rules() {
+    let f = start().await;
+    let token = mgmt_token(&f).await;
+    let url = format!("{}/api/v2/clients/{APP}", f.emu.auth0_base_url(DOMAIN));
+    let patch = |body: Value| raw(reqwest::Method::PATCH, url.clone(), &token, body);
+    let pkjwt = json!({"private_key_jwt": {"credentials": [{"id": f.cred_id}]}});
+    let before = f.emu.emulator.auth0.client(DOMAIN, APP).unwrap();
+    let refused = [
+        // The secret method alone while credentials are configured.
+        (
+            json!({"token_endpoint_auth_method": "client_secret_post"}),
+            "mutually exclusive",
+        ),
+        // Both set.
+        (
+            json!({"token_endpoint_auth_method": "client_secret_post", "client_authentication_methods": pkjwt}),
+            "mutually exclusive",
+        ),
+        // Both null.
+        (
+            json!({"token_endpoint_auth_method": null, "client_authentication_methods": null}),
+            "must be set",
+        ),
+        // private_key_jwt needs RS256.
+        (json!({"jwt_configuration": {"alg": "HS256"}}), "RS256"),
+    ];
+    for (body, needle) in refused {
+        let (status, answer) = patch(body.clone()).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(needle),
+            "{answer}"
+        );
+        assert_eq!(
+            f.emu.emulator.auth0.client(DOMAIN, APP).unwrap(),
+            before,
+            "{body}"
+        );
+    }
+    // Back to a secret, with the explicit null and a custom secret.
+    let (status, _) = patch(json!({"token_endpoint_auth_method": "client_secret_post", "client_authentication_methods": null, "client_secret": "a-custom-secret-of-enough-length"})).await;
+    assert_eq!(status, 200);
+    assert!(f
+        .emu
+        .emulator
+        .auth0
+        .client(DOMAIN, APP)
+        .unwrap()
+        .attached
+        .is_empty());
+    // Forward again without the null: the secret method stays, so refused.
+    let (status, answer) = patch(json!({"client_authentication_methods": pkjwt})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["message"]
+        .as_str()
+        .unwrap()
+        .contains("mutually exclusive"));
+    let (status, _) =
+        patch(json!({"client_authentication_methods": pkjwt, "token_endpoint_auth_method": null}))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        f.emu.emulator.auth0.client(DOMAIN, APP).unwrap().attached,
+        vec![f.cred_id.clone()]
+    );
+}

@@ -153,6 +153,8 @@ async fn a_ledger_pushed_without_any_merged_pr_is_refused() {
     let forged = LedgerEntry {
         version: 1,
         auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
+        attach_on_merge: false,
+        journal_commit: None,
         tenant: "demo".into(),
         entry: "billing-worker".into(),
         client_id: CLIENT_ID.into(),

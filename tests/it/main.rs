@@ -35,6 +35,7 @@ mod journal;
 mod layering;
 mod manifest;
 mod manifest_tenant_keys;
+mod onboarding;
 mod rate_limit_storm;
 mod recorded_kids;
 mod recorded_responses;

@@ -75,6 +75,7 @@ fn full_example_parses_into_expected_values() {
             key_size: KeySize::Rsa2048,
             upload: UploadFormat::PublicKey,
             auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
+            onboard: None,
             // The entry's override wins over `defaults.rotate_every: 90d`.
             rotate_every: Duration::days(30),
             renew_before: Some(Duration::days(14)),

@@ -272,3 +272,48 @@ async fn a_revert_of_an_unmanaged_client_is_refused() {
     assert_eq!(report.exit_code(), 1);
     assert_eq!(s.client(), before);
 }
+
+/// A revert committed straight to the default branch (no merged PR wrote
+/// it) approves nothing: the keys keep working and no secret is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_ledger_no_merged_pr_wrote_changes_nothing() {
+    let s = Setup::new().await;
+    s.rotated(true).await;
+    let before = s.client();
+    let gh = &s.emu.emulator.github;
+    let path = ".github/auth0-rotation.ledger/demo/billing-worker.yml";
+    let text = String::from_utf8(gh.file(OWNER, REPO, "main", path).unwrap()).unwrap();
+    let mut forged = auth0_rotate::ledger::LedgerEntry::parse(path, &text).unwrap();
+    forged.auth_method = auth0_rotate::manifest::AuthMethod::ClientSecretPost;
+    gh.commit_files(
+        OWNER,
+        REPO,
+        "main",
+        "break glass",
+        &[(path, Some(&forged.render()))],
+    )
+    .unwrap();
+    let session = s.session(&reverted_manifest("client_secret_post")).await;
+    for finalize in [false, true] {
+        let now = OffsetDateTime::now_utc();
+        let (plan, report) = if finalize {
+            session.finalize(now).await.unwrap()
+        } else {
+            session.rotate(now, &PlanOptions::default()).await.unwrap()
+        };
+        assert!(
+            matches!(
+                plan.entries[0].decision,
+                Decision::NeedsAttention {
+                    problem: Attention::UnsafeLedger { .. }
+                }
+            ),
+            "{}",
+            plan.to_text()
+        );
+        assert!(plan.entries[0].explanation.contains("nothing was changed"));
+        assert_eq!(report.exit_code(), 1);
+    }
+    assert_eq!(s.client(), before, "the keys are still attached");
+    assert!(s.sink_json().is_none());
+}

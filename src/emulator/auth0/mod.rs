@@ -227,6 +227,19 @@ impl Auth0Emulator {
         })
     }
 
+    /// Sets a client's `jwt_configuration.alg` (Auth0 creates clients with
+    /// HS256 unless told otherwise; the emulator seeds RS256).
+    pub fn set_jwt_alg(&self, domain: &str, client_id: &str, alg: &str) -> Result<(), SeedError> {
+        self.with_tenant(domain, |t| {
+            let c = t
+                .clients
+                .get_mut(client_id)
+                .ok_or_else(|| SeedError::Refused(format!("no client {client_id}")))?;
+            c.jwt_alg = alg.to_owned();
+            Ok(())
+        })
+    }
+
     /// Creates an application that authenticates with `client_secret`
     /// (`client_secret_post`) until credentials are attached.
     pub fn create_client(

@@ -469,23 +469,7 @@ impl Tenant {
                 "Either client_authentication_methods or token_endpoint_auth_method must be set",
             ));
         }
-        if let Some(name) = obj.get("name").and_then(Value::as_str) {
-            client.name = name.to_owned();
-        }
-        // A custom secret, as Auth0 recommends for secret rotation. Auth0's
-        // length and alphabet rules for it are UNCONFIRMED; the emulator only
-        // refuses an empty or non-string value.
-        match obj.get("client_secret") {
-            None => {}
-            Some(Value::String(s)) if !s.is_empty() => {
-                client.client_secret = Some(SecretString::new(s.clone()));
-            }
-            Some(_) => {
-                return Err(validation(
-                    "'Expected type string with minimum length 1' on property client_secret.",
-                ))
-            }
-        }
+        patch_other_fields(client, obj)?;
         client.private_key_jwt = methods;
         client.token_endpoint_auth_method = auth_method;
         Ok(())
@@ -553,6 +537,52 @@ impl Tenant {
         client.credentials.retain(|c| c.id != cred_id);
         Ok(())
     }
+}
+
+/// The fields of `PATCH /api/v2/clients/{id}` besides the credential
+/// configuration: `name`, `jwt_configuration.alg` and `client_secret`.
+fn patch_other_fields(
+    client: &mut Client,
+    obj: &serde_json::Map<String, Value>,
+) -> Result<(), MgmtError> {
+    if let Some(name) = obj.get("name").and_then(Value::as_str) {
+        client.name = name.to_owned();
+    }
+    if let Some(jc) = obj.get("jwt_configuration") {
+        match jc.get("alg") {
+            None => {}
+            Some(Value::String(a))
+                if ["HS256", "RS256", "RS512", "PS256"].contains(&a.as_str()) =>
+            {
+                if a != "RS256" && client.private_key_jwt.is_some() {
+                    return Err(MgmtError::bad_request(
+                        "To configure client_authentication_methods, the property jwt_configuration.alg must be set to RS256",
+                    ));
+                }
+                client.jwt_alg = a.clone();
+            }
+            Some(other) => {
+                return Err(validation(format!(
+                    "'No enum match for: {other}' on property jwt_configuration.alg."
+                )))
+            }
+        }
+    }
+    // A custom secret, as Auth0 recommends for secret rotation. Auth0's
+    // length and alphabet rules for it are UNCONFIRMED; the emulator only
+    // refuses an empty or non-string value.
+    match obj.get("client_secret") {
+        None => {}
+        Some(Value::String(s)) if !s.is_empty() => {
+            client.client_secret = Some(SecretString::new(s.clone()));
+        }
+        Some(_) => {
+            return Err(validation(
+                "'Expected type string with minimum length 1' on property client_secret.",
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// A `cred_` id: 22 base62 characters derived from the client and a counter,
