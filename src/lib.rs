@@ -28,6 +28,7 @@ pub mod resolve;
 pub mod run;
 pub mod secret;
 pub mod session;
+pub mod shard;
 pub mod signing;
 pub mod spec;
 pub mod tenant_keys;

@@ -26,6 +26,8 @@ pub const INPUTS: &[&str] = &[
     "age-identity",
     "dry-run",
     "only",
+    "shard",
+    "shard-size",
     "force",
     "dashboard",
     "verify-private-key",
@@ -48,6 +50,7 @@ pub const OUTPUTS: &[&str] = &[
     "pull-requests",
     "retired",
     "dashboard-issue-number",
+    "matrix",
 ];
 
 /// The `command` input.
@@ -111,6 +114,10 @@ pub struct Inputs {
     pub dry_run: bool,
     /// `only`: entries (`name` or `tenant/name`).
     pub only: Vec<String>,
+    /// `shard`: run shard `i/n` of the `matrix` output.
+    pub shard: Option<String>,
+    /// `shard-size`: entries per shard (default: one shard per tenant).
+    pub shard_size: Option<usize>,
     /// `force`: entries to rotate even if not due.
     pub force: Vec<String>,
     /// `dashboard`.
@@ -283,6 +290,17 @@ impl ActionEnv {
                 }),
             }
         }
+        let shard_size = match r.get("shard-size").map(|v| v.parse::<usize>()) {
+            None => None,
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => {
+                r.errors.push(EnvError {
+                    input: "shard-size".into(),
+                    message: "expected a whole number of entries, at least 1".into(),
+                });
+                None
+            }
+        };
         let dry_run = r.bool("dry-run", false);
         let dashboard = r.bool("dashboard", true);
         let inputs = Inputs {
@@ -298,6 +316,8 @@ impl ActionEnv {
             age_identity: r.secret("age-identity"),
             dry_run,
             only: r.list("only"),
+            shard: r.get("shard"),
+            shard_size,
             force: r.list("force"),
             dashboard,
             verify_private_key: r.secret("verify-private-key"),

@@ -436,7 +436,7 @@ fn entry_group(key: &str, decision: &str, explanation: &str, report: Option<&Ent
 /// problem annotated at its line), the clients. Fails with exit code 1 and
 /// an annotation that says what to fix.
 async fn open_session(env: &ActionEnv) -> Result<Session, i32> {
-    let settings = settings(env).map_err(|msg| {
+    let mut settings = settings(env).map_err(|msg| {
         fail("auth0-rotate is not configured", msg);
         1
     })?;
@@ -452,6 +452,23 @@ async fn open_session(env: &ActionEnv) -> Result<Session, i32> {
         );
         1
     })?;
+    if let Some(shard) = &env.inputs.shard {
+        if !env.inputs.only.is_empty() {
+            fail(
+                "auth0-rotate is not configured",
+                "inputs `shard` and `only` exclude each other; give one",
+            );
+            return Err(1);
+        }
+        settings.only =
+            crate::shard::select(&manifest, env.inputs.shard_size, shard).map_err(|e| {
+                fail(
+                    "auth0-rotate is not configured",
+                    format!("input `shard`: {e}"),
+                );
+                1
+            })?;
+    }
     match Session::with_manifest(&settings, manifest).await {
         Ok(s) => Ok(s),
         Err(SessionError::GitHub(GitHubError::Api { status: 401, .. })) => {
@@ -600,6 +617,9 @@ async fn manage(
     let unreadable = session.unreadable(&plan, &URL_INPUTS);
     let code = annotate_results(&plan, &unreadable, &report, selection.mode);
     set_outputs(rep, &plan, &report, selection);
+    let shards = crate::shard::shards(&session.manifest, i.shard_size).unwrap_or_default();
+    rep.outputs
+        .push(("matrix", crate::shard::matrix_json(&shards)));
 
     let default_action = match (selection.mode, i.dry_run) {
         (Mode::Rotate | Mode::Finalize, true) => "dry run: nothing changed",

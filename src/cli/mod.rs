@@ -39,6 +39,11 @@ pub enum Command {
         /// Rotate these entries even if not due (`name` or `tenant/name`).
         #[arg(long)]
         force: Vec<String>,
+        /// Print the GitHub Actions matrix of shards (JSON, one shard per
+        /// tenant or per `--shard-size` entries) instead of planning; needs
+        /// only the manifest.
+        #[arg(long)]
+        matrix: bool,
     },
     /// Stage 1: rotate what is due; open or update one PR per entry.
     Rotate {
@@ -200,6 +205,13 @@ pub struct RunArgs {
     /// Only these entries (`name` or `tenant/name`, repeatable).
     #[arg(long)]
     pub only: Vec<String>,
+    /// Only shard `i/n` of the matrix `plan --matrix` prints (same
+    /// `--shard-size`; a shard never mixes tenants).
+    #[arg(long, conflicts_with = "only")]
+    pub shard: Option<String>,
+    /// Entries per shard (default: one shard per tenant).
+    #[arg(long)]
+    pub shard_size: Option<usize>,
     /// age identity file (`AGE-SECRET-KEY-1…`): journal each new key, encrypted,
     /// on its rotation branch before registering it, so an interrupted run resumes.
     #[arg(long, env = "AUTH0_ROTATE_AGE_IDENTITY_FILE")]
@@ -271,6 +283,12 @@ impl RunArgs {
             .collect::<BTreeMap<_, _>>();
         s.ledger_dir = self.ledger_dir.clone();
         s.only = self.only.clone();
+        if let Some(shard) = &self.shard {
+            // An invalid manifest is reported by the session, file and line.
+            if let Ok(manifest) = crate::manifest::load(&self.manifest) {
+                s.only = crate::shard::select(&manifest, self.shard_size, shard)?;
+            }
+        }
         if let Some(path) = &self.age_identity_file {
             s.age_identity = Some(SecretString::new(
                 std::fs::read_to_string(path)
@@ -332,7 +350,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_command(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Plan { run, format, force } => commands::plan::run(&run, format, &force).await,
+        Command::Plan {
+            run, matrix: true, ..
+        } => commands::plan::matrix(&run),
+        Command::Plan {
+            run, format, force, ..
+        } => commands::plan::run(&run, format, &force).await,
         Command::Rotate { run, force } => commands::rotate::run(&run, &force).await,
         Command::Finalize { run } => commands::finalize::run(&run).await,
         Command::Validate { manifest } => Ok(commands::validate::run(&manifest)),

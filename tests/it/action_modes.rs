@@ -310,3 +310,35 @@ async fn logs_are_runner_native() {
         assert_eq!(stamped, None, "no line starts with a timestamp");
     }
 }
+
+/// The `matrix` output lists the shards; `shard` runs one of them, a shard
+/// from another split or next to `only` stops with nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_output_and_the_shard_input() {
+    let fx = Fixture::new(demo::MANIFEST).await;
+    let run = fx.run("schedule", json!({}), &[("command", "plan")]).await;
+    let matrix: serde_json::Value = serde_json::from_str(run.output("matrix")).unwrap();
+    assert_eq!(
+        matrix,
+        json!({"include": [{"shard": "1/1", "tenant": "demo", "entries": 1}]})
+    );
+    let run = fx.run("schedule", json!({}), &[("shard", "1/1")]).await;
+    assert_common(&run, "rotate");
+    assert_eq!(run.output("rotated"), "demo/billing-worker");
+
+    for (with, says) in [
+        (vec![("shard", "1/2")], "splits into 1 shard(s), not 2"),
+        (
+            vec![("shard", "1/1"), ("only", "billing-worker")],
+            "exclude each other",
+        ),
+        (vec![("shard", "1/1"), ("shard-size", "0")], "at least 1"),
+    ] {
+        let pulls = fx.emu.emulator.github.pulls(demo::OWNER, demo::REPO);
+        let run = fx.run("workflow_dispatch", json!({}), &with).await;
+        assert_eq!(run.code, 1, "{with:?}\n{}", run.stdout);
+        assert!(run.stdout.contains(says), "{with:?}: {}", run.stdout);
+        assert_eq!(fx.emu.emulator.github.pulls(demo::OWNER, demo::REPO), pulls);
+    }
+    fx.emu.stop().await;
+}

@@ -44,5 +44,6 @@ mod revert;
 mod rotation;
 mod safety;
 mod self_rotation;
+mod shards;
 mod sinks_and_options;
 mod tenant_keys;

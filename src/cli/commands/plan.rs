@@ -23,3 +23,11 @@ pub async fn run(args: &RunArgs, format: Format, force: &[String]) -> anyhow::Re
     report_unreadable(&session, &plan);
     Ok(plan.exit_code())
 }
+
+/// `plan --matrix`: the shards of the manifest as a GitHub Actions matrix.
+pub fn matrix(args: &RunArgs) -> anyhow::Result<i32> {
+    let manifest = crate::manifest::load(&args.manifest)?;
+    let shards = crate::shard::shards(&manifest, args.shard_size)?;
+    crate::out!("{}\n", crate::shard::matrix_json(&shards));
+    Ok(0)
+}
