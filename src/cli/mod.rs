@@ -83,6 +83,9 @@ pub enum Command {
         /// Samples per measurement.
         #[arg(long, default_value_t = 9)]
         samples: usize,
+        /// A fleet instead: rotate many entries against the emulator.
+        #[command(subcommand)]
+        fleet: Option<BenchCommand>,
     },
     /// Scaffold a commented manifest and the workflows rendered for it, the
     /// action pinned by commit (refuses to overwrite; an existing manifest is
@@ -111,6 +114,28 @@ pub enum Command {
         /// Minimum token exchanges the consumer makes across the rotation.
         #[arg(long, default_value_t = 1000)]
         exchanges: u64,
+    },
+}
+
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Plan and rotate a fleet on the embedded emulator with injected
+    /// latency and rate limits; print wall time against Auth0's floor,
+    /// requests per entry, refusals, PRs and peak RSS.
+    Fleet {
+        /// Entries (one client each).
+        #[arg(long, default_value_t = 50)]
+        entries: usize,
+        /// Latency added to every request, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Auth0 Management API requests per second.
+        #[arg(long, default_value_t = 10.0)]
+        auth0_rps: f64,
+        /// GitHub content-creating writes per minute (default: unlimited).
+        #[arg(long)]
+        github_writes_per_min: Option<f64>,
     },
 }
 
@@ -362,7 +387,26 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema => commands::schema::run(),
         Command::Emulator { listen, seed_demo } => commands::emulator::run(listen, seed_demo).await,
         Command::Demo { exchanges } => crate::demo::run(exchanges).await,
-        Command::Bench { samples } => {
+        Command::Bench {
+            fleet:
+                Some(BenchCommand::Fleet {
+                    entries,
+                    latency_ms,
+                    auth0_rps,
+                    github_writes_per_min,
+                }),
+            ..
+        } => {
+            let args = crate::bench::fleet::FleetArgs {
+                entries,
+                latency: std::time::Duration::from_millis(latency_ms),
+                auth0_rps,
+                github_writes_per_min,
+            };
+            crate::out!("{}", crate::bench::fleet::run(args).await?);
+            Ok(0)
+        }
+        Command::Bench { samples, .. } => {
             crate::out!("{}", crate::bench::run(samples).await?);
             Ok(0)
         }

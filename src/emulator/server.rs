@@ -30,6 +30,10 @@ pub struct LoggedRequest {
     /// ([`FaultKind::label`](super::faults::FaultKind::label)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// When the request arrived (monotonic; not serialized): how benches and
+    /// tests tell when a refusal happened.
+    #[serde(skip)]
+    pub received: Option<std::time::Instant>,
 }
 
 /// Both emulated services behind one server.
@@ -253,6 +257,7 @@ async fn log_requests(State(emu): State<Emulator>, mut req: Request, next: Next)
             path,
             status: 0,
             fault: None,
+            received: Some(std::time::Instant::now()),
         }),
         slot,
     };

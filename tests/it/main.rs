@@ -18,6 +18,7 @@ mod action_metadata;
 mod action_modes;
 mod action_tenant_keys;
 mod action_token;
+mod bench_fleet;
 mod concurrency;
 mod contract;
 mod crash_matrix;

@@ -1,6 +1,8 @@
 //! `auth0-rotate bench`: a table of the tool's costs, each measured in the
 //! same run as its reference (the OpenSSL CLI; Auth0's rate-limit floor).
 
+pub mod fleet;
+
 use std::fmt::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
