@@ -8,6 +8,7 @@
 //! plan function, a section of [`RunPlan`], and an apply step that returns
 //! an [`crate::apply::Outcome`] per entry (see the README's Architecture).
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -319,15 +320,36 @@ impl Session {
             now: plan.now,
         };
         let on_secret = |v: &SecretBytes| observer.secret(v);
-        let mut report = Report::default();
-        for (spec, ep) in self.specs.iter().zip(&plan.entries) {
-            let entry = match stage {
-                Stage::Rotate => apply::rotate_one(&ctx, spec, ep, Some(&on_secret)).await,
-                Stage::Finalize => apply::finalize_one(&ctx, spec, ep).await,
-            };
-            observer.entry_done(&ep.key(), ep.decision.label(), &ep.explanation, &entry);
-            report.entries.push(entry);
-        }
-        report
+        let (ctx, on_secret) = (&ctx, &on_secret);
+        // `concurrency` entries at a time; each is reported as it finishes,
+        // and the report is in manifest order.
+        let runs: Vec<_> = self
+            .specs
+            .iter()
+            .zip(&plan.entries)
+            .map(|(spec, ep)| apply_one(ctx, stage, spec, ep, on_secret, observer))
+            .collect();
+        let entries = stream::iter(runs)
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        Report { entries }
     }
+}
+
+/// One credential entry of a stage, reported to `observer` as it finishes.
+async fn apply_one<A: crate::auth0::Auth0Api, G: crate::github::GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    stage: Stage,
+    spec: &crate::apply::EntrySpec,
+    ep: &crate::plan::EntryPlan,
+    on_secret: crate::apply::sinks::SecretObserver<'_>,
+    observer: &dyn Observer,
+) -> EntryReport {
+    let entry = match stage {
+        Stage::Rotate => apply::rotate_one(ctx, spec, ep, Some(on_secret)).await,
+        Stage::Finalize => apply::finalize_one(ctx, spec, ep).await,
+    };
+    observer.entry_done(&ep.key(), ep.decision.label(), &ep.explanation, &entry);
+    entry
 }

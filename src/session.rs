@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use futures_util::stream::{self, StreamExt};
 use time::OffsetDateTime;
 
 use crate::apply::{self, Context, EntrySpec, Report};
@@ -70,7 +71,15 @@ pub struct Settings {
     pub http_timeout: Option<std::time::Duration>,
     /// This run, as its journals name their holder (default: this process).
     pub runner: crate::journal::Holder,
+    /// Entries observed and applied at once (default
+    /// [`DEFAULT_CONCURRENCY`]); 1 runs them one after another.
+    pub concurrency: usize,
 }
+
+/// Entries a run works on at once by default. Auth0 paces each tenant's
+/// Management API requests (see [`crate::auth0`]), so more entries in
+/// flight mostly overlap latency.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl Settings {
     /// Defaults for everything but the required values.
@@ -95,6 +104,7 @@ impl Settings {
             age_recipients: Vec::new(),
             http_timeout: None,
             runner: this_process(),
+            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -225,6 +235,8 @@ pub struct Session {
     pub journal: JournalKeys,
     /// The run's `only` selection (empty: everything).
     pub only: Vec<String>,
+    /// Entries observed and applied at once (at least 1).
+    pub concurrency: usize,
 }
 
 fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
@@ -363,6 +375,7 @@ impl Session {
                 runner: settings.runner.clone(),
             },
             only: settings.only.clone(),
+            concurrency: settings.concurrency.max(1),
         })
     }
 
@@ -378,25 +391,35 @@ impl Session {
         now: OffsetDateTime,
         options: &PlanOptions,
     ) -> Result<Plan, SessionError> {
-        let mut observed = Vec::with_capacity(self.specs.len());
-        for spec in &self.specs {
-            let mut o = observe_entry(
-                self.auth0.get(&spec.policy.tenant),
-                &self.github,
-                &self.workspace,
-                spec,
-            )
-            .await?;
-            o.journal_authentic = o
-                .journal
-                .as_ref()
-                .is_some_and(|j| self.journal.is_authentic(j));
-            observed.push(o);
-        }
+        // Observed `concurrency` at a time, in manifest order (the futures
+        // are made up front, not in a stream closure, so the run stays Send).
+        let reads: Vec<_> = self.specs.iter().map(|s| self.observe_one(s)).collect();
+        let observed: Vec<_> = stream::iter(reads)
+            .buffered(self.concurrency)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
         let policies: Vec<_> = self.specs.iter().map(|s| s.policy.clone()).collect();
         let mut options = options.clone();
         options.can_resume = self.journal.can_resume();
         Ok(plan::plan(&policies, &observed, now, &options))
+    }
+
+    /// Observes one entry and checks its journal's tag.
+    async fn observe_one(&self, spec: &EntrySpec) -> Result<plan::ObservedEntry, SessionError> {
+        let mut o = observe_entry(
+            self.auth0.get(&spec.policy.tenant),
+            &self.github,
+            &self.workspace,
+            spec,
+        )
+        .await?;
+        o.journal_authentic = o
+            .journal
+            .as_ref()
+            .is_some_and(|j| self.journal.is_authentic(j));
+        Ok(o)
     }
 
     fn context(&self, now: OffsetDateTime) -> Context<'_, HttpAuth0, OctocrabGitHub> {
@@ -416,14 +439,23 @@ impl Session {
         options: &PlanOptions,
     ) -> Result<(Plan, Report), SessionError> {
         let plan = self.plan(now, options).await?;
-        let report = apply::rotate(&self.context(now), &self.specs, &plan).await;
+        let report = apply::rotate_observed(
+            &self.context(now),
+            &self.specs,
+            &plan,
+            None,
+            self.concurrency,
+        )
+        .await;
         Ok((plan, report))
     }
 
     /// Stage 2.
     pub async fn finalize(&self, now: OffsetDateTime) -> Result<(Plan, Report), SessionError> {
         let plan = self.plan(now, &PlanOptions::default()).await?;
-        let report = apply::finalize(&self.context(now), &self.specs, &plan).await;
+        let report =
+            apply::finalize_concurrently(&self.context(now), &self.specs, &plan, self.concurrency)
+                .await;
         Ok((plan, report))
     }
 }

@@ -16,6 +16,7 @@ pub use report::{EntryReport, Outcome, PullRef, Report, Step};
 
 use std::collections::BTreeMap;
 
+use futures_util::stream::{self, StreamExt};
 use time::OffsetDateTime;
 
 use crate::auth0::{Auth0Api, Auth0Error};
@@ -121,24 +122,31 @@ pub async fn rotate<A: Auth0Api, G: GitHubApi>(
     specs: &[EntrySpec],
     plan: &Plan,
 ) -> Report {
-    rotate_observed(ctx, specs, plan, None).await
+    rotate_observed(ctx, specs, plan, None, 1).await
 }
 
-/// [`rotate`], calling `on_secret` with every secret value before it is
-/// sealed or written (see [`sinks::SecretObserver`]).
+/// [`rotate`], `concurrency` entries at a time (each entry's steps stay in
+/// order; entries share nothing but the clients), calling `on_secret` with
+/// every secret value before it is sealed or written (see
+/// [`sinks::SecretObserver`]). The report is in manifest order.
 pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     specs: &[EntrySpec],
     plan: &Plan,
     on_secret: Option<sinks::SecretObserver<'_>>,
+    concurrency: usize,
 ) -> Report {
-    let mut report = Report::default();
-    for (spec, ep) in specs.iter().zip(&plan.entries) {
-        report
-            .entries
-            .push(rotate_one(ctx, spec, ep, on_secret).await);
-    }
-    report
+    // Futures made up front (not in a stream closure), so the run stays Send.
+    let runs: Vec<_> = specs
+        .iter()
+        .zip(&plan.entries)
+        .map(|(spec, ep)| rotate_one(ctx, spec, ep, on_secret))
+        .collect();
+    let entries = stream::iter(runs)
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    Report { entries }
 }
 
 /// Stage 1 for one entry: carries out its decision (rotate, resume,
@@ -198,11 +206,27 @@ pub async fn finalize<A: Auth0Api, G: GitHubApi>(
     specs: &[EntrySpec],
     plan: &Plan,
 ) -> Report {
-    let mut report = Report::default();
-    for (spec, ep) in specs.iter().zip(&plan.entries) {
-        report.entries.push(finalize_one(ctx, spec, ep).await);
-    }
-    report
+    finalize_concurrently(ctx, specs, plan, 1).await
+}
+
+/// [`finalize`], `concurrency` entries at a time; the report is in
+/// manifest order.
+pub async fn finalize_concurrently<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    specs: &[EntrySpec],
+    plan: &Plan,
+    concurrency: usize,
+) -> Report {
+    let runs: Vec<_> = specs
+        .iter()
+        .zip(&plan.entries)
+        .map(|(spec, ep)| finalize_one(ctx, spec, ep))
+        .collect();
+    let entries = stream::iter(runs)
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    Report { entries }
 }
 
 /// Stage 2 for one entry: retires what its `Finalize` decision names, or

@@ -50,6 +50,8 @@ pub struct HttpAuth0 {
     domain: String,
     auth: ManagementAuth,
     token: Mutex<Option<(SecretString, OffsetDateTime)>>,
+    /// Paces Management API requests from the rate-limit headers.
+    pacer: super::pace::Pacer,
     /// Total deadline of one request (connect, headers, body).
     deadline: Duration,
 }
@@ -88,6 +90,7 @@ impl HttpAuth0 {
             domain: domain.to_owned(),
             auth,
             token: Mutex::new(None),
+            pacer: super::pace::Pacer::default(),
             deadline: timeout,
         })
     }
@@ -171,6 +174,7 @@ impl HttpAuth0 {
             if let Some(b) = &body {
                 req = req.json(b);
             }
+            self.pacer.acquire().await;
             let resp = match req.send().await {
                 Ok(r) => r,
                 // A POST whose response was lost may have been applied: never
@@ -185,6 +189,7 @@ impl HttpAuth0 {
             let status = resp.status().as_u16();
             tracing::debug!(operation, status, attempt, "Auth0 answered");
             let reset = reset_after(resp.headers());
+            self.pacer.observe(resp.headers(), reset).await;
             let bytes = resp
                 .bytes()
                 .await

@@ -8,6 +8,7 @@
 mod error;
 mod http;
 mod key_api;
+mod pace;
 pub mod token;
 mod types;
 

@@ -23,6 +23,8 @@ pub struct FleetArgs {
     pub auth0_rps: f64,
     /// GitHub content-creating writes per minute, if limited.
     pub github_writes_per_min: Option<f64>,
+    /// Entries in flight at once.
+    pub concurrency: usize,
 }
 
 fn client(i: usize) -> String {
@@ -122,7 +124,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("m.yml");
     std::fs::write(&path, manifest)?;
-    let session = Session::open(&demo::settings(&emu, path)).await?;
+    let mut settings = demo::settings(&emu, path);
+    settings.concurrency = args.concurrency;
+    let session = Session::open(&settings).await?;
     let e = &emu.emulator;
     e.faults().set_latency(args.latency);
     e.rate_limits().set_auth0(Some(Auth0RateLimit {
@@ -184,8 +188,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     }
     let _ = writeln!(
         out,
-        "\n{} ms latency on every request; peak RSS {}",
+        "\n{} ms latency on every request, {} entries at once; peak RSS {}",
         args.latency.as_millis(),
+        args.concurrency,
         peak_rss_mib().map_or_else(|| "unknown".to_owned(), |m| format!("{m:.0} MiB"))
     );
     emu.stop().await;

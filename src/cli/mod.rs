@@ -136,6 +136,9 @@ pub enum BenchCommand {
         /// GitHub content-creating writes per minute (default: unlimited).
         #[arg(long)]
         github_writes_per_min: Option<f64>,
+        /// Entries in flight at once.
+        #[arg(long, default_value_t = crate::session::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
     },
 }
 
@@ -237,6 +240,10 @@ pub struct RunArgs {
     /// Entries per shard (default: one shard per tenant).
     #[arg(long)]
     pub shard_size: Option<usize>,
+    /// Entries observed and rotated at once (1: one after another); each
+    /// tenant's Management API requests are paced by its rate-limit headers.
+    #[arg(long, default_value_t = crate::session::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
     /// age identity file (`AGE-SECRET-KEY-1…`): journal each new key, encrypted,
     /// on its rotation branch before registering it, so an interrupted run resumes.
     #[arg(long, env = "AUTH0_ROTATE_AGE_IDENTITY_FILE")]
@@ -322,6 +329,7 @@ impl RunArgs {
         }
         s.age_recipients = self.age_recipients.clone();
         s.http_timeout = self.http_timeout.map(std::time::Duration::from_secs);
+        s.concurrency = self.concurrency;
         Ok(s)
     }
 
@@ -394,6 +402,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
                     latency_ms,
                     auth0_rps,
                     github_writes_per_min,
+                    concurrency,
                 }),
             ..
         } => {
@@ -402,6 +411,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
                 latency: std::time::Duration::from_millis(latency_ms),
                 auth0_rps,
                 github_writes_per_min,
+                concurrency,
             };
             crate::out!("{}", crate::bench::fleet::run(args).await?);
             Ok(0)

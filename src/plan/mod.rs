@@ -580,28 +580,43 @@ fn decide_in_flight(
         .ledger
         .as_ref()
         .map(|l| summary(client, &l.current.credential_id, now));
-    if let Some(reason) = problem {
-        let reason = format!(
+    let refused = problem.map(|reason| {
+        format!(
             "rotation PR #{} cannot be trusted: {reason}; the PR was left untouched. \
              Close it and delete its branch, or restore the branch to what auth0-rotate wrote",
             pull.number
-        );
-        return Some(attention(
+        )
+    });
+    Some(judged_pull(pull, refused, current, || {
+        in_flight_why(pull, o.ledger.as_ref())
+    }))
+}
+
+/// An open PR of the entry: `InFlight` (explained by `why`), or, when it
+/// cannot be trusted, `UnsafeLedger` with the `refused` text.
+pub(super) fn judged_pull(
+    pull: &OpenPull,
+    refused: Option<String>,
+    current: Option<CurrentSummary>,
+    why: impl FnOnce() -> String,
+) -> Decided {
+    match refused {
+        Some(reason) => attention(
             Attention::UnsafeLedger {
                 reason: reason.clone(),
             },
             current,
             reason,
-        ));
+        ),
+        None => (
+            Decision::InFlight {
+                pull: pull.number,
+                url: pull.url.clone(),
+            },
+            current,
+            why(),
+        ),
     }
-    Some((
-        Decision::InFlight {
-            pull: pull.number,
-            url: pull.url.clone(),
-        },
-        current,
-        in_flight_why(pull, o.ledger.as_ref()),
-    ))
 }
 
 /// What an open PR of the entry proposes: a new expiry when its ledger keeps

@@ -7,9 +7,9 @@
 use time::OffsetDateTime;
 
 use super::{
-    attention, identity_problem, journal_busy, leftover_problem, short_kid, summary, Attention,
-    ClientState, Decided, Decision, ObservedEntry, Onboard, PlanOptions, Policy, Provenance,
-    CREDENTIAL_NAME_PREFIX,
+    attention, identity_problem, journal_busy, judged_pull, leftover_problem, short_kid, summary,
+    Attention, ClientState, Decided, Decision, ObservedEntry, Onboard, PlanOptions, Policy,
+    Provenance, CREDENTIAL_NAME_PREFIX,
 };
 use crate::ledger::LedgerEntry;
 
@@ -165,31 +165,19 @@ fn in_flight(
         .ledger
         .as_ref()
         .map(|l| summary(client, &l.current.credential_id, now));
-    if let Some(reason) = problem {
-        let reason = format!(
+    let refused = problem.map(|reason| {
+        format!(
             "PR #{} cannot be trusted: {reason}; the PR was left untouched. Close it and delete its branch",
             pull.number
-        );
-        return Some(attention(
-            Attention::UnsafeLedger {
-                reason: reason.clone(),
-            },
-            current,
-            reason,
-        ));
-    }
-    Some((
-        Decision::InFlight {
-            pull: pull.number,
-            url: pull.url.clone(),
-        },
-        current,
+        )
+    });
+    Some(judged_pull(pull, refused, current, || {
         format!(
             "cutover in flight: PR #{} is open; merging it switches client {} to private_key_jwt (its client \
              secret stops working when finalize runs)",
             pull.number, p.client_id
-        ),
-    ))
+        )
+    }))
 }
 
 /// The default branch's ledger approves a cutover: carried out by finalize

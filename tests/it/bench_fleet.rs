@@ -11,6 +11,7 @@ async fn the_fleet_bench_rotates_every_entry_and_reports_its_requests() {
         latency: std::time::Duration::ZERO,
         auth0_rps: 1000.0,
         github_writes_per_min: None,
+        concurrency: 2,
     })
     .await
     .unwrap();
