@@ -576,10 +576,6 @@ fn decide_in_flight(
         None => Some("its branch has no ledger file".to_owned()),
         Some(l) => identity_problem(p, l).or_else(|| facts_problem(l, client)),
     };
-    let current = pull
-        .ledger
-        .as_ref()
-        .map(|l| summary(client, &l.current.credential_id, now));
     let refused = problem.map(|reason| {
         format!(
             "rotation PR #{} cannot be trusted: {reason}; the PR was left untouched. \
@@ -587,19 +583,24 @@ fn decide_in_flight(
             pull.number
         )
     });
-    Some(judged_pull(pull, refused, current, || {
+    Some(judged_pull(pull, refused, (client, now), || {
         in_flight_why(pull, o.ledger.as_ref())
     }))
 }
 
 /// An open PR of the entry: `InFlight` (explained by `why`), or, when it
-/// cannot be trusted, `UnsafeLedger` with the `refused` text.
+/// cannot be trusted, `UnsafeLedger` with the `refused` text; the current
+/// credential is the one its ledger names, as `client` reports it at `now`.
 pub(super) fn judged_pull(
     pull: &OpenPull,
     refused: Option<String>,
-    current: Option<CurrentSummary>,
+    (client, now): (&ClientState, OffsetDateTime),
     why: impl FnOnce() -> String,
 ) -> Decided {
+    let current = pull
+        .ledger
+        .as_ref()
+        .map(|l| summary(client, &l.current.credential_id, now));
     match refused {
         Some(reason) => attention(
             Attention::UnsafeLedger {

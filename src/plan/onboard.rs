@@ -161,17 +161,13 @@ fn in_flight(
         }
         Some(l) => identity_problem(p, l).or_else(|| onboarding_problem(l, client)),
     };
-    let current = pull
-        .ledger
-        .as_ref()
-        .map(|l| summary(client, &l.current.credential_id, now));
     let refused = problem.map(|reason| {
         format!(
             "PR #{} cannot be trusted: {reason}; the PR was left untouched. Close it and delete its branch",
             pull.number
         )
     });
-    Some(judged_pull(pull, refused, current, || {
+    Some(judged_pull(pull, refused, (client, now), || {
         format!(
             "cutover in flight: PR #{} is open; merging it switches client {} to private_key_jwt (its client \
              secret stops working when finalize runs)",
