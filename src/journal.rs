@@ -234,17 +234,52 @@ impl Journal {
 
 /// The journal MAC key: SHA-256 over a label and the identity's secret text.
 fn mac_key(identity: &age::x25519::Identity) -> aws_lc_rs::hmac::Key {
+    derived_key(
+        identity,
+        b"auth0-rotate journal MAC v1\0",
+        aws_lc_rs::hmac::HMAC_SHA256,
+    )
+}
+
+fn secret_key(identity: &age::x25519::Identity) -> aws_lc_rs::hmac::Key {
+    derived_key(
+        identity,
+        b"auth0-rotate client secret v1\0",
+        aws_lc_rs::hmac::HMAC_SHA384,
+    )
+}
+
+/// An HMAC key for one purpose (`label`), derived from the identity.
+fn derived_key(
+    identity: &age::x25519::Identity,
+    label: &[u8],
+    alg: aws_lc_rs::hmac::Algorithm,
+) -> aws_lc_rs::hmac::Key {
     use age::secrecy::ExposeSecret;
     let secret = identity.to_string();
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(b"auth0-rotate journal MAC v1\0");
+    ctx.update(label);
     ctx.update(secret.expose_secret().as_bytes());
     let derived = ctx.finish();
-    aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref())
+    aws_lc_rs::hmac::Key::new(alg, derived.as_ref())
 }
 
 /// How far in the future a journal's start may be before it is not believed.
 pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// What a derived client secret is for ([`JournalKeys::client_secret`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SecretParts<'a> {
+    /// Tenant name.
+    pub tenant: &'a str,
+    /// Entry name.
+    pub entry: &'a str,
+    /// The client the secret is set on.
+    pub client_id: &'a str,
+    /// The rotation (a ledger's `rotation`, with `/retired` for a secret
+    /// that replaces one nobody should use again).
+    pub rotation: &'a str,
+}
 
 /// The age identity that can resume rotations, and escrow recipients.
 #[derive(Default)]
@@ -253,6 +288,8 @@ pub struct JournalKeys {
     escrow: Vec<age::x25519::Recipient>,
     /// Key of the journals' authentication tags, derived from the identity.
     mac_key: Option<aws_lc_rs::hmac::Key>,
+    /// Key client secrets are derived with (`secret_rotation`).
+    secret_key: Option<aws_lc_rs::hmac::Key>,
 }
 
 impl std::fmt::Debug for JournalKeys {
@@ -298,10 +335,12 @@ impl JournalKeys {
             })
             .collect::<Result<_, _>>()?;
         let mac_key = identity.as_ref().map(mac_key);
+        let secret_key = identity.as_ref().map(secret_key);
         Ok(Self {
             identity,
             escrow,
             mac_key,
+            secret_key,
         })
     }
 
@@ -329,6 +368,26 @@ impl JournalKeys {
         let mut unsigned = journal.clone();
         unsigned.mac = None;
         aws_lc_rs::hmac::verify(key, unsigned.canonical().as_bytes(), &tag).is_ok()
+    }
+
+    /// The client secret for `(tenant, entry, client_id, rotation)`:
+    /// HMAC-SHA384 under a key derived from the identity, base64url (64
+    /// characters, 384 bits). The same inputs always give the same secret,
+    /// so a run that stopped after setting it sets and writes the same one,
+    /// and the tool recognises in Auth0 the secret it set. `None` without an
+    /// identity.
+    pub fn client_secret(&self, parts: SecretParts<'_>) -> Option<SecretString> {
+        use base64::Engine as _;
+        let key = self.secret_key.as_ref()?;
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(key);
+        for part in [parts.tenant, parts.entry, parts.client_id, parts.rotation] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part.as_bytes());
+        }
+        let tag = ctx.sign();
+        Some(SecretString::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()),
+        ))
     }
 
     /// True when journals can be written with keys and resumed.
@@ -411,6 +470,52 @@ mod tests {
         assert_eq!(escrow_keys.open(&armored).unwrap().kid(), key.kid());
         assert!(JournalKeys::none().seal(&key).unwrap().is_none());
         assert!(!format!("{keys:?}").contains("AGE-SECRET"));
+    }
+
+    #[test]
+    fn client_secrets_are_derived_per_identity_client_and_rotation() {
+        let keys = |id: &age::x25519::Identity| {
+            JournalKeys::new(Some(&SecretString::new(secrecy_str(id))), &[]).unwrap()
+        };
+        let (a, b) = (
+            age::x25519::Identity::generate(),
+            age::x25519::Identity::generate(),
+        );
+        let parts = SecretParts {
+            tenant: "prod",
+            entry: "legacy",
+            client_id: "client_a",
+            rotation: "initial",
+        };
+        let s = keys(&a).client_secret(parts).unwrap();
+        assert_eq!(s.expose().len(), 64);
+        assert_eq!(keys(&a).client_secret(parts).unwrap(), s, "deterministic");
+        assert_ne!(keys(&b).client_secret(parts).unwrap(), s, "per identity");
+        let other = |p: SecretParts<'_>| keys(&a).client_secret(p).unwrap();
+        assert_ne!(
+            other(SecretParts {
+                client_id: "client_b",
+                ..parts
+            }),
+            s
+        );
+        assert_ne!(
+            other(SecretParts {
+                rotation: "initial/retired",
+                ..parts
+            }),
+            s
+        );
+        // Length-prefixed parts: moving a boundary changes the secret.
+        assert_ne!(
+            other(SecretParts {
+                tenant: "pro",
+                entry: "dlegacy",
+                ..parts
+            }),
+            s
+        );
+        assert!(JournalKeys::none().client_secret(parts).is_none());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::keys::Alg;
-use crate::manifest::AuthMethod;
+use crate::manifest::{AuthMethod, SecretScheme};
 
 /// Default ledger directory, next to the default manifest.
 pub const DEFAULT_LEDGER_DIR: &str = ".github/auth0-rotation.ledger";
@@ -96,6 +96,104 @@ pub struct LedgerEntry {
     /// key once attached. Not trusted: the journal's tag and kid are checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_commit: Option<String>,
+}
+
+/// The `kind` of a [`SecretLedger`] file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretLedgerKind {
+    /// The only kind.
+    ClientSecret,
+}
+
+/// The ledger file of an entry with `secret_rotation` (same path as a
+/// [`LedgerEntry`], told apart by `kind: client_secret`). It holds no
+/// secret: the secrets are derived from the age identity, the client and
+/// `rotation`, so the tool recognises in Auth0 the secret it set, and a run
+/// that stopped half-way sets the very same secret again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretLedger {
+    /// File format version.
+    pub version: u32,
+    /// Always `client_secret`.
+    pub kind: SecretLedgerKind,
+    /// Tenant name (manifest key).
+    pub tenant: String,
+    /// Entry name.
+    pub entry: String,
+    /// How the secret rotates.
+    pub scheme: SecretScheme,
+    /// The client whose id and secret the sinks hold.
+    pub active: String,
+    /// When this rotation was made (alternating) or proposed (single).
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// Names the rotation: with the age identity and `active`, it derives the
+    /// secret the sinks hold. Not secret.
+    pub rotation: String,
+    /// Alternating: the client that was active before; merging approves
+    /// replacing its secret with one only this tool can derive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<String>,
+    /// Single: merging approves setting `active`'s secret to the one
+    /// `rotation` derives and writing it into the sinks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_on_merge: bool,
+}
+
+/// Only `kind`, to tell the two ledger formats apart.
+#[derive(Deserialize)]
+struct KindProbe {
+    #[serde(default)]
+    kind: Option<SecretLedgerKind>,
+}
+
+impl SecretLedger {
+    /// True when `text` is a client-secret ledger (it names its kind); a
+    /// key ledger (for example of a client reverted to its secret) is not.
+    pub fn is_secret_ledger(text: &str) -> bool {
+        #[derive(Deserialize)]
+        struct Loose {
+            #[serde(flatten)]
+            probe: KindProbe,
+            #[serde(flatten)]
+            _rest: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+        }
+        serde_saphyr::from_str::<Loose>(text).is_ok_and(|l| l.probe.kind.is_some())
+    }
+
+    /// Parses a client-secret ledger; `path` is only used in errors.
+    pub fn parse(path: &str, text: &str) -> Result<Self, LedgerError> {
+        let err = |detail: String| LedgerError {
+            path: path.to_owned(),
+            detail,
+        };
+        let l: SecretLedger = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
+        if l.version != LEDGER_VERSION {
+            return Err(err(format!(
+                "version {} is not supported (this auth0-rotate writes version {LEDGER_VERSION})",
+                l.version
+            )));
+        }
+        let mut ids = vec![
+            ("tenant", l.tenant.as_str()),
+            ("entry", l.entry.as_str()),
+            ("active", l.active.as_str()),
+            ("rotation", l.rotation.as_str()),
+        ];
+        if let Some(r) = &l.retiring {
+            ids.push(("retiring", r.as_str()));
+        }
+        crate::text::check_identifiers(ids).map_err(err)?;
+        Ok(l)
+    }
+
+    /// Serializes with an explanatory header.
+    pub fn render(&self) -> String {
+        let body = serde_saphyr::to_string(self).expect("ledger entries always serialize");
+        format!("{HEADER}{body}")
+    }
 }
 
 fn is_key_method(m: &AuthMethod) -> bool {
@@ -196,6 +294,33 @@ mod tests {
                 deadline: None,
             }],
         }
+    }
+
+    fn secret_sample() -> SecretLedger {
+        SecretLedger {
+            version: 1,
+            kind: SecretLedgerKind::ClientSecret,
+            tenant: "prod".into(),
+            entry: "legacy".into(),
+            scheme: SecretScheme::Alternating,
+            active: "client_b".into(),
+            since: datetime!(2026-11-01 10:00 UTC),
+            rotation: "2026-10-01T10:00:00Z".into(),
+            retiring: Some("client_a".into()),
+            set_on_merge: false,
+        }
+    }
+
+    #[test]
+    fn secret_ledgers_round_trip_and_are_told_apart() {
+        let l = secret_sample();
+        let text = l.render();
+        assert!(SecretLedger::is_secret_ledger(&text));
+        assert_eq!(SecretLedger::parse("x.yml", &text).unwrap(), l);
+        assert!(!SecretLedger::is_secret_ledger(&sample().render()));
+        assert!(LedgerEntry::parse("x.yml", &text).is_err());
+        let bad = text.replace("client_a", "client_a\n::error::x");
+        assert!(SecretLedger::parse("x.yml", &bad).is_err());
     }
 
     #[test]

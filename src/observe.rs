@@ -3,9 +3,13 @@
 
 use crate::auth0::Auth0Api;
 use crate::github::{GitHubApi, GitHubError};
-use crate::journal::{Holder, Journal, JournalError, Liveness};
-use crate::ledger::{LedgerEntry, LedgerError};
-use crate::plan::{ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance};
+use crate::journal::{Holder, Journal, JournalError, JournalKeys, Liveness, SecretParts};
+use crate::ledger::{LedgerEntry, LedgerError, SecretLedger};
+use crate::plan::{
+    ClientState, Held, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
+    SecretClient, SecretFacts, SecretObserved, SecretPull,
+};
+use crate::secret::SecretString;
 use crate::spec::EntrySpec;
 use crate::workspace::Workspace;
 
@@ -197,6 +201,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         branch_head,
         proposal,
         provenance,
+        secret: None,
     })
 }
 
@@ -292,4 +297,225 @@ pub async fn unapproved_ledger<G: GitHubApi, L: PartialEq>(
     };
     Ok((proposed.as_ref() != Some(ledger))
         .then(|| format!("it differs from what PR #{number} proposed (edited after the merge)")))
+}
+
+/// Observes an entry with `secret_rotation`: its client-secret ledger on the
+/// default branch, its clients (which derived secret each holds, compared
+/// in constant time; the secrets are never kept), its open PR and whether
+/// the ledger is what a merged PR proposed. Reads only.
+pub async fn observe_secret_entry<A: Auth0Api, G: GitHubApi>(
+    auth0: Option<&A>,
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    keys: &JournalKeys,
+) -> Result<ObservedEntry, ObserveError> {
+    let p = &spec.policy;
+    let path = ws.ledger_path(&p.tenant, &p.entry);
+    let branch = ws.branch(&p.tenant, &p.entry);
+    let ledger = read_secret_ledger(gh, ws, &path, &ws.default_branch).await?;
+    let branch_head = gh.branch_sha(&ws.repo, &branch).await?;
+    let (pull, rejected) = match &branch_head {
+        None => (None, None),
+        Some(head) => secret_pull(gh, ws, &branch, &path, head).await?,
+    };
+    let provenance = match &ledger {
+        None => Provenance::Unchecked,
+        Some(l) => secret_provenance(gh, ws, (&branch, &path), l).await?,
+    };
+    let mut ids = vec![p.client_id.clone()];
+    if let Some(crate::manifest::SecretRotation::Alternating { standby_client_id }) =
+        &p.secret_rotation
+    {
+        ids.push(standby_client_id.clone());
+    }
+    let mut clients = Vec::new();
+    for id in ids {
+        let facts = match auth0 {
+            Some(a) => secret_facts(a, spec, &id, ledger.as_ref(), keys).await,
+            None => Err(format!(
+                "no Auth0 management credentials for tenant {}",
+                p.tenant
+            )),
+        };
+        clients.push(SecretClient {
+            client_id: id,
+            facts,
+        });
+    }
+    let client = match auth0 {
+        Some(a) => client_state(a, &p.client_id)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err(format!(
+            "no Auth0 management credentials for tenant {}",
+            p.tenant
+        )),
+    };
+    Ok(ObservedEntry {
+        ledger: None,
+        client,
+        pull: None,
+        journal: None,
+        journal_holder: Liveness::Unknown,
+        journal_authentic: false,
+        branch_head,
+        proposal: None,
+        provenance: Provenance::Unchecked,
+        secret: Some(SecretObserved {
+            ledger,
+            pull,
+            rejected,
+            clients,
+            provenance,
+            can_derive: keys.can_resume(),
+        }),
+    })
+}
+
+/// The client-secret ledger at `git_ref` (`None`: absent, or a key ledger).
+pub async fn read_secret_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    path: &str,
+    git_ref: &str,
+) -> Result<Option<SecretLedger>, ObserveError> {
+    match gh.file(&ws.repo, path, git_ref).await? {
+        Some(text) if SecretLedger::is_secret_ledger(&text) => {
+            Ok(Some(SecretLedger::parse(path, &text)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The entry's open PR, or the PR closed without merging at `head`.
+async fn secret_pull<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    branch: &str,
+    path: &str,
+    head: &str,
+) -> Result<(Option<SecretPull>, Option<u64>), ObserveError> {
+    if let Some(p) = gh
+        .find_open_pull(&ws.repo, branch, &ws.default_branch)
+        .await?
+    {
+        let foreign_files = gh
+            .pull_files(&ws.repo, p.number)
+            .await?
+            .into_iter()
+            .filter(|f| f != path)
+            .collect();
+        let pull = SecretPull {
+            number: p.number,
+            url: p.html_url,
+            ledger: read_secret_ledger(gh, ws, path, head).await?,
+            foreign_files,
+        };
+        return Ok((Some(pull), None));
+    }
+    let closed = gh
+        .closed_pulls(&ws.repo, branch, &ws.default_branch)
+        .await?;
+    let rejected = closed
+        .iter()
+        .find(|p| p.head.sha == head && p.merged_at.is_none())
+        .filter(|_| {
+            !closed
+                .iter()
+                .any(|p| p.head.sha == head && p.merged_at.is_some())
+        })
+        .map(|p| p.number);
+    Ok((None, rejected))
+}
+
+/// Whether `ledger` is exactly what the latest merged PR from `branch`
+/// proposed at `path`.
+pub async fn secret_provenance<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    (branch, path): (&str, &str),
+    ledger: &SecretLedger,
+) -> Result<Provenance, ObserveError> {
+    let Some((number, head)) = ws.latest_merged(gh, branch).await? else {
+        return Ok(Provenance::Unverified {
+            reason: format!("no merged pull request from {branch} wrote this ledger"),
+        });
+    };
+    let proposed = read_secret_ledger(gh, ws, path, &head).await?;
+    Ok(if proposed.as_ref() == Some(ledger) {
+        Provenance::Merged { pull: number }
+    } else {
+        Provenance::Unverified {
+            reason: format!(
+                "the ledger on {} differs from what PR #{number} proposed; it was edited after the merge",
+                ws.default_branch
+            ),
+        }
+    })
+}
+
+/// One client's method and which derived secret it holds.
+async fn secret_facts<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    client_id: &str,
+    ledger: Option<&SecretLedger>,
+    keys: &JournalKeys,
+) -> Result<SecretFacts, String> {
+    let client = auth0
+        .get_client(client_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let secret_method = client
+        .token_endpoint_auth_method
+        .clone()
+        .filter(|_| client.client_authentication_methods.is_none());
+    let holds = match (ledger, &client.client_secret) {
+        (Some(l), Some(secret)) => held(keys, spec, client_id, &l.rotation, secret),
+        _ => Held::Other,
+    };
+    Ok(SecretFacts {
+        secret_method,
+        holds,
+    })
+}
+
+/// Which derived secret of `rotation` `secret` is.
+pub fn held(
+    keys: &JournalKeys,
+    spec: &EntrySpec,
+    client_id: &str,
+    rotation: &str,
+    secret: &SecretString,
+) -> Held {
+    let retired = retired_rotation(rotation);
+    for (r, what) in [(rotation, Held::Current), (retired.as_str(), Held::Retired)] {
+        if let Some(derived) = derived_secret(keys, spec, client_id, r) {
+            if crate::secret::constant_time_eq(derived.expose(), secret.expose()) {
+                return what;
+            }
+        }
+    }
+    Held::Other
+}
+
+/// The rotation whose secret replaces a retired client's.
+pub fn retired_rotation(rotation: &str) -> String {
+    format!("{rotation}/retired")
+}
+
+/// The secret the tool sets on `client_id` for `rotation` of the entry.
+pub fn derived_secret(
+    keys: &JournalKeys,
+    spec: &EntrySpec,
+    client_id: &str,
+    rotation: &str,
+) -> Option<SecretString> {
+    keys.client_secret(SecretParts {
+        tenant: &spec.policy.tenant,
+        entry: &spec.policy.entry,
+        client_id,
+        rotation,
+    })
 }

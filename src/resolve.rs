@@ -66,6 +66,7 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 auth_method: e.auth_method,
                 management_kid: None,
                 onboard: e.onboard,
+                secret_rotation: e.secret_rotation.clone(),
             },
             tenant_domain: manifest.tenants[&e.tenant].domain.clone(),
             key_size: e.key_size,

@@ -94,6 +94,10 @@ impl RunPlan {
                         | Decision::Revert { .. }
                         | Decision::Onboard { .. }
                         | Decision::Cutover { .. }
+                        | Decision::SwitchSecret { .. }
+                        | Decision::ProposeSecret { .. }
+                        | Decision::SetSecret { .. }
+                        | Decision::RetireSecret { .. }
                 ),
                 needs_attention: matches!(e.decision, Decision::NeedsAttention { .. }),
                 unreadable: matches!(

@@ -11,6 +11,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 #[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
 pub struct SecretString(String);
 
+/// Compares two secrets in time that depends only on their lengths.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
 impl SecretString {
     /// Wraps a string; the caller gives up its copy.
     pub fn new(value: String) -> Self {

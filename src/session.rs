@@ -13,7 +13,7 @@ use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
 use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
-use crate::observe::{observe_entry, ObserveError};
+use crate::observe::{observe_entry, observe_secret_entry, ObserveError};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::secret::SecretString;
 use crate::workspace::Workspace;
@@ -408,6 +408,11 @@ impl Session {
 
     /// Observes one entry and checks its journal's tag.
     async fn observe_one(&self, spec: &EntrySpec) -> Result<plan::ObservedEntry, SessionError> {
+        if spec.policy.secret_rotation.is_some() {
+            let auth0 = self.auth0.get(&spec.policy.tenant);
+            let (gh, ws) = (&self.github, &self.workspace);
+            return Ok(observe_secret_entry(auth0, gh, ws, spec, &self.journal).await?);
+        }
         let mut o = observe_entry(
             self.auth0.get(&spec.policy.tenant),
             &self.github,

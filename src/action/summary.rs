@@ -109,6 +109,8 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
                 | Decision::UpdateExpiry { .. }
                 | Decision::Revert { .. }
                 | Decision::Cutover { .. }
+                | Decision::SetSecret { .. }
+                | Decision::RetireSecret { .. }
         ),
         kid: c
             .and_then(|c| c.kid.as_deref())

@@ -9,6 +9,7 @@ pub mod pr;
 mod report;
 mod revert;
 mod rotate;
+mod secret;
 pub mod sinks;
 
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
@@ -161,6 +162,10 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
 ) -> EntryReport {
     let mut steps = Vec::new();
     let head = ep.branch_head.as_deref();
+    if secret::is_secret_entry(spec) {
+        let result = rotate_secret(ctx, spec, ep, on_secret, &mut steps).await;
+        return record(spec, steps, result);
+    }
     let result = match &ep.decision {
         Decision::Rotate { reason } => {
             let mode = rotate::Mode::Fresh(reason);
@@ -198,6 +203,32 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
         }),
     };
     record(spec, steps, result)
+}
+
+/// Both stages of an entry with `secret_rotation`: what is approved need not
+/// wait for finalize, and a PR in flight has nothing to refresh.
+async fn rotate_secret<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    ep: &EntryPlan,
+    on_secret: Option<sinks::SecretObserver<'_>>,
+    steps: &mut Vec<Step>,
+) -> Result<Outcome, ApplyError> {
+    let head = ep.branch_head.as_deref();
+    match &ep.decision {
+        Decision::SwitchSecret { to_client } => {
+            secret::switch(ctx, spec, to_client, (head, on_secret), steps).await
+        }
+        Decision::ProposeSecret { .. } => secret::propose(ctx, spec, head, steps).await,
+        Decision::SetSecret { .. } => secret::set(ctx, spec, on_secret, steps).await,
+        Decision::RetireSecret { client_id } => secret::retire(ctx, spec, client_id, steps).await,
+        Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+            reason: ep.explanation.clone(),
+        }),
+        _ => Ok(Outcome::Unchanged {
+            reason: ep.explanation.clone(),
+        }),
+    }
 }
 
 /// Stage 2: retire the credentials a merged rotation approved.
@@ -238,6 +269,20 @@ pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
     ep: &EntryPlan,
 ) -> EntryReport {
     let mut steps = Vec::new();
+    if secret::is_secret_entry(spec) {
+        let result = match &ep.decision {
+            Decision::SetSecret { .. } | Decision::RetireSecret { .. } => {
+                rotate_secret(ctx, spec, ep, None, &mut steps).await
+            }
+            Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
+                reason: ep.explanation.clone(),
+            }),
+            _ => Ok(Outcome::Unchanged {
+                reason: ep.explanation.clone(),
+            }),
+        };
+        return record(spec, steps, result);
+    }
     let result = match &ep.decision {
         Decision::Finalize { retire } => {
             finalize::finalize_entry(ctx, spec, retire, &mut steps).await

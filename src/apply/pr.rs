@@ -368,7 +368,32 @@ pub async fn publish<G: GitHubApi>(
     text: &PullText<'_>,
     expected_head: Option<&str>,
 ) -> Result<(Pull, PullOperation), ApplyError> {
-    let ledger = text.ledger;
+    let file = LedgerPull {
+        title: text.title(spec),
+        body: text.body.clone(),
+        ledger: text.ledger.render(),
+    };
+    publish_ledger(gh, ws, spec, &file, expected_head).await
+}
+
+/// A PR's title and body and the ledger file it commits (already rendered).
+pub struct LedgerPull {
+    /// Title, also the commit message.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// The ledger file's text.
+    pub ledger: String,
+}
+
+/// [`publish`] for any ledger format.
+pub async fn publish_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    file: &LedgerPull,
+    expected_head: Option<&str>,
+) -> Result<(Pull, PullOperation), ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
@@ -381,10 +406,10 @@ pub async fn publish<G: GitHubApi>(
         gh,
         &ws.repo,
         &base,
-        &text.title(spec),
+        &file.title,
         &[FileChange {
             path,
-            content: Some(ledger.render()),
+            content: Some(file.ledger.clone()),
         }],
     )
     .await?;
@@ -405,7 +430,9 @@ pub async fn publish<G: GitHubApi>(
         }
         Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
     }
-    open_pull(gh, ws, spec, text).await
+    Ok(ws
+        .open_or_update_pull(gh, &branch, &file.title, &file.body)
+        .await?)
 }
 
 /// Commits the ledger as a child of `journal_commit` (this run's journal,

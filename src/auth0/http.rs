@@ -449,6 +449,26 @@ impl Auth0Api for HttpAuth0 {
         )
     }
 
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+    ) -> Result<(), Auth0Error> {
+        let op = "PATCH /clients/{id}";
+        let body = json!({ "client_secret": secret.expose() });
+        let _: ClientInfo = required(
+            self.call(
+                Method::PATCH,
+                &format!("/clients/{}", seg(client_id)),
+                Some(body),
+                op,
+            )
+            .await?,
+            op,
+        )?;
+        Ok(())
+    }
+
     async fn exchange_with_secret(
         &self,
         client_id: &str,

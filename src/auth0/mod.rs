@@ -62,6 +62,14 @@ pub trait Auth0Api {
         method: &str,
         secret: &crate::secret::SecretString,
     ) -> Result<ClientInfo, Auth0Error>;
+    /// `PATCH /api/v2/clients/{id}` with `client_secret` only (Auth0's
+    /// recommended way to set a secret chosen in advance; needs
+    /// `update:client_keys`). Setting the same value again changes nothing.
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret: &crate::secret::SecretString,
+    ) -> Result<(), Auth0Error>;
     /// A client-credentials exchange with the client secret
     /// (`client_secret_post`): the proof that a reverted client works.
     async fn exchange_with_secret(

@@ -82,6 +82,18 @@ pub struct ClientInfo {
     /// `jwt_configuration`: private_key_jwt needs its `alg` to be RS256.
     #[serde(default)]
     pub jwt_configuration: Option<JwtConfiguration>,
+    /// The client secret, shown to tokens with `read:client_keys` (Auth0
+    /// logs each such read as `mgmt_api_read`). Redacted in `Debug`.
+    #[serde(default, deserialize_with = "secret_opt")]
+    pub client_secret: Option<crate::secret::SecretString>,
+}
+
+fn secret_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::secret::SecretString>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.is_empty())
+        .map(crate::secret::SecretString::new))
 }
 
 /// `jwt_configuration` of a client.

@@ -6,7 +6,7 @@ pub mod consumer;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::emulator::auth0::{ClientView, KEY_SCOPES, ROTATION_SCOPES};
+use crate::emulator::auth0::{ClientView, KEY_SCOPES, ROTATION_SCOPES, SECRET_SCOPES};
 use crate::emulator::github::{SecretStoreRef, TokenKind};
 use crate::emulator::RunningEmulator;
 use crate::github::{seal, GitHubApi, OctocrabGitHub, Repo, Store};
@@ -119,6 +119,7 @@ pub async fn seed(emu: &RunningEmulator) -> anyhow::Result<Seeded> {
         &ROTATION_SCOPES
             .iter()
             .chain(KEY_SCOPES)
+            .chain(SECRET_SCOPES)
             .copied()
             .collect::<Vec<_>>(),
     )?;

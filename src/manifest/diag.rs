@@ -96,6 +96,14 @@ pub mod codes {
     pub const SECRET_SINK_FORMAT: &str = "M043";
     /// `onboard` not one of its words, or with a client-secret `auth_method`.
     pub const BAD_ONBOARD: &str = "M044";
+    /// `secret_rotation` not one of its words, or without a client-secret
+    /// `auth_method`.
+    pub const BAD_SECRET_ROTATION: &str = "M045";
+    /// `standby_client_id` missing with `secret_rotation: alternating`, set
+    /// without it, or equal to `client_id`.
+    pub const BAD_STANDBY_CLIENT: &str = "M046";
+    /// `secret_rotation` without `verify`: a new secret must be proven.
+    pub const SECRET_ROTATION_VERIFY: &str = "M047";
 }
 
 /// One problem found in a manifest.

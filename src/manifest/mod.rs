@@ -96,8 +96,9 @@ pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
     Alg, AuthMethod, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
-    Onboard, OrgVisibility, RepoRef, SecretFormat, SecretStore, SigningFlow, SigningKeysAfter,
-    SigningKeysPolicy, Sink, Tenant, UploadFormat, VariableStore, VariableValue, Verify,
+    Onboard, OrgVisibility, RepoRef, SecretFormat, SecretRotation, SecretScheme, SecretStore,
+    SigningFlow, SigningKeysAfter, SigningKeysPolicy, Sink, Tenant, UploadFormat, VariableStore,
+    VariableValue, Verify,
 };
 
 /// Where the manifest lives by default, relative to the repository root.

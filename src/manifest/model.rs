@@ -167,6 +167,8 @@ pub struct CredentialEntry {
     /// How a client that still authenticates with its client secret is
     /// moved to private_key_jwt; `None`: it is not (the plan says how).
     pub onboard: Option<Onboard>,
+    /// How a client-secret entry's secret rotates; `None`: it does not.
+    pub secret_rotation: Option<SecretRotation>,
     /// Rotate when the attached credential is older than this.
     #[serde(serialize_with = "duration::serialize")]
     pub rotate_every: time::Duration,
@@ -222,6 +224,52 @@ impl AuthMethod {
     /// True for the two client-secret methods.
     pub fn uses_secret(self) -> bool {
         self != AuthMethod::PrivateKeyJwt
+    }
+}
+
+/// The words of `secret_rotation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretScheme {
+    /// One client, one secret: not zero-downtime.
+    Single,
+    /// Two clients taking turns: zero downtime.
+    Alternating,
+}
+
+/// How a client-secret entry's secret is rotated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "scheme")]
+pub enum SecretRotation {
+    /// Auth0 keeps one secret per client: after the PR's merge the secret is
+    /// replaced and written to the sinks at once. Consumers fail from the
+    /// change until they read the new secret (Auth0 may also take up to 30 s
+    /// to apply it): not zero-downtime.
+    Single,
+    /// Two clients with identical grants take turns: each rotation sets a
+    /// new secret on the idle one and points the sinks at it; after the
+    /// merge the previous client's secret is replaced by one nobody knows.
+    Alternating {
+        /// The second client.
+        standby_client_id: String,
+    },
+}
+
+impl SecretRotation {
+    /// The scheme.
+    pub fn scheme(&self) -> SecretScheme {
+        match self {
+            SecretRotation::Single => SecretScheme::Single,
+            SecretRotation::Alternating { .. } => SecretScheme::Alternating,
+        }
+    }
+
+    /// The manifest spelling of the scheme.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SecretRotation::Single => "single",
+            SecretRotation::Alternating { .. } => "alternating",
+        }
     }
 }
 

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, SecretFormat, SigningFlow, UploadFormat,
-    VariableValue,
+    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, SecretFormat, SecretScheme, SigningFlow,
+    UploadFormat, VariableValue,
 };
 
 /// Located text.
@@ -200,6 +200,18 @@ pub(crate) struct RawCredential {
     #[serde(default)]
     #[schemars(with = "Option<Onboard>")]
     pub onboard: Option<Text>,
+    /// Rotation of a client-secret entry's secret: `single` (the client's
+    /// one secret is replaced after the PR's merge; not zero-downtime) or
+    /// `alternating` (two clients with identical grants take turns; zero
+    /// downtime). Needs a client-secret `auth_method`.
+    #[serde(default)]
+    #[schemars(with = "Option<SecretScheme>")]
+    pub secret_rotation: Option<Text>,
+    /// With `secret_rotation: alternating`: the second client, with the same
+    /// grants as `client_id`, that takes turns with it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub standby_client_id: Option<Text>,
     /// Overrides `defaults.rotate_every`; required if there is no default.
     #[serde(default)]
     #[schemars(with = "Option<DurationSchema>")]

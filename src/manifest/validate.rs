@@ -10,8 +10,8 @@ use super::checks;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
-    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, SecretFormat, Sink,
-    Tenant, UploadFormat, Verify,
+    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, SecretFormat,
+    SecretRotation, SecretScheme, Sink, Tenant, UploadFormat, Verify,
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
@@ -269,6 +269,18 @@ fn entry(
         Some(t) => parse_onboard(t, auth_method, diags).map(Some).ok_or(()),
     };
     ok &= onboard.is_ok();
+    let secret_rotation = secret_rotation(raw, auth_method, diags);
+    ok &= secret_rotation.is_ok();
+    if let (Ok(Some(_)), None, Some(text)) = (&secret_rotation, &verify, &raw.secret_rotation) {
+        diags.push(
+            codes::SECRET_ROTATION_VERIFY,
+            at(text),
+            format!("credential {} rotates its client secret without `verify`", show(&label)),
+            "add `verify: {audience: <an API the client is granted>}`: each new secret is proven by a token \
+             exchange before consumers are pointed at it",
+        );
+        ok = false;
+    }
     if !ok {
         return None;
     }
@@ -281,6 +293,7 @@ fn entry(
         upload: settings.upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
         auth_method: auth_method?,
         onboard: onboard.ok()?,
+        secret_rotation: secret_rotation.ok()?,
         rotate_every: settings.rotate_every?.0,
         renew_before: settings.renew_before.map(|(d, _)| d),
         lifetime: settings.lifetime.map(|(d, _)| d),
@@ -638,6 +651,96 @@ fn parse_onboard(
         return None;
     }
     Some(Onboard::Cutover)
+}
+
+/// `secret_rotation` (M045) and `standby_client_id` (M046): a scheme needs a
+/// client-secret `auth_method`; `alternating` needs a standby client other
+/// than `client_id`, and only it takes one.
+fn secret_rotation(
+    raw: &RawCredential,
+    method: Option<AuthMethod>,
+    diags: &mut Diags<'_>,
+) -> Result<Option<SecretRotation>, ()> {
+    let standby = raw.standby_client_id.as_ref();
+    let Some(text) = &raw.secret_rotation else {
+        if let Some(s) = standby {
+            diags.push(
+                codes::BAD_STANDBY_CLIENT,
+                at(s),
+                "standby_client_id is only used by `secret_rotation: alternating`".to_owned(),
+                "add `secret_rotation: alternating`, or remove standby_client_id",
+            );
+            return Err(());
+        }
+        return Ok(None);
+    };
+    let scheme = match text.value.as_str() {
+        "single" => SecretScheme::Single,
+        "alternating" => SecretScheme::Alternating,
+        other => {
+            diags.push(
+                codes::BAD_SECRET_ROTATION,
+                at(text),
+                format!("unsupported secret_rotation {}", show(other)),
+                "use `alternating` (two clients with the same grants take turns: zero downtime) or `single` \
+                 (the client's one secret is replaced after the merge: consumers fail until they read it)",
+            );
+            return Err(());
+        }
+    };
+    if method.is_some_and(|m| !m.uses_secret()) {
+        diags.push(
+            codes::BAD_SECRET_ROTATION,
+            at(text),
+            "secret_rotation rotates a client secret, but auth_method is private_key_jwt".to_owned(),
+            "set `auth_method: client_secret_post` (or `client_secret_basic`), or remove secret_rotation",
+        );
+        return Err(());
+    }
+    match (scheme, standby) {
+        (SecretScheme::Single, None) => Ok(Some(SecretRotation::Single)),
+        (SecretScheme::Single, Some(s)) => {
+            diags.push(
+                codes::BAD_STANDBY_CLIENT,
+                at(s),
+                "standby_client_id is only used by `secret_rotation: alternating`".to_owned(),
+                "set `secret_rotation: alternating`, or remove standby_client_id",
+            );
+            Err(())
+        }
+        (SecretScheme::Alternating, None) => {
+            diags.push(
+                codes::BAD_STANDBY_CLIENT,
+                at(text),
+                "secret_rotation: alternating needs a second client to take turns with".to_owned(),
+                "add `standby_client_id:` naming a client with the same grants as client_id",
+            );
+            Err(())
+        }
+        (SecretScheme::Alternating, Some(s)) if s.value == raw.client_id.value => {
+            diags.push(
+                codes::BAD_STANDBY_CLIENT,
+                at(s),
+                format!("standby_client_id {} is client_id itself", show(&s.value)),
+                "name a second client with the same grants: the two take turns",
+            );
+            Err(())
+        }
+        (SecretScheme::Alternating, Some(s)) => {
+            if let Err((what, hint)) = checks::client_id(&s.value) {
+                diags.push(
+                    codes::BAD_CLIENT_ID,
+                    at(s),
+                    format!("standby_client_id {} {what}", show(&s.value)),
+                    hint,
+                );
+                return Err(());
+            }
+            Ok(Some(SecretRotation::Alternating {
+                standby_client_id: s.value.clone(),
+            }))
+        }
+    }
 }
 
 /// A client-secret entry writes the client secret, as JSON

@@ -8,11 +8,13 @@ mod observed;
 mod onboard;
 mod render;
 mod revert;
+mod secret;
 
 pub use onboard::{branch_ledger_problem, onboarding_problem};
 
 pub use observed::{
-    ClientState, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
+    ClientState, Held, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
+    SecretClient, SecretFacts, SecretObserved, SecretPull,
 };
 
 use crate::journal::LockState;
@@ -24,7 +26,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::keys::Alg;
 use crate::ledger::Retiring;
-pub use crate::manifest::{AuthMethod, Onboard};
+pub use crate::manifest::{AuthMethod, Onboard, SecretRotation, SecretScheme};
 
 /// The parts of a manifest entry that decide *when* to rotate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +62,8 @@ pub struct Policy {
     pub management_kid: Option<String>,
     /// How a client still on its client secret moves to private_key_jwt.
     pub onboard: Option<Onboard>,
+    /// How a client-secret entry's secret rotates (`None`: it does not).
+    pub secret_rotation: Option<SecretRotation>,
 }
 
 /// Expiries this close to what `lifetime` asks for count as equal: the tool
@@ -174,6 +178,26 @@ pub enum Attention {
         /// Its `token_endpoint_auth_method`.
         method: String,
     },
+    /// `secret_rotation` derives its secrets from the age identity, and none
+    /// is configured.
+    SecretNeedsIdentity,
+    /// A client of a `secret_rotation` entry authenticates with credentials,
+    /// not with its secret.
+    SecretClientOnKeys {
+        /// The client.
+        client_id: String,
+    },
+    /// The active client does not hold the secret the tool set (changed in
+    /// Auth0, or the ledger was edited).
+    SecretDrift {
+        /// The client.
+        client_id: String,
+    },
+    /// The entry's secret-rotation PR was closed without merging.
+    SecretRejected {
+        /// The closed PR.
+        pull: u64,
+    },
     /// Onboarding needs the client's `jwt_configuration.alg` to be RS256.
     NotRs256 {
         /// The client's algorithm.
@@ -285,6 +309,30 @@ pub enum Decision {
         /// The credential attached.
         credential_id: String,
     },
+    /// `secret_rotation: alternating`: set a new secret on the idle client,
+    /// prove it, point the sinks at it and open the PR.
+    SwitchSecret {
+        /// The client that becomes active.
+        to_client: String,
+    },
+    /// `secret_rotation: single`: open the PR whose merge approves replacing
+    /// the client's one secret.
+    ProposeSecret {
+        /// The client.
+        client_id: String,
+    },
+    /// A merged single-secret rotation: write the new secret into the sinks
+    /// and set it on the client.
+    SetSecret {
+        /// The client.
+        client_id: String,
+    },
+    /// A merged alternating switch: replace the previous client's secret
+    /// with one nobody holds.
+    RetireSecret {
+        /// The previous client.
+        client_id: String,
+    },
     /// A merged rotation left credentials to retire.
     Finalize {
         /// Credentials to detach and delete.
@@ -367,6 +415,10 @@ impl Plan {
                     | Decision::Revert { .. }
                     | Decision::Onboard { .. }
                     | Decision::Cutover { .. }
+                    | Decision::SwitchSecret { .. }
+                    | Decision::ProposeSecret { .. }
+                    | Decision::SetSecret { .. }
+                    | Decision::RetireSecret { .. }
                     | Decision::NeedsAttention { .. }
                     | Decision::Busy {
                         confirmed: false,
@@ -466,6 +518,9 @@ type Decided = (Decision, Option<CurrentSummary>, String);
 /// PR, an unpublished proposal, a journal left by another run, then whether
 /// a rotation is due.
 fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOptions) -> Decided {
+    if let Some(rotation) = &p.secret_rotation {
+        return secret::decide(p, rotation, o, now, options);
+    }
     let client = match &o.client {
         Ok(c) => c,
         Err(e) => {
@@ -1227,6 +1282,15 @@ fn cap_message(attached: &[String]) -> String {
     )
 }
 
+/// An instant as RFC 3339 text (UTC, whole seconds).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// `YYYY-MM-DD`.
 pub(crate) fn date(t: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
@@ -1251,3 +1315,6 @@ fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod secret_tests;

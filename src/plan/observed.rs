@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::journal::{Journal, Liveness};
-use crate::ledger::LedgerEntry;
+use crate::ledger::{LedgerEntry, SecretLedger};
 
 /// One credential record as Auth0 reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +89,79 @@ pub struct ObservedEntry {
     /// Whether the ledger on the default branch is what a merged rotation PR
     /// proposed (checked when it retires something or sets an expiry).
     pub provenance: Provenance,
+    /// An entry with `secret_rotation`: what was seen of its clients, its
+    /// ledger and its PR (`ledger`, `pull` and `proposal` are then `None`).
+    pub secret: Option<SecretObserved>,
+}
+
+/// What was observed of an entry with `secret_rotation`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretObserved {
+    /// The client-secret ledger on the default branch (`None`: absent, or a
+    /// key ledger left by an earlier life of the entry).
+    pub ledger: Option<SecretLedger>,
+    /// The entry's open PR.
+    pub pull: Option<SecretPull>,
+    /// A PR closed without merging whose head is still the branch head.
+    pub rejected: Option<u64>,
+    /// `client_id` first, then the standby client (alternating).
+    pub clients: Vec<SecretClient>,
+    /// Whether `ledger` is what the latest merged PR proposed.
+    pub provenance: Provenance,
+    /// An age identity is configured: the secrets can be derived.
+    pub can_derive: bool,
+}
+
+impl SecretObserved {
+    /// The facts of one client, if it was observed.
+    pub fn client(&self, id: &str) -> Option<&SecretClient> {
+        self.clients.iter().find(|c| c.client_id == id)
+    }
+}
+
+/// An open PR of a `secret_rotation` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretPull {
+    /// PR number.
+    pub number: u64,
+    /// Web URL.
+    pub url: String,
+    /// The client-secret ledger on its branch, if it is one.
+    pub ledger: Option<SecretLedger>,
+    /// Files it changes besides the entry's ledger.
+    pub foreign_files: Vec<String>,
+}
+
+/// One client of a `secret_rotation` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretClient {
+    /// Its id.
+    pub client_id: String,
+    /// What Auth0 says of it, or why it could not be read.
+    pub facts: Result<SecretFacts, String>,
+}
+
+/// A client's secret, as far as the tool can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretFacts {
+    /// Its `token_endpoint_auth_method`; `None` while it authenticates with
+    /// credentials (private_key_jwt, mTLS).
+    pub secret_method: Option<String>,
+    /// Which of the secrets the default branch's ledger derives it holds.
+    pub holds: Held,
+}
+
+/// Which secret a client holds, compared with the ones the default
+/// branch's ledger derives (its `rotation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Held {
+    /// The secret of the ledger's rotation: the one the sinks hold.
+    Current,
+    /// The secret that replaced it when the client was retired.
+    Retired,
+    /// Another secret (one the tool did not set, or of another rotation).
+    Other,
 }
 
 /// An unmerged ledger proposal on the rotation branch without an open PR.

@@ -22,6 +22,10 @@ impl Decision {
             Decision::UsesSecret { .. } => "uses secret",
             Decision::Onboard { .. } => "onboard",
             Decision::Cutover { .. } => "cutover",
+            Decision::SwitchSecret { .. } => "switch secret",
+            Decision::ProposeSecret { .. } => "propose secret",
+            Decision::SetSecret { .. } => "set secret",
+            Decision::RetireSecret { .. } => "retire secret",
             Decision::NotDue { .. } => "not due",
             Decision::NeedsAttention { .. } => "needs attention",
         }
@@ -51,6 +55,8 @@ impl Plan {
                             | Decision::ProposeExpiry { .. }
                             | Decision::ProposeRevert { .. }
                             | Decision::Onboard { .. }
+                            | Decision::SwitchSecret { .. }
+                            | Decision::ProposeSecret { .. }
                     )
                 }),
             ),
@@ -63,6 +69,8 @@ impl Plan {
                             | Decision::UpdateExpiry { .. }
                             | Decision::Revert { .. }
                             | Decision::Cutover { .. }
+                            | Decision::SetSecret { .. }
+                            | Decision::RetireSecret { .. }
                     )
                 }),
             ),

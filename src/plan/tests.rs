@@ -17,6 +17,7 @@ fn policy() -> Policy {
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         management_kid: None,
         onboard: None,
+        secret_rotation: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn observe(
         branch_head: None,
         proposal: None,
         provenance: Provenance::Merged { pull: 1 },
+        secret: None,
     }
 }
 
@@ -290,6 +292,7 @@ fn cap_drift_and_failures_need_a_human() {
         branch_head: None,
         proposal: None,
         provenance: Provenance::Unchecked,
+        secret: None,
     };
     assert!(matches!(
         decide_one(o, false).decision,

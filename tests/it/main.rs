@@ -44,6 +44,7 @@ mod release;
 mod revert;
 mod rotation;
 mod safety;
+mod secret_rotation;
 mod self_rotation;
 mod shards;
 mod sinks_and_options;

@@ -76,6 +76,7 @@ fn full_example_parses_into_expected_values() {
             upload: UploadFormat::PublicKey,
             auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
             onboard: None,
+            secret_rotation: None,
             // The entry's override wins over `defaults.rotate_every: 90d`.
             rotate_every: Duration::days(30),
             renew_before: Some(Duration::days(14)),
@@ -421,6 +422,17 @@ const INVALID: &[(&str, &[Expected])] = &[
         &[
             ("M043", 12, 9, "sink `AUTH0_KEY`"),
             ("M043", 17, 9, "sink `AUTH0_KID`"),
+        ],
+    ),
+    (
+        "secret_rotation.yml",
+        &[
+            ("M045", 10, 22, "auth_method is private_key_jwt"),
+            ("M045", 19, 22, "`alternate`"),
+            ("M046", 31, 22, "needs a second client"),
+            ("M046", 44, 24, "`abc126` is client_id itself"),
+            ("M046", 56, 24, "only used by"),
+            ("M047", 66, 22, "`prod/unproven`"),
         ],
     ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),

@@ -112,6 +112,10 @@ pub async fn patch_client(
                 "update:client_credentials",
             ]));
         }
+        if body.get("client_secret").is_some() && !scopes.iter().any(|s| s == "update:client_keys")
+        {
+            return Err(MgmtError::insufficient_scope(&["update:client_keys"]));
+        }
         t.patch_client(&id, &body)?;
         let domain = t.domain.clone();
         Ok(Json(t.client_mut(&id)?.to_json(&domain, true)))

@@ -71,6 +71,10 @@ pub const ROTATION_SCOPES: &[&str] = &[
     "delete:client_credentials",
 ];
 
+/// Scopes `secret_rotation` (and a revert to a client secret) needs besides
+/// [`ROTATION_SCOPES`]: reading and setting client secrets.
+pub const SECRET_SCOPES: &[&str] = &["read:client_keys", "update:client_keys"];
+
 /// Scopes the tool needs for tenant signing keys and connection keys.
 pub const KEY_SCOPES: &[&str] = &[
     "read:signing_keys",

@@ -148,6 +148,18 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
             self.inner.revert_to_secret(id, method, secret)
         )
     }
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret: &auth0_rotate::secret::SecretString,
+    ) -> Result<(), Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "set_client_secret",
+            self.inner.set_client_secret(id, secret)
+        )
+    }
     fn management_key(&self) -> Option<(String, String)> {
         self.inner.management_key()
     }
