@@ -389,7 +389,7 @@ async fn attaching_certificates_follows_the_private_key_jwt_rules() {
         .unwrap();
     expect_api(
         f.mgmt
-            .set_self_signed_tls(APP, &[app_c.id.clone()])
+            .set_self_signed_tls(APP, std::slice::from_ref(&app_c.id))
             .await
             .unwrap_err(),
         400,
@@ -403,7 +403,7 @@ async fn attaching_certificates_follows_the_private_key_jwt_rules() {
         .unwrap();
     let info = f
         .mgmt
-        .set_self_signed_tls(APP, &[app_c.id.clone()])
+        .set_self_signed_tls(APP, std::slice::from_ref(&app_c.id))
         .await
         .unwrap();
     assert_eq!(info.mtls_attached(), vec![app_c.id.clone()]);
