@@ -62,6 +62,10 @@ pub enum Auth0Error {
     /// Local signing failed.
     #[error("cannot sign client assertion: {0}")]
     Key(#[from] crate::keys::KeyError),
+    /// A client certificate could not be sent (too long for the
+    /// `client-certificate` header, or an unusable `cname-api-key`).
+    #[error("cannot send the client certificate: {}", crate::text::neutral(.0))]
+    Certificate(String),
 }
 
 fn code_suffix(code: &Option<String>) -> String {

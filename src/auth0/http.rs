@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use super::error::{clip, message_url, transport};
 use super::token::{self, ClientAuth};
-use super::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
+use super::{Auth0Api, Auth0Error, ClientInfo, Credential, MtlsEdge, NewCredential};
 use crate::keys::{Alg, PrivateKey};
 use crate::secret::SecretString;
 
@@ -374,6 +374,30 @@ impl Auth0Api for HttpAuth0 {
         )
     }
 
+    async fn set_self_signed_tls(
+        &self,
+        client_id: &str,
+        credential_ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error> {
+        let op = "PATCH /clients/{id}";
+        let creds: Vec<Value> = credential_ids.iter().map(|id| json!({"id": id})).collect();
+        // The explicit null is mandatory (a serializer that drops it cannot switch).
+        let body = json!({
+            "client_authentication_methods": {"self_signed_tls_client_auth": {"credentials": creds}},
+            "token_endpoint_auth_method": null,
+        });
+        required(
+            self.call(
+                Method::PATCH,
+                &format!("/clients/{}", seg(client_id)),
+                Some(body),
+                op,
+            )
+            .await?,
+            op,
+        )
+    }
+
     async fn set_credential_expiry(
         &self,
         client_id: &str,
@@ -493,6 +517,28 @@ impl Auth0Api for HttpAuth0 {
             }
             _ => None,
         }
+    }
+
+    async fn exchange_with_certificate(
+        &self,
+        client_id: &str,
+        cert_pem: &str,
+        audience: &str,
+        edge: &MtlsEdge,
+    ) -> Result<(), Auth0Error> {
+        token::client_credentials(
+            &self.http,
+            &edge.base_url,
+            &self.domain,
+            ClientAuth::Certificate {
+                client_id,
+                cert_pem,
+                cname_api_key: &edge.cname_api_key,
+            },
+            audience,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn exchange_with_key(

@@ -15,7 +15,7 @@ mod types;
 pub use error::Auth0Error;
 pub use http::{HttpAuth0, ManagementAuth, DEFAULT_TIMEOUT};
 pub use key_api::{Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi};
-pub use types::{ClientInfo, Credential, NewCredential};
+pub use types::{ClientInfo, Credential, MtlsEdge, NewCredential};
 
 use time::OffsetDateTime;
 
@@ -35,6 +35,17 @@ pub trait Auth0Api {
     /// `PATCH /api/v2/clients/{id}` with the complete `private_key_jwt` list
     /// and `token_endpoint_auth_method: null`.
     async fn set_private_key_jwt(
+        &self,
+        client_id: &str,
+        credential_ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error>;
+    /// `PATCH /api/v2/clients/{id}` with the complete
+    /// `self_signed_tls_client_auth` list (ids of `x509_cert` credentials,
+    /// at most two) and an explicit `token_endpoint_auth_method: null`. Auth0
+    /// holds one credential method at a time (`maxProperties: 1`); a client
+    /// on private_key_jwt is moved through a client secret first (a direct
+    /// switch is UNCONFIRMED, and the emulator refuses it).
+    async fn set_self_signed_tls(
         &self,
         client_id: &str,
         credential_ids: &[String],
@@ -82,6 +93,20 @@ pub trait Auth0Api {
     /// with, when it authenticates with private_key_jwt (`None` with a
     /// secret or a ready token). How a run tells that it rotates its own key.
     fn management_key(&self) -> Option<(String, String)>;
+    /// A client-credentials exchange authenticated by a self-signed client
+    /// certificate (`self_signed_tls_client_auth`), sent to `edge` with the
+    /// headers a customer edge forwards: `cname-api-key`,
+    /// `client-certificate` (`cert_pem` URL-component-encoded, ≤ 4096 bytes)
+    /// and `client-certificate-ca-verified: FAILED: self signed certificate`;
+    /// the body has `client_id` and `audience`, no secret. The proof that a
+    /// newly attached certificate works.
+    async fn exchange_with_certificate(
+        &self,
+        client_id: &str,
+        cert_pem: &str,
+        audience: &str,
+        edge: &MtlsEdge,
+    ) -> Result<(), Auth0Error>;
     /// A client-credentials exchange signed with `key` for `client_id`: the
     /// proof that a newly attached key works.
     async fn exchange_with_key(

@@ -27,6 +27,72 @@ pub enum ClientAuth<'a> {
         /// Credential algorithm.
         alg: Alg,
     },
+    /// `self_signed_tls_client_auth`, as a customer edge forwards it: the
+    /// body carries only `client_id`; the certificate and the edge's key go
+    /// in headers (see [`edge_headers`]).
+    Certificate {
+        /// Client id.
+        client_id: &'a str,
+        /// The client's self-signed certificate (PEM; the leaf only).
+        cert_pem: &'a str,
+        /// The custom domain's `cname_api_key`.
+        cname_api_key: &'a SecretString,
+    },
+}
+
+/// Longest `client-certificate` header value Auth0 accepts, bytes.
+pub const MAX_CERT_HEADER: usize = 4096;
+
+/// What `client-certificate-ca-verified` says for a self-signed certificate:
+/// Auth0 "expects your network edge to send a
+/// `client-certificate-ca-verified:FAILED` header"; the reason after the
+/// colon is the one an Auth0 engineer's script sends.
+pub const SELF_SIGNED_CA_VERIFIED: &str = "FAILED: self signed certificate";
+
+/// RFC 3986 unreserved characters stay; everything else is percent-encoded
+/// (JavaScript's `encodeURIComponent`, `jq @uri`).
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The headers an mTLS token request carries (empty for the other methods):
+/// `cname-api-key` (marked sensitive), `client-certificate` (the PEM,
+/// URL-component-encoded; refused locally above [`MAX_CERT_HEADER`] bytes)
+/// and `client-certificate-ca-verified` ([`SELF_SIGNED_CA_VERIFIED`]).
+pub fn edge_headers(auth: ClientAuth<'_>) -> Result<reqwest::header::HeaderMap, Auth0Error> {
+    use reqwest::header::HeaderValue;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let ClientAuth::Certificate {
+        cert_pem,
+        cname_api_key,
+        ..
+    } = auth
+    else {
+        return Ok(headers);
+    };
+    let invalid = |detail: String| Auth0Error::Certificate(detail);
+    let encoded = percent_encoding::utf8_percent_encode(cert_pem, URI_COMPONENT).to_string();
+    if encoded.len() > MAX_CERT_HEADER {
+        return Err(invalid(format!(
+            "the encoded certificate is {} bytes; the client-certificate header allows {MAX_CERT_HEADER}",
+            encoded.len()
+        )));
+    }
+    let mut key = HeaderValue::from_str(cname_api_key.expose())
+        .map_err(|_| invalid("the cname-api-key is not a valid header value".into()))?;
+    key.set_sensitive(true);
+    headers.insert("cname-api-key", key);
+    headers.insert(
+        "client-certificate",
+        HeaderValue::from_str(&encoded).expect("percent-encoded ASCII"),
+    );
+    headers.insert(
+        "client-certificate-ca-verified",
+        HeaderValue::from_static(SELF_SIGNED_CA_VERIFIED),
+    );
+    Ok(headers)
 }
 
 /// A token response.
@@ -74,8 +140,9 @@ pub async fn client_credentials(
         attempt += 1;
         let last = attempt >= MAX_ATTEMPTS;
         let form = token_form(domain, auth, audience)?;
+        let headers = edge_headers(auth)?;
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.expose())).collect();
-        let resp = match http.post(&url).form(&pairs).send().await {
+        let resp = match http.post(&url).headers(headers).form(&pairs).send().await {
             Ok(r) => r,
             Err(e) if !last => {
                 tracing::warn!(operation, error = %e, "transport error, retrying");
@@ -152,6 +219,59 @@ fn token_form(
             form.push(("client_assertion_type", jwt::CLIENT_ASSERTION_TYPE.into()));
             form.push(("client_assertion", assertion));
         }
+        ClientAuth::Certificate { client_id, .. } => {
+            // Required for mTLS per the CIBA reference; for /oauth/token
+            // UNCONFIRMED, so always sent (RFC 8705 §2).
+            form.push(("client_id", client_id.into()));
+        }
     }
     Ok(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_headers_encode_the_pem_as_a_uri_component_and_hide_the_key() {
+        let key = SecretString::from("cname-k");
+        let pem = "-----BEGIN CERTIFICATE-----\nMII+/a=\n-----END CERTIFICATE-----\n";
+        let auth = ClientAuth::Certificate {
+            client_id: "c",
+            cert_pem: pem,
+            cname_api_key: &key,
+        };
+        let h = edge_headers(auth).unwrap();
+        assert_eq!(
+            h["client-certificate"],
+            "-----BEGIN%20CERTIFICATE-----%0AMII%2B%2Fa%3D%0A-----END%20CERTIFICATE-----%0A"
+        );
+        assert_eq!(
+            percent_encoding::percent_decode_str(h["client-certificate"].to_str().unwrap())
+                .decode_utf8()
+                .unwrap(),
+            pem
+        );
+        assert_eq!(h["client-certificate-ca-verified"], SELF_SIGNED_CA_VERIFIED);
+        assert!(h["cname-api-key"].is_sensitive());
+        let form = token_form("t.auth0.com", auth, "https://api/").unwrap();
+        let keys: Vec<&str> = form.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["grant_type", "audience", "client_id"]);
+        let long = "x".repeat(MAX_CERT_HEADER + 1);
+        let too_long = ClientAuth::Certificate {
+            client_id: "c",
+            cert_pem: &long,
+            cname_api_key: &key,
+        };
+        assert!(matches!(
+            edge_headers(too_long),
+            Err(Auth0Error::Certificate(_))
+        ));
+        let secret = SecretString::from("s");
+        let plain = ClientAuth::Secret {
+            client_id: "c",
+            secret: &secret,
+        };
+        assert!(edge_headers(plain).unwrap().is_empty());
+    }
 }

@@ -47,6 +47,14 @@ pub fn certificate_not_after(pem: &str) -> Result<CertificateInfo, KeyError> {
     })
 }
 
+/// The RFC 8705 §3.1 certificate thumbprint of the first `CERTIFICATE` block
+/// of `pem`: SHA-256 of the certificate's DER, base64url without padding.
+/// This is Auth0's `thumbprint_sha256` of an `x509_cert` credential (and the
+/// `x5t#S256` of a certificate-bound token).
+pub fn certificate_thumbprint_sha256(pem: &str) -> Result<String, KeyError> {
+    certificate_not_after(pem).map(|info| info.thumbprint_sha256)
+}
+
 fn colon_hex(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -15,7 +15,7 @@ mod private;
 mod public;
 
 pub use alg::{Alg, KeySize};
-pub use cert::{certificate_not_after, CertificateInfo};
+pub use cert::{certificate_not_after, certificate_thumbprint_sha256, CertificateInfo};
 pub use pem::{pem_blocks, PemBlock};
 pub use private::PrivateKey;
 pub use public::RsaPublicKey;

@@ -116,4 +116,24 @@ impl PrivateKey {
             .map_err(|e| KeyError::Certificate(e.to_string()))?;
         Ok(cert.pem())
     }
+
+    /// A self-signed client certificate for mTLS
+    /// (`self_signed_tls_client_auth`, credential type `x509_cert`): subject
+    /// CN = `common_name` (e.g. the client id), valid from `now` for
+    /// `lifetime`, signed with this key (sha256WithRSAEncryption). The same
+    /// certificate as [`PrivateKey::self_signed_certificate`]; Auth0 takes
+    /// the credential's expiry from its notAfter.
+    pub fn mtls_certificate(
+        &self,
+        common_name: &str,
+        now: OffsetDateTime,
+        lifetime: time::Duration,
+    ) -> Result<String, KeyError> {
+        if !lifetime.is_positive() {
+            return Err(KeyError::Certificate(
+                "the certificate lifetime must be positive".into(),
+            ));
+        }
+        self.self_signed_certificate(common_name, now, now + lifetime)
+    }
 }

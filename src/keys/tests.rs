@@ -62,3 +62,32 @@ fn random_jti_is_unique_and_uuid_shaped() {
     assert_eq!(a.len(), 36);
     assert_ne!(a, jwt::random_jti());
 }
+
+#[test]
+fn mtls_certificate_runs_from_now_for_its_lifetime_and_has_a_der_thumbprint() {
+    use base64::Engine;
+    let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+    let now = datetime!(2026-03-01 12:00 UTC);
+    let pem = key
+        .mtls_certificate("app_client_1", now, time::Duration::days(90))
+        .unwrap();
+    let info = certificate_not_after(&pem).unwrap();
+    assert_eq!(info.not_after, datetime!(2026-05-30 12:00 UTC));
+    assert_eq!(RsaPublicKey::from_pem(&pem).unwrap().kid(), key.kid());
+    let thumb = certificate_thumbprint_sha256(&pem).unwrap();
+    assert_eq!(thumb, info.thumbprint_sha256);
+    let der = &pem_blocks(&pem).unwrap()[0].der;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&thumb)
+            .unwrap(),
+        digest.as_ref()
+    );
+    assert_eq!(thumb.len(), 43, "base64url of 32 bytes, no padding");
+    assert!(!thumb.contains('=') && !thumb.contains('+') && !thumb.contains('/'));
+    assert!(key
+        .mtls_certificate("x", now, time::Duration::ZERO)
+        .is_err());
+    assert!(certificate_thumbprint_sha256(key.public_key_pem()).is_err());
+}

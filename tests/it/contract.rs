@@ -35,6 +35,9 @@ struct Exchange {
     method: String,
     path: String,
     content_type: String,
+    /// The request carried a `client-certificate` header (mTLS through a
+    /// customer edge).
+    mtls: bool,
     request: Bytes,
     status: u16,
     response: Bytes,
@@ -56,6 +59,7 @@ async fn record(State(tape): State<Tape>, req: Request, next: Next) -> Response 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let mtls = parts.headers.contains_key("client-certificate");
     let resp = next
         .run(Request::from_parts(parts, Body::from(request.clone())))
         .await;
@@ -67,6 +71,7 @@ async fn record(State(tape): State<Tape>, req: Request, next: Next) -> Response 
         method,
         path,
         content_type,
+        mtls,
         request,
         status: rparts.status.as_u16(),
         response: response.clone(),
@@ -170,13 +175,26 @@ impl Errata {
     /// requires `client_secret`, but `private_key_jwt` (RFC 7523, Auth0's
     /// "Private Key JWT" docs, auth0-api.md §1.2) replaces it with
     /// `client_assertion` + `client_assertion_type`. Such requests are
-    /// checked against that schema with the requirement swapped.
-    fn request_schema(spec: &Specs, body: &Value) -> Option<Value> {
-        body.get("client_assertion")?;
+    /// checked against that schema with the requirement swapped. Likewise
+    /// self-signed mTLS (RFC 8705; `auth0-lifecycle.md` §5): the client
+    /// certificate arrives in the edge's headers, and the body carries
+    /// `client_id` without a secret; such requests (`mtls`) must have
+    /// `grant_type` and `client_id` and neither a secret nor an assertion.
+    fn request_schema(spec: &Specs, body: &Value, mtls: bool) -> Option<Value> {
         let mut s = spec
             .auth
             .resolve(&json!({"$ref": "#/components/schemas/ClientCredentialsGrant"}))
             .clone();
+        if mtls {
+            s["required"] = json!(["grant_type", "client_id"]);
+            let props = s["properties"].as_object_mut()?;
+            for k in ["client_secret", "client_assertion", "client_assertion_type"] {
+                props.remove(k);
+            }
+            s["additionalProperties"] = json!(false);
+            return Some(s);
+        }
+        body.get("client_assertion")?;
         s["required"] = json!([
             "grant_type",
             "client_id",
@@ -244,7 +262,7 @@ fn check_tape(specs: &Specs, tape: &[Exchange], report: &mut Report) {
                 }
             };
             let errata = (name == "auth0-authentication")
-                .then(|| Errata::request_schema(specs, &body))
+                .then(|| Errata::request_schema(specs, &body, x.mtls))
                 .flatten();
             let schema = errata
                 .as_ref()
@@ -640,6 +658,155 @@ async fn clients_and_emulator_follow_the_openapi_descriptions() {
     emu.stop().await;
 }
 
+/// Self-signed mTLS through the tool's client: registering `x509_cert`
+/// credentials, attaching them to `self_signed_tls_client_auth`, switching
+/// a private_key_jwt client through a secret, and token requests as a
+/// customer edge forwards them; every request body and response checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_requests_follow_the_openapi_descriptions() {
+    use auth0_rotate::auth0::MtlsEdge;
+    let specs = Specs::load();
+    let (emu, tape) = start_recording().await;
+    let a = &emu.emulator.auth0;
+    let mgmt_audience = format!("https://{DOMAIN}/api/v2/");
+    a.create_tenant(DOMAIN);
+    a.create_client(DOMAIN, "mgmt", "bot", Some("mgmt-secret"))
+        .unwrap();
+    a.grant(
+        DOMAIN,
+        "mgmt",
+        &mgmt_audience,
+        auth0_rotate::emulator::auth0::ROTATION_SCOPES,
+    )
+    .unwrap();
+    a.create_client(DOMAIN, "mtls_app", "mtls", Some("app-secret"))
+        .unwrap();
+    a.grant(DOMAIN, "mtls_app", "https://contract.api/", &["read:x"])
+        .unwrap();
+    a.set_custom_domain(DOMAIN, "cname-contract-key").unwrap();
+    let base = emu.auth0_base_url(DOMAIN);
+    let mgmt = HttpAuth0::new(
+        DOMAIN,
+        Some(&base),
+        ManagementAuth::ClientSecret {
+            client_id: "mgmt".into(),
+            secret: "mgmt-secret".into(),
+        },
+    )
+    .unwrap();
+    let now = emu.emulator.clock.now();
+    let certs: Vec<String> = (0..3)
+        .map(|_| {
+            PrivateKey::generate(KeySize::Rsa2048)
+                .unwrap()
+                .mtls_certificate("mtls_app", now, time::Duration::days(30))
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for (i, pem) in certs.iter().enumerate() {
+        let new = NewCredential::x509_cert(format!("mtls {i}"), pem.clone());
+        ids.push(mgmt.create_credential("mtls_app", &new).await.unwrap().id);
+    }
+    mgmt.set_self_signed_tls("mtls_app", &ids[..2])
+        .await
+        .unwrap();
+    mgmt.get_client("mtls_app").await.unwrap();
+    let edge = MtlsEdge::new(&base, "cname-contract-key".into());
+    mgmt.exchange_with_certificate("mtls_app", &certs[1], "https://contract.api/", &edge)
+        .await
+        .unwrap();
+    // Refusals: a third certificate; a detached one at the token endpoint; a wrong edge key.
+    mgmt.set_self_signed_tls("mtls_app", &ids)
+        .await
+        .unwrap_err();
+    mgmt.exchange_with_certificate("mtls_app", &certs[2], "https://contract.api/", &edge)
+        .await
+        .unwrap_err();
+    let wrong = MtlsEdge::new(&base, "nope".into());
+    mgmt.exchange_with_certificate("mtls_app", &certs[0], "https://contract.api/", &wrong)
+        .await
+        .unwrap_err();
+    // Back to a secret and forward to private_key_jwt, then to mTLS via the secret.
+    let secret = SecretString::random_client_secret().unwrap();
+    mgmt.revert_to_secret("mtls_app", "client_secret_post", &secret)
+        .await
+        .unwrap();
+    let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+    let pk = mgmt
+        .create_credential("mtls_app", &new_cred(&key))
+        .await
+        .unwrap();
+    mgmt.set_private_key_jwt("mtls_app", &[pk.id])
+        .await
+        .unwrap();
+    mgmt.set_self_signed_tls("mtls_app", &ids[..1])
+        .await
+        .unwrap_err();
+
+    let tape = tape.lock().unwrap().clone();
+    assert!(
+        tape.iter().any(|x| x.mtls),
+        "no mTLS token request recorded"
+    );
+    let mut report = Report::default();
+    check_tape(&specs, &tape, &mut report);
+    assert!(
+        report.errors.is_empty(),
+        "{} contract violations:\n{}",
+        report.errors.len(),
+        report.errors.join("\n")
+    );
+    for status in [
+        "auth0-authentication POST /oauth/token → 200",
+        "auth0-authentication POST /oauth/token → 401",
+        "auth0-authentication POST /oauth/token → 403",
+        "auth0-management PATCH /clients/{id} → 200",
+        "auth0-management PATCH /clients/{id} → 400",
+        "auth0-management POST /clients/{client_id}/credentials → 201",
+    ] {
+        assert!(
+            report.by_status.contains(status),
+            "{status} not checked: {:#?}",
+            report.by_status
+        );
+    }
+    // The checks bite: a secret planted in an mTLS token request, and both
+    // methods planted in the mTLS PATCH, are reported.
+    let mut planted = tape.clone();
+    let tok = planted.iter_mut().find(|x| x.mtls).unwrap();
+    tok.request = Bytes::from(format!(
+        "{}&client_secret=s",
+        String::from_utf8_lossy(&tok.request)
+    ));
+    let patch = planted
+        .iter_mut()
+        .find(|x| {
+            x.method == "PATCH"
+                && x.request
+                    .windows(27)
+                    .any(|w| w == b"self_signed_tls_client_auth")
+        })
+        .unwrap();
+    let mut v: Value = serde_json::from_slice(&patch.request).unwrap();
+    v["client_authentication_methods"]["private_key_jwt"] = json!({"credentials": []});
+    patch.request = Bytes::from(v.to_string());
+    let mut bad = Report::default();
+    check_tape(&specs, &planted, &mut bad);
+    assert_eq!(bad.errors.len(), 2, "{:#?}", bad.errors);
+    assert!(
+        bad.errors.iter().any(|e| e.contains("client_secret")),
+        "{:#?}",
+        bad.errors
+    );
+    assert!(
+        bad.errors.iter().any(|e| e.contains("maxProperties")),
+        "{:#?}",
+        bad.errors
+    );
+    emu.stop().await;
+}
+
 /// The validator itself: each planted mistake is reported, a correct
 /// document is not.
 #[test]
@@ -719,6 +886,12 @@ fn the_validator_catches_planted_mistakes() {
     let mut wrong = body.clone();
     wrong["token_endpoint_auth_method"] = json!("private_key_jwt");
     assert!(!mgmt.validate(creq, &wrong).is_empty(), "enum with null");
+    // Self-signed mTLS, and the one-method rule (maxProperties 1).
+    let mtls = json!({"client_authentication_methods": {"self_signed_tls_client_auth": {"credentials": [{"id": "cred_1"}]}}, "token_endpoint_auth_method": null});
+    assert_eq!(mgmt.validate(creq, &mtls), Vec::<String>::new());
+    let mut both = mtls.clone();
+    both["client_authentication_methods"]["private_key_jwt"] = json!({"credentials": []});
+    assert!(!mgmt.validate(creq, &both).is_empty(), "maxProperties 1");
 
     // Token endpoint: the discriminator picks the grant's schema.
     let auth = &specs.auth;
@@ -736,11 +909,22 @@ fn the_validator_catches_planted_mistakes() {
     let assertion = form_to_json(
         b"grant_type=client_credentials&client_id=a&client_assertion=x.y.z&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer",
     );
-    let erratum = Errata::request_schema(&specs, &assertion).unwrap();
+    let erratum = Errata::request_schema(&specs, &assertion, false).unwrap();
     assert_eq!(auth.validate(&erratum, &assertion), Vec::<String>::new());
     let mut bad_type = assertion.clone();
     bad_type["client_assertion_type"] = json!("jwt");
     assert!(!auth.validate(&erratum, &bad_type).is_empty());
+    // mTLS: client_id without a secret; a secret or a missing client_id is caught.
+    let mtls =
+        form_to_json(b"grant_type=client_credentials&client_id=a&audience=https%3A%2F%2Fx%2F");
+    let erratum = Errata::request_schema(&specs, &mtls, true).unwrap();
+    assert_eq!(auth.validate(&erratum, &mtls), Vec::<String>::new());
+    let mut with_secret = mtls.clone();
+    with_secret["client_secret"] = json!("s");
+    assert!(!auth.validate(&erratum, &with_secret).is_empty());
+    let mut no_id = mtls.clone();
+    no_id.as_object_mut().unwrap().remove("client_id");
+    assert!(!auth.validate(&erratum, &no_id).is_empty());
     let tresp = auth.status_schema(tok.op, 200).unwrap().unwrap();
     let errs = auth.validate(
         tresp,

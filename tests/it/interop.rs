@@ -162,3 +162,84 @@ fn openssl_parses_and_verifies_the_certificates_and_keys() {
         assert!(ok);
     }
 }
+
+/// The mTLS client certificate: OpenSSL parses it, finds it self-signed
+/// (subject = issuer, the signature verifies with its own key), reads the
+/// subject CN and the validity window, and its SHA-256 fingerprint is the
+/// `thumbprint_sha256` the tool computes (base64url of the same digest).
+#[test]
+fn openssl_agrees_on_the_mtls_certificate_and_its_thumbprint() {
+    use base64::Engine;
+    let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+    let now = datetime!(2026-03-01 12:00:00 UTC);
+    let cert = key
+        .mtls_certificate("app_client_0123456789", now, time::Duration::days(90))
+        .unwrap();
+    let (ok, text, err) = run(
+        "openssl",
+        &["x509", "-noout", "-subject", "-issuer", "-dates", "-text"],
+        cert.as_bytes(),
+    );
+    assert!(ok, "openssl cannot parse the certificate: {err}");
+    let text = String::from_utf8(text).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .to_owned()
+    };
+    let subject = field("subject=");
+    assert!(
+        subject.contains("CN") && subject.contains("app_client_0123456789"),
+        "{subject}"
+    );
+    assert_eq!(field("issuer="), subject, "self-issued");
+    assert_eq!(field("notBefore="), "Mar  1 12:00:00 2026 GMT");
+    assert_eq!(field("notAfter="), "May 30 12:00:00 2026 GMT");
+    assert!(text.contains("sha256WithRSAEncryption"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mtls.pem");
+    std::fs::write(&path, &cert).unwrap();
+    let p = path.to_str().unwrap();
+    let (ok, out, err) = run(
+        "openssl",
+        &["verify", "-no_check_time", "-CAfile", p, p],
+        b"",
+    );
+    assert!(ok, "self-signature does not verify: {err}");
+    assert!(String::from_utf8_lossy(&out).contains("OK"));
+
+    let (ok, out, err) = run(
+        "openssl",
+        &["x509", "-noout", "-fingerprint", "-sha256"],
+        cert.as_bytes(),
+    );
+    assert!(ok, "{err}");
+    let out = String::from_utf8(out).unwrap();
+    let hex = out
+        .trim()
+        .split_once('=')
+        .unwrap_or_else(|| panic!("fingerprint line {out:?}"))
+        .1
+        .replace(':', "");
+    assert_eq!(hex.len(), 64, "{out}");
+    let digest: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let thumbprint = auth0_rotate::keys::certificate_thumbprint_sha256(&cert).unwrap();
+    assert_eq!(
+        thumbprint,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest)
+    );
+    // A different certificate for the same key has a different thumbprint
+    // (it is the certificate's digest, not the key's).
+    let other = key
+        .mtls_certificate("app_client_0123456789", now, time::Duration::days(91))
+        .unwrap();
+    assert_ne!(
+        auth0_rotate::keys::certificate_thumbprint_sha256(&other).unwrap(),
+        thumbprint
+    );
+}

@@ -41,6 +41,14 @@ struct NewCred {
     name: Option<String>,
     #[serde(default)]
     attach: bool,
+    /// `public_key` (default) or `x509_cert`.
+    #[serde(default)]
+    credential_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CustomDomain {
+    cname_api_key: String,
 }
 
 fn refused(e: SeedError) -> (StatusCode, Json<Value>) {
@@ -87,25 +95,46 @@ async fn add_credential(
     Path((domain, id)): Path<(String, String)>,
     Json(c): Json<NewCred>,
 ) -> AdminResult {
+    let name = c.name.as_deref().unwrap_or("");
+    match c.credential_type.as_deref() {
+        None | Some("public_key") => {}
+        Some("x509_cert") => {
+            let view = emu
+                .add_certificate(&domain, &id, name, &c.pem, c.attach)
+                .map_err(refused)?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(serde_json::to_value(view).expect("view")),
+            ));
+        }
+        Some(other) => {
+            return Err(refused(SeedError::Refused(format!(
+                "unsupported credential_type {other}"
+            ))))
+        }
+    }
     let alg = match c.alg.as_deref() {
         None => Alg::RS256,
         Some(s) => Alg::from_name(s)
             .ok_or_else(|| refused(SeedError::Refused(format!("unsupported alg {s}"))))?,
     };
     let view = emu
-        .add_credential(
-            &domain,
-            &id,
-            c.name.as_deref().unwrap_or(""),
-            &c.pem,
-            alg,
-            c.attach,
-        )
+        .add_credential(&domain, &id, name, &c.pem, alg, c.attach)
         .map_err(refused)?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(view).expect("view")),
     ))
+}
+
+async fn set_custom_domain(
+    State(emu): State<Auth0Emulator>,
+    Path(domain): Path<String>,
+    Json(d): Json<CustomDomain>,
+) -> AdminResult {
+    emu.set_custom_domain(&domain, &d.cname_api_key)
+        .map_err(refused)?;
+    Ok((StatusCode::CREATED, Json(json!({}))))
 }
 
 async fn get_client(
@@ -126,6 +155,7 @@ pub(super) fn router(emu: Auth0Emulator) -> Router {
         .route("/tenants", post(create_tenant))
         .route("/tenants/{domain}/clients", post(create_client))
         .route("/tenants/{domain}/grants", post(create_grant))
+        .route("/tenants/{domain}/custom-domain", post(set_custom_domain))
         .route("/tenants/{domain}/clients/{id}", get(get_client))
         .route(
             "/tenants/{domain}/clients/{id}/credentials",

@@ -255,12 +255,13 @@ pub async fn token(
         url_form(&body)
     };
     let basic = basic_auth(&headers);
+    let edge = super::token::EdgeHeaders::from_headers(&headers);
     let now = emu.clock.now();
     let mut state = emu.state.lock().expect("auth0 state");
     let Some(tenant) = state.tenants.get_mut(&domain) else {
         return (StatusCode::NOT_FOUND, "unknown tenant").into_response();
     };
-    match super::token::exchange(tenant, &form, basic, now) {
+    match super::token::exchange(tenant, &form, basic, &edge, now) {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }

@@ -1,7 +1,9 @@
 //! Auth0 emulator: the Authentication API token endpoint and the Management
 //! API endpoints for clients and client credentials, enforcing Auth0's rules
 //! (two attached credentials per client, RSA 2048–4096, RS256/RS384/PS256,
-//! kid = RFC 7638 thumbprint, verified single-use client assertions).
+//! kid = RFC 7638 thumbprint, verified single-use client assertions), and
+//! self-signed mTLS (`self_signed_tls_client_auth` with `x509_cert`
+//! credentials) through a customer edge (the `token` module).
 //!
 //! Tenants are addressed by path prefix: the base URL of tenant `D` is
 //! `http://HOST:PORT/auth0/D`, so `…/auth0/D/oauth/token` and
@@ -14,10 +16,20 @@
 //! | `POST /tenants` | `{domain, pool_cap?}` | create a tenant |
 //! | `POST /tenants/{domain}/clients` | `{client_id, name?, client_secret?}` | create an application |
 //! | `POST /tenants/{domain}/grants` | `{client_id, audience, scopes}` | create a client grant |
-//! | `POST /tenants/{domain}/clients/{id}/credentials` | `{pem, alg?, name?, attach?}` | register (and attach) a public key |
-//! | `GET /tenants/{domain}/clients/{id}` | | snapshot: credentials and attached ids |
+//! | `POST /tenants/{domain}/clients/{id}/credentials` | `{pem, alg?, name?, attach?, credential_type?}` | register (and attach) a public key; with `credential_type: "x509_cert"`, a certificate (attached to `self_signed_tls_client_auth`) |
+//! | `POST /tenants/{domain}/custom-domain` | `{cname_api_key}` | give the tenant a custom domain whose edge sends this `cname-api-key` |
+//! | `GET /tenants/{domain}/clients/{id}` | | snapshot: credentials and attached ids (`attached`, `mtls_attached`) |
 //! | `POST /tenants/{domain}/connections` | `{name, strategy, with_keys?}` | create a connection |
 //! | `POST /tenants/{domain}/connections/{id}/assertion` | `{client_id, audience}` | an assertion signed by the connection's current key |
+//!
+//! Public routes (under `/auth0/{domain}`):
+//!
+//! | route | notes |
+//! |---|---|
+//! | `POST /oauth/token` | client_credentials with a client secret, a client assertion (private_key_jwt) or, from the customer edge, the `cname-api-key` + `client-certificate` + `client-certificate-ca-verified: FAILED` headers (self-signed mTLS) |
+//! | `GET`/`PATCH /api/v2/clients/{id}` | PATCH: `client_authentication_methods` holds one of `private_key_jwt` (`public_key` ids) or `self_signed_tls_client_auth` (`x509_cert` ids), ≤ 2 each, exclusive with `token_endpoint_auth_method`; a direct switch between the two is refused (UNCONFIRMED on Auth0) |
+//! | `GET`/`POST /api/v2/clients/{id}/credentials` | `public_key` (PEM key or certificate) or `x509_cert` (certificate ≤ 4096 chars; expiry and `thumbprint_sha256` from it, no `kid`/`alg`) |
+//! | `GET`/`PATCH`/`DELETE /api/v2/clients/{id}/credentials/{cred}` | PATCH: `expires_at` only; DELETE refuses an attached credential |
 //!
 //! Signing keys, the JWKS and connection keys: see [`signing`] and [`connections`].
 
@@ -100,6 +112,10 @@ pub struct CredentialView {
     /// Expiry.
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
+    /// `public_key` or `x509_cert`.
+    pub credential_type: String,
+    /// `thumbprint_sha256` (x509_cert only).
+    pub thumbprint_sha256: Option<String>,
 }
 
 /// A client as the tests see it.
@@ -109,6 +125,8 @@ pub struct ClientView {
     pub client_id: String,
     /// Ids attached to `private_key_jwt`, in order.
     pub attached: Vec<String>,
+    /// Ids attached to `self_signed_tls_client_auth`, in order.
+    pub mtls_attached: Vec<String>,
     /// All credential records.
     pub credentials: Vec<CredentialView>,
 }
@@ -262,6 +280,7 @@ impl Auth0Emulator {
                     client_secret: client_secret.map(SecretString::from),
                     token_endpoint_auth_method: Some("client_secret_post".into()),
                     private_key_jwt: None,
+                    self_signed_tls_client_auth: None,
                     jwt_alg: "RS256".into(),
                     credentials: Vec::new(),
                     next_credential: 0,
@@ -331,6 +350,59 @@ impl Auth0Emulator {
         })
     }
 
+    /// Registers a self-signed certificate on a client as an `x509_cert`
+    /// credential (expiry = its notAfter), optionally attaching it to
+    /// `self_signed_tls_client_auth` (with `token_endpoint_auth_method:
+    /// null`, under the same PATCH rules as the Management API).
+    pub fn add_certificate(
+        &self,
+        domain: &str,
+        client_id: &str,
+        name: &str,
+        pem: &str,
+        attach: bool,
+    ) -> Result<CredentialView, SeedError> {
+        let now = self.clock.now();
+        self.with_tenant(domain, |t| {
+            let new = NewCredential {
+                name: name.to_owned(),
+                credential_type: "x509_cert".into(),
+                pem: pem.to_owned(),
+                alg: Alg::RS256,
+                expires_at: None,
+                parse_expiry_from_cert: false,
+            };
+            let refused = |e: error::MgmtError| SeedError::Refused(e.message);
+            let cred = t.create_credential(client_id, new, now).map_err(refused)?;
+            if attach {
+                let client = t.client_mut(client_id).map_err(refused)?;
+                let mut ids = client.mtls_attached().to_vec();
+                ids.push(cred.id.clone());
+                let creds: Vec<_> = ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+                let body = serde_json::json!({
+                    "client_authentication_methods": {"self_signed_tls_client_auth": {"credentials": creds}},
+                    "token_endpoint_auth_method": null,
+                });
+                t.patch_client(client_id, &body).map_err(refused)?;
+            }
+            Ok(view(&cred))
+        })
+    }
+
+    /// Gives the tenant a custom domain whose customer edge forwards mTLS
+    /// token requests with `cname-api-key: <cname_api_key>` (the key Auth0
+    /// returns once, from the first successful `POST
+    /// /custom-domains/{id}/verify`). Replaces an earlier key.
+    pub fn set_custom_domain(&self, domain: &str, cname_api_key: &str) -> Result<(), SeedError> {
+        if cname_api_key.is_empty() {
+            return Err(SeedError::Refused("cname_api_key must not be empty".into()));
+        }
+        self.with_tenant(domain, |t| {
+            t.cname_api_key = Some(SecretString::from(cname_api_key));
+            Ok(())
+        })
+    }
+
     /// A snapshot of a client's credentials.
     pub fn client(&self, domain: &str, client_id: &str) -> Option<ClientView> {
         let state = self.state.lock().expect("auth0 state");
@@ -338,6 +410,7 @@ impl Auth0Emulator {
         Some(ClientView {
             client_id: c.client_id.clone(),
             attached: c.attached().to_vec(),
+            mtls_attached: c.mtls_attached().to_vec(),
             credentials: c.credentials.iter().map(view).collect(),
         })
     }
@@ -350,5 +423,7 @@ fn view(c: &state::Credential) -> CredentialView {
         name: c.name.clone(),
         alg: c.alg.as_str().to_owned(),
         expires_at: c.expires_at,
+        credential_type: c.credential_type.clone(),
+        thumbprint_sha256: c.thumbprint_sha256.clone(),
     }
 }

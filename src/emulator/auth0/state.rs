@@ -10,8 +10,13 @@ use crate::emulator::clock::{auth0_time, parse_auth0_time};
 use crate::keys::{certificate_not_after, Alg, RsaPublicKey};
 use crate::secret::SecretString;
 
-/// Credentials allowed in one slot (`private_key_jwt`) at once.
+/// Credentials allowed in one slot (`private_key_jwt`,
+/// `self_signed_tls_client_auth`) at once.
 pub const SLOT_CAP: usize = 2;
+
+/// Longest `pem` of an `x509_cert` credential, characters (OAS
+/// `X509CertificateCredential`).
+pub const MAX_X509_PEM: usize = 4096;
 
 /// One emulated tenant.
 #[derive(Debug, Default)]
@@ -32,6 +37,10 @@ pub struct Tenant {
     pub signing: super::signing::TenantSigning,
     /// Connections by id.
     pub connections: BTreeMap<String, super::connections::Connection>,
+    /// The `cname_api_key` of the tenant's custom domain (the one its
+    /// customer edge forwards mTLS token requests with); `None` without a
+    /// custom domain.
+    pub cname_api_key: Option<SecretString>,
 }
 
 /// A client grant: which audience a client may get tokens for, with which scopes.
@@ -71,6 +80,9 @@ pub struct Client {
     pub token_endpoint_auth_method: Option<String>,
     /// Credential ids attached to `private_key_jwt`, `None` when not configured.
     pub private_key_jwt: Option<Vec<String>>,
+    /// Credential ids attached to `self_signed_tls_client_auth`, `None` when
+    /// not configured. At most one of the two methods is `Some`.
+    pub self_signed_tls_client_auth: Option<Vec<String>>,
     /// `jwt_configuration.alg`.
     pub jwt_alg: String,
     /// Credential records, in creation order.
@@ -88,7 +100,7 @@ pub struct Credential {
     pub name: String,
     /// `public_key` or `x509_cert`.
     pub credential_type: String,
-    /// RFC 7638 thumbprint.
+    /// RFC 7638 thumbprint of the key (Auth0 reports it for `public_key` only).
     pub kid: String,
     /// Assertion algorithm.
     pub alg: Alg,
@@ -158,10 +170,10 @@ impl Client {
             }
         }
         if show_keys {
-            if let Some(ids) = &self.private_key_jwt {
+            if let Some(m) = self.methods() {
+                let (name, ids) = m.slot();
                 let creds: Vec<Value> = ids.iter().map(|id| json!({"id": id})).collect();
-                v["client_authentication_methods"] =
-                    json!({"private_key_jwt": {"credentials": creds}});
+                v["client_authentication_methods"] = json!({name: {"credentials": creds}});
             }
         }
         v
@@ -172,9 +184,49 @@ impl Client {
         self.private_key_jwt.as_deref().unwrap_or(&[])
     }
 
+    /// Credential ids attached to `self_signed_tls_client_auth` (empty when
+    /// not configured).
+    pub fn mtls_attached(&self) -> &[String] {
+        self.self_signed_tls_client_auth.as_deref().unwrap_or(&[])
+    }
+
+    /// True when `id` is attached to either credential method.
+    pub fn is_attached(&self, id: &str) -> bool {
+        self.attached()
+            .iter()
+            .chain(self.mtls_attached())
+            .any(|a| a == id)
+    }
+
+    fn methods(&self) -> Option<Methods> {
+        match (&self.private_key_jwt, &self.self_signed_tls_client_auth) {
+            (Some(ids), _) => Some(Methods::PrivateKeyJwt(ids.clone())),
+            (None, Some(ids)) => Some(Methods::SelfSignedTls(ids.clone())),
+            (None, None) => None,
+        }
+    }
+
     /// Finds a credential record.
     pub fn credential(&self, id: &str) -> Option<&Credential> {
         self.credentials.iter().find(|c| c.id == id)
+    }
+}
+
+/// The credential-based method of a client (Auth0 holds one at a time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Methods {
+    /// `private_key_jwt` with these `public_key` credentials.
+    PrivateKeyJwt(Vec<String>),
+    /// `self_signed_tls_client_auth` with these `x509_cert` credentials.
+    SelfSignedTls(Vec<String>),
+}
+
+impl Methods {
+    fn slot(&self) -> (&'static str, &[String]) {
+        match self {
+            Methods::PrivateKeyJwt(ids) => ("private_key_jwt", ids),
+            Methods::SelfSignedTls(ids) => ("self_signed_tls_client_auth", ids),
+        }
     }
 }
 
@@ -197,6 +249,31 @@ pub struct NewCredential {
 
 fn validation(msg: impl std::fmt::Display) -> MgmtError {
     MgmtError::bad_request(format!("Payload validation error: {msg}"))
+}
+
+/// The fields of an `x509_cert` creation body: a PEM of at most
+/// [`MAX_X509_PEM`] characters (the OAS's limit; the wording follows
+/// Auth0's other schema errors and is UNCONFIRMED) and none of `alg`,
+/// `parse_expiry_from_cert`, `expires_at`, `kid`. The OAS documents those
+/// for `public_key` only (an x509_cert's expiry is its notAfter); whether
+/// Auth0 ignores or refuses them is UNCONFIRMED, so the emulator refuses
+/// them and the tool never relies on either.
+fn check_x509_fields(obj: &serde_json::Map<String, Value>, pem: &str) -> Result<(), MgmtError> {
+    let pem_len = pem.chars().count();
+    if pem_len > MAX_X509_PEM {
+        return Err(validation(format!(
+            "'String is too long ({pem_len} chars), maximum {MAX_X509_PEM}' on property pem."
+        )));
+    }
+    match ["alg", "parse_expiry_from_cert", "expires_at", "kid"]
+        .into_iter()
+        .find(|k| obj.contains_key(*k))
+    {
+        Some(k) => Err(MgmtError::bad_request(format!(
+            "{k} does not apply to x509_cert credentials"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Parses and checks a credential creation body the way Auth0's schema does.
@@ -262,6 +339,9 @@ pub fn parse_new_credential(body: &Value) -> Result<NewCredential, MgmtError> {
         })?),
         Some(_) => return Err(validation("'Expected type string' on property expires_at.")),
     };
+    if credential_type == "x509_cert" {
+        check_x509_fields(obj, &pem)?;
+    }
     if parse_expiry_from_cert && expires_at.is_some() {
         return Err(MgmtError::bad_request(
             "parse_expiry_from_cert and expires_at are mutually exclusive",
@@ -359,105 +439,29 @@ impl Tenant {
 
     /// `PATCH /api/v2/clients/{id}` — only the credential-related fields are
     /// modelled; others are accepted and ignored.
+    ///
+    /// `client_authentication_methods` holds one method at a time (OAS
+    /// `maxProperties: 1`): `private_key_jwt` (`public_key` credentials) or
+    /// `self_signed_tls_client_auth` (`x509_cert` credentials), each with at
+    /// most [`SLOT_CAP`] ids of this client's credentials.
     pub fn patch_client(&mut self, client_id: &str, body: &Value) -> Result<(), MgmtError> {
         let client = self.client_mut(client_id)?;
         let obj = body
             .as_object()
             .ok_or_else(|| validation("'Expected type object'."))?;
-        let mut methods = client.private_key_jwt.clone();
+        let mut methods = client.methods();
         let mut auth_method = client.token_endpoint_auth_method.clone();
         if let Some(tam) = obj.get("token_endpoint_auth_method") {
-            auth_method = match tam {
-                Value::Null => None,
-                Value::String(s)
-                    if ["none", "client_secret_post", "client_secret_basic"]
-                        .contains(&s.as_str()) =>
-                {
-                    Some(s.clone())
-                }
-                other => {
-                    return Err(validation(format!(
-                        "'No enum match for: {other}' on property token_endpoint_auth_method."
-                    )))
-                }
-            };
+            auth_method = parse_token_endpoint_auth_method(tam)?;
         }
         if let Some(cam) = obj.get("client_authentication_methods") {
-            methods = match cam {
-                Value::Null => None,
-                Value::Object(m) => {
-                    if let Some(extra) = m.keys().find(|k| {
-                        ![
-                            "private_key_jwt",
-                            "tls_client_auth",
-                            "self_signed_tls_client_auth",
-                        ]
-                        .contains(&k.as_str())
-                    }) {
-                        return Err(validation(format!("'Additional properties not allowed: {extra}' on property client_authentication_methods.")));
-                    }
-                    match m.get("private_key_jwt") {
-                        None => None,
-                        Some(pkj) => {
-                            let list = pkj
-                                .get("credentials")
-                                .and_then(Value::as_array)
-                                .ok_or_else(|| validation("'Missing required property: credentials' on property client_authentication_methods.private_key_jwt."))?;
-                            if list.len() > SLOT_CAP {
-                                return Err(validation(format!(
-                                    "'Array is too long ({}), maximum {SLOT_CAP}' on property client_authentication_methods.private_key_jwt.credentials.",
-                                    list.len()
-                                )));
-                            }
-                            let mut ids = Vec::new();
-                            for item in list {
-                                let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
-                                    validation("'Missing required property: id' on property client_authentication_methods.private_key_jwt.credentials.")
-                                })?;
-                                if item.as_object().is_some_and(|o| o.len() > 1) {
-                                    return Err(validation("'Additional properties not allowed' on property client_authentication_methods.private_key_jwt.credentials; only specify the credential IDs."));
-                                }
-                                ids.push(id.to_owned());
-                            }
-                            let missing: Vec<&String> = ids
-                                .iter()
-                                .filter(|id| client.credential(id).is_none())
-                                .collect();
-                            if !missing.is_empty() {
-                                return Err(MgmtError::bad_request(format!(
-                                    "One or more of the credentials {missing:?} do not exist"
-                                )));
-                            }
-                            if ids.iter().any(|id| {
-                                client
-                                    .credential(id)
-                                    .is_some_and(|c| c.credential_type != "public_key")
-                            }) {
-                                return Err(MgmtError::bad_request(
-                                    "private_key_jwt credentials must be of type public_key",
-                                ));
-                            }
-                            let mut dedup = ids.clone();
-                            dedup.sort();
-                            dedup.dedup();
-                            if dedup.len() != ids.len() {
-                                return Err(validation("'Array items are not unique' on property client_authentication_methods.private_key_jwt.credentials."));
-                            }
-                            Some(ids)
-                        }
-                    }
-                }
-                _ => {
-                    return Err(validation(
-                        "'Expected type object' on property client_authentication_methods.",
-                    ))
-                }
-            };
+            methods = parse_auth_methods(client, cam)?;
             if methods.is_some() && client.jwt_alg != "RS256" {
                 return Err(MgmtError::bad_request(
                     "To configure client_authentication_methods, the property jwt_configuration.alg must be set to RS256",
                 ));
             }
+            refuse_direct_switch(client, methods.as_ref())?;
         }
         if methods.is_some() && auth_method.is_some() {
             return Err(MgmtError::bad_request(
@@ -470,7 +474,13 @@ impl Tenant {
             ));
         }
         patch_other_fields(client, obj)?;
-        client.private_key_jwt = methods;
+        client.private_key_jwt = None;
+        client.self_signed_tls_client_auth = None;
+        match methods {
+            Some(Methods::PrivateKeyJwt(ids)) => client.private_key_jwt = Some(ids),
+            Some(Methods::SelfSignedTls(ids)) => client.self_signed_tls_client_auth = Some(ids),
+            None => {}
+        }
         client.token_endpoint_auth_method = auth_method;
         Ok(())
     }
@@ -529,7 +539,7 @@ impl Tenant {
                 "inexistent_credential",
             ));
         }
-        if client.attached().iter().any(|id| id == cred_id) {
+        if client.is_attached(cred_id) {
             return Err(MgmtError::bad_request_no_code(
                 "Cannot delete credential still associated with a client",
             ));
@@ -554,7 +564,7 @@ fn patch_other_fields(
             Some(Value::String(a))
                 if ["HS256", "RS256", "RS512", "PS256"].contains(&a.as_str()) =>
             {
-                if a != "RS256" && client.private_key_jwt.is_some() {
+                if a != "RS256" && client.methods().is_some() {
                     return Err(MgmtError::bad_request(
                         "To configure client_authentication_methods, the property jwt_configuration.alg must be set to RS256",
                     ));
@@ -583,6 +593,156 @@ fn patch_other_fields(
         }
     }
     Ok(())
+}
+
+/// `token_endpoint_auth_method` of a PATCH body (`null` or a secret method).
+fn parse_token_endpoint_auth_method(tam: &Value) -> Result<Option<String>, MgmtError> {
+    match tam {
+        Value::Null => Ok(None),
+        Value::String(s)
+            if ["none", "client_secret_post", "client_secret_basic"].contains(&s.as_str()) =>
+        {
+            Ok(Some(s.clone()))
+        }
+        other => Err(validation(format!(
+            "'No enum match for: {other}' on property token_endpoint_auth_method."
+        ))),
+    }
+}
+
+/// `client_authentication_methods` of a PATCH body: `null`, or exactly one
+/// method (OAS `ClientAuthenticationMethod`: `minProperties` and
+/// `maxProperties` 1). The wording of the property-count errors follows the
+/// schema validator's other messages (`Array is too long (3), maximum 2`)
+/// and is UNCONFIRMED.
+fn parse_auth_methods(client: &Client, cam: &Value) -> Result<Option<Methods>, MgmtError> {
+    let m = match cam {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        _ => {
+            return Err(validation(
+                "'Expected type object' on property client_authentication_methods.",
+            ))
+        }
+    };
+    const KNOWN: &[&str] = &[
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth",
+    ];
+    if let Some(extra) = m.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(validation(format!("'Additional properties not allowed: {extra}' on property client_authentication_methods.")));
+    }
+    if m.len() > 1 {
+        return Err(validation(format!(
+            "'Too many properties defined ({}), maximum 1' on property client_authentication_methods.",
+            m.len()
+        )));
+    }
+    let Some((name, slot)) = m.iter().next() else {
+        return Err(validation(
+            "'Too few properties defined (0), minimum 1' on property client_authentication_methods.",
+        ));
+    };
+    match name.as_str() {
+        "private_key_jwt" => Ok(Some(Methods::PrivateKeyJwt(slot_ids(
+            client,
+            name,
+            slot,
+            "public_key",
+        )?))),
+        "self_signed_tls_client_auth" => Ok(Some(Methods::SelfSignedTls(slot_ids(
+            client,
+            name,
+            slot,
+            "x509_cert",
+        )?))),
+        _ => Err(MgmtError::bad_request(
+            "tls_client_auth (CA-signed client certificates) is not emulated",
+        )),
+    }
+}
+
+/// The credential ids of one method's `{credentials: [{id}]}`: at most
+/// [`SLOT_CAP`], unique, existing credentials of `client` of type `cred_type`.
+fn slot_ids(
+    client: &Client,
+    method: &str,
+    slot: &Value,
+    cred_type: &str,
+) -> Result<Vec<String>, MgmtError> {
+    let at = format!("client_authentication_methods.{method}");
+    let list = slot
+        .get("credentials")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            validation(format!(
+                "'Missing required property: credentials' on property {at}."
+            ))
+        })?;
+    if list.len() > SLOT_CAP {
+        return Err(validation(format!(
+            "'Array is too long ({}), maximum {SLOT_CAP}' on property {at}.credentials.",
+            list.len()
+        )));
+    }
+    let mut ids = Vec::new();
+    for item in list {
+        let id = item.get("id").and_then(Value::as_str).ok_or_else(|| {
+            validation(format!(
+                "'Missing required property: id' on property {at}.credentials."
+            ))
+        })?;
+        if item.as_object().is_some_and(|o| o.len() > 1) {
+            return Err(validation(format!("'Additional properties not allowed' on property {at}.credentials; only specify the credential IDs.")));
+        }
+        ids.push(id.to_owned());
+    }
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| client.credential(id).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(MgmtError::bad_request(format!(
+            "One or more of the credentials {missing:?} do not exist"
+        )));
+    }
+    if ids.iter().any(|id| {
+        client
+            .credential(id)
+            .is_some_and(|c| c.credential_type != cred_type)
+    }) {
+        return Err(MgmtError::bad_request(format!(
+            "{method} credentials must be of type {cred_type}"
+        )));
+    }
+    let mut dedup = ids.clone();
+    dedup.sort();
+    dedup.dedup();
+    if dedup.len() != ids.len() {
+        return Err(validation(format!(
+            "'Array items are not unique' on property {at}.credentials."
+        )));
+    }
+    Ok(ids)
+}
+
+/// A client on one credential method moved straight to the other in one
+/// PATCH (private_key_jwt ↔ self_signed_tls_client_auth). What Auth0 does
+/// is UNCONFIRMED: every recorded switch passes through a client-secret
+/// method. The emulator refuses it, so the tool never depends on it: switch
+/// back to a client secret first.
+fn refuse_direct_switch(client: &Client, new: Option<&Methods>) -> Result<(), MgmtError> {
+    match (client.methods(), new) {
+        (Some(old), Some(new)) if std::mem::discriminant(&old) != std::mem::discriminant(new) => {
+            Err(MgmtError::bad_request(format!(
+                "The client is configured for {}; switching directly to {} is not supported, switch to a client secret method first",
+                old.slot().0,
+                new.slot().0
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A `cred_` id: 22 base62 characters derived from the client and a counter,

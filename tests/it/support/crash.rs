@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use auth0_rotate::auth0::{Auth0Api, Auth0Error, ClientInfo, Credential, NewCredential};
+use auth0_rotate::auth0::{Auth0Api, Auth0Error, ClientInfo, Credential, MtlsEdge, NewCredential};
 use auth0_rotate::github::{
     GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome,
 };
@@ -135,6 +135,18 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
             self.inner.set_private_key_jwt(id, ids)
         )
     }
+    async fn set_self_signed_tls(
+        &self,
+        id: &str,
+        ids: &[String],
+    ) -> Result<ClientInfo, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "set_self_signed_tls",
+            self.inner.set_self_signed_tls(id, ids)
+        )
+    }
     async fn revert_to_secret(
         &self,
         id: &str,
@@ -190,6 +202,21 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
             a0,
             "delete_credential",
             self.inner.delete_credential(id, c)
+        )
+    }
+    async fn exchange_with_certificate(
+        &self,
+        id: &str,
+        cert_pem: &str,
+        aud: &str,
+        edge: &MtlsEdge,
+    ) -> Result<(), Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "exchange_with_certificate",
+            self.inner
+                .exchange_with_certificate(id, cert_pem, aud, edge)
         )
     }
     async fn exchange_with_key(

@@ -4,7 +4,8 @@
 //! names, `"null"` included), `nullable`, `enum`, `$ref`, `allOf`/`anyOf`/
 //! `oneOf` (with `discriminator.mapping`), `properties`, `required`,
 //! `additionalProperties` (`false` or a schema), `items`, `minItems`/
-//! `maxItems`, `minLength`/`maxLength`, `minimum`/`maximum`. `format` and
+//! `maxItems`, `minProperties`/`maxProperties`, `minLength`/`maxLength`,
+//! `minimum`/`maximum`. `format` and
 //! `pattern` are not checked.
 #![allow(dead_code)]
 
@@ -284,6 +285,19 @@ impl Spec {
         at: &str,
         errors: &mut Vec<String>,
     ) {
+        let n = obj.len() as u64;
+        if s["minProperties"].as_u64().is_some_and(|m| n < m) {
+            errors.push(format!(
+                "{at}: {n} properties < minProperties {}",
+                s["minProperties"]
+            ));
+        }
+        if s["maxProperties"].as_u64().is_some_and(|m| n > m) {
+            errors.push(format!(
+                "{at}: {n} properties > maxProperties {}",
+                s["maxProperties"]
+            ));
+        }
         for req in s["required"].as_array().into_iter().flatten() {
             let k = req.as_str().unwrap_or_default();
             if !obj.contains_key(k) {
