@@ -672,13 +672,12 @@ async fn mtls_requests_follow_the_openapi_descriptions() {
     a.create_tenant(DOMAIN);
     a.create_client(DOMAIN, "mgmt", "bot", Some("mgmt-secret"))
         .unwrap();
-    a.grant(
-        DOMAIN,
-        "mgmt",
-        &mgmt_audience,
-        auth0_rotate::emulator::auth0::ROTATION_SCOPES,
-    )
-    .unwrap();
+    let scopes: Vec<&str> = auth0_rotate::emulator::auth0::ROTATION_SCOPES
+        .iter()
+        .chain(auth0_rotate::emulator::auth0::SECRET_SCOPES)
+        .copied()
+        .collect();
+    a.grant(DOMAIN, "mgmt", &mgmt_audience, &scopes).unwrap();
     a.create_client(DOMAIN, "mtls_app", "mtls", Some("app-secret"))
         .unwrap();
     a.grant(DOMAIN, "mtls_app", "https://contract.api/", &["read:x"])

@@ -356,6 +356,14 @@ async fn a_detached_key_stops_working_and_a_new_one_starts() {
 #[tokio::test]
 async fn auth_method_switches_follow_auth0s_patch_rules() {
     let f = start().await;
+    // The rotation scopes only, first: setting a secret needs more.
+    let audience = format!("https://{DOMAIN}/api/v2/");
+    let rotation = auth0_rotate::emulator::auth0::ROTATION_SCOPES;
+    f.emu
+        .emulator
+        .auth0
+        .grant(DOMAIN, "mgmt", &audience, rotation)
+        .unwrap();
     let token = mgmt_token(&f).await;
     let url = format!("{}/api/v2/clients/{APP}", f.emu.auth0_base_url(DOMAIN));
     let patch = |body: Value| raw(reqwest::Method::PATCH, url.clone(), &token, body);
@@ -393,8 +401,32 @@ async fn auth_method_switches_follow_auth0s_patch_rules() {
             "{body}"
         );
     }
-    // Back to a secret, with the explicit null and a custom secret.
-    let (status, _) = patch(json!({"token_endpoint_auth_method": "client_secret_post", "client_authentication_methods": null, "client_secret": "a-custom-secret-of-enough-length"})).await;
+    // Back to a secret, with the explicit null and a custom secret: setting
+    // a secret needs `update:client_keys`, which the rotation scopes lack.
+    let back = json!({"token_endpoint_auth_method": "client_secret_post", "client_authentication_methods": null, "client_secret": "a-custom-secret-of-enough-length"});
+    let (status, answer) = patch(back.clone()).await;
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("update:client_keys"),
+        "{answer}"
+    );
+    assert_eq!(f.emu.emulator.auth0.client(DOMAIN, APP).unwrap(), before);
+    let scopes: Vec<&str> = auth0_rotate::emulator::auth0::ROTATION_SCOPES
+        .iter()
+        .chain(auth0_rotate::emulator::auth0::SECRET_SCOPES)
+        .copied()
+        .collect();
+    f.emu
+        .emulator
+        .auth0
+        .grant(DOMAIN, "mgmt", &audience, &scopes)
+        .unwrap();
+    let token = mgmt_token(&f).await;
+    let patch = |body: Value| raw(reqwest::Method::PATCH, url.clone(), &token, body);
+    let (status, _) = patch(back).await;
     assert_eq!(status, 200);
     assert!(f
         .emu

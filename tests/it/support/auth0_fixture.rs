@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use auth0_rotate::auth0::{HttpAuth0, ManagementAuth};
-use auth0_rotate::emulator::auth0::ROTATION_SCOPES;
+use auth0_rotate::emulator::auth0::{ROTATION_SCOPES, SECRET_SCOPES};
 use auth0_rotate::emulator::{Emulator, RunningEmulator};
 use auth0_rotate::keys::{Alg, KeySize, PrivateKey};
 
@@ -23,11 +23,16 @@ pub async fn start() -> Fixture {
     a.create_tenant(DOMAIN);
     a.create_client(DOMAIN, "mgmt", "rotation bot", Some("mgmt-secret"))
         .unwrap();
+    let scopes: Vec<&str> = ROTATION_SCOPES
+        .iter()
+        .chain(SECRET_SCOPES)
+        .copied()
+        .collect();
     a.grant(
         DOMAIN,
         "mgmt",
         &format!("https://{DOMAIN}/api/v2/"),
-        ROTATION_SCOPES,
+        &scopes,
     )
     .unwrap();
     a.create_client(DOMAIN, APP, "billing worker", Some("app-secret"))
