@@ -161,8 +161,8 @@ impl Errata {
         if method != "post" || template != "/clients" || status != 201 {
             return;
         }
-        let creds = &mut body["client_authentication_methods"]["private_key_jwt"]["credentials"];
-        for c in creds.as_array_mut().into_iter().flatten() {
+        let creds = body.pointer_mut("/client_authentication_methods/private_key_jwt/credentials");
+        for c in creds.and_then(Value::as_array_mut).into_iter().flatten() {
             *c = json!({"id": c["id"].clone()});
         }
     }
