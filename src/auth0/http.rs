@@ -8,7 +8,10 @@ use tokio::sync::Mutex;
 
 use super::error::{clip, message_url, transport};
 use super::token::{self, ClientAuth};
-use super::{Auth0Api, Auth0Error, ClientInfo, Credential, MtlsEdge, NewCredential};
+use super::types::ClientGrantPage;
+use super::{
+    Auth0Api, Auth0Error, ClientGrant, ClientInfo, Credential, MtlsEdge, NewClient, NewCredential,
+};
 use crate::keys::{Alg, PrivateKey};
 use crate::secret::SecretString;
 
@@ -39,6 +42,11 @@ pub enum ManagementAuth {
 pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from `x-ratelimit-reset`.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Page size of the client-grants list (its maximum).
+const GRANTS_PER_PAGE: usize = 100;
+/// Pages read at most from one list (10 000 grants): a server that keeps
+/// answering full pages cannot hold the client forever.
+const MAX_PAGES: usize = 100;
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -298,6 +306,41 @@ fn required<T>(v: Option<T>, operation: &str) -> Result<T, Auth0Error> {
         operation: operation.into(),
         detail: "empty body".into(),
     })
+}
+
+impl HttpAuth0 {
+    /// One page of `GET /client-grants` for `client_id`: its grants and
+    /// whether more pages follow.
+    async fn client_grants_page(
+        &self,
+        client_id: &str,
+        page: usize,
+    ) -> Result<(Vec<ClientGrant>, bool), Auth0Error> {
+        let op = "GET /client-grants";
+        let path = format!(
+            "/client-grants?client_id={}&page={page}&per_page={GRANTS_PER_PAGE}&include_totals=true",
+            seg(client_id)
+        );
+        let body: ClientGrantPage = required(self.call(Method::GET, &path, None, op).await?, op)?;
+        Ok(match body {
+            ClientGrantPage::Totals {
+                start,
+                total,
+                client_grants,
+            } => {
+                let seen = start + client_grants.len() as u64;
+                let more = !client_grants.is_empty() && seen < total;
+                (client_grants, more)
+            }
+            // Checkpoint pages are never asked for; a bare array (a server
+            // ignoring `include_totals`) goes on while pages are full.
+            ClientGrantPage::Checkpoint { client_grants }
+            | ClientGrantPage::Bare(client_grants) => {
+                let more = client_grants.len() >= GRANTS_PER_PAGE;
+                (client_grants, more)
+            }
+        })
+    }
 }
 
 impl Auth0Api for HttpAuth0 {
@@ -561,5 +604,65 @@ impl Auth0Api for HttpAuth0 {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn list_client_grants(&self, client_id: &str) -> Result<Vec<ClientGrant>, Auth0Error> {
+        let mut all = Vec::new();
+        for page in 0..MAX_PAGES {
+            let (grants, more) = self.client_grants_page(client_id, page).await?;
+            all.extend(grants);
+            if !more {
+                // The filter is the server's; a grant of another client is
+                // never reported as this one's.
+                all.retain(|g: &ClientGrant| g.client_id == client_id);
+                return Ok(all);
+            }
+        }
+        Err(Auth0Error::Decode {
+            operation: "GET /client-grants".into(),
+            detail: format!("more than {MAX_PAGES} pages of {GRANTS_PER_PAGE} grants"),
+        })
+    }
+
+    async fn create_client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<ClientGrant, Auth0Error> {
+        let op = "POST /client-grants";
+        let body = json!({"client_id": client_id, "audience": audience, "scope": scope});
+        required(
+            self.call(Method::POST, "/client-grants", Some(body), op)
+                .await?,
+            op,
+        )
+    }
+
+    async fn delete_client_grant(&self, grant_id: &str) -> Result<bool, Auth0Error> {
+        let op = "DELETE /client-grants/{id}";
+        match self
+            .call::<Value>(
+                Method::DELETE,
+                &format!("/client-grants/{}", seg(grant_id)),
+                None,
+                op,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_client(&self, new: &NewClient) -> Result<ClientInfo, Auth0Error> {
+        let op = "POST /clients";
+        // `ClientInfo` has no `client_secret`: serde drops it while parsing.
+        required(
+            self.call(Method::POST, "/clients", Some(new.to_body()), op)
+                .await?,
+            op,
+        )
     }
 }

@@ -15,7 +15,9 @@ mod types;
 pub use error::Auth0Error;
 pub use http::{HttpAuth0, ManagementAuth, DEFAULT_TIMEOUT};
 pub use key_api::{Connection, ConnectionKey, ConnectionKeysApi, Jwk, SigningKey, SigningKeysApi};
-pub use types::{ClientInfo, Credential, MtlsEdge, NewCredential};
+pub use types::{
+    ClientGrant, ClientInfo, Credential, InlineCredential, MtlsEdge, NewClient, NewCredential,
+};
 
 use time::OffsetDateTime;
 
@@ -107,6 +109,25 @@ pub trait Auth0Api {
         audience: &str,
         edge: &MtlsEdge,
     ) -> Result<(), Auth0Error>;
+    /// `GET /api/v2/client-grants?client_id=…`, paged (`per_page=100`)
+    /// until exhausted: every grant of `client_id`, whatever the API.
+    async fn list_client_grants(&self, client_id: &str) -> Result<Vec<ClientGrant>, Auth0Error>;
+    /// `POST /api/v2/client-grants` for `client_id` on `audience` with
+    /// `scope` (a `subject_type: client` grant). A grant for the same pair
+    /// already existing is a 409 [`Auth0Error::Api`].
+    async fn create_client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<ClientGrant, Auth0Error>;
+    /// `DELETE /api/v2/client-grants/{id}`; `Ok(false)` when it was already
+    /// gone. The client's next token request for that API is refused.
+    async fn delete_client_grant(&self, grant_id: &str) -> Result<bool, Auth0Error>;
+    /// `POST /api/v2/clients`: a new client, directly on private_key_jwt
+    /// when `new` carries a credential. The `client_secret` Auth0 answers
+    /// with (even for private_key_jwt) is dropped, never kept or logged.
+    async fn create_client(&self, new: &NewClient) -> Result<ClientInfo, Auth0Error>;
     /// A client-credentials exchange signed with `key` for `client_id`: the
     /// proof that a newly attached key works.
     async fn exchange_with_key(

@@ -114,7 +114,8 @@ impl std::fmt::Debug for NewCredential {
     }
 }
 
-/// The parts of a client object the rotation reads.
+/// The parts of a client object the rotation reads. Anything else, in
+/// particular `client_secret`, is dropped while parsing.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ClientInfo {
     /// Client id.
@@ -131,6 +132,12 @@ pub struct ClientInfo {
     /// `jwt_configuration`: private_key_jwt needs its `alg` to be RS256.
     #[serde(default)]
     pub jwt_configuration: Option<JwtConfiguration>,
+    /// `app_type` (`non_interactive` for machine-to-machine).
+    #[serde(default)]
+    pub app_type: Option<String>,
+    /// `grant_types` (`client_credentials` for token exchanges).
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
     /// The client secret, shown to tokens with `read:client_keys` (Auth0
     /// logs each such read as `mgmt_api_read`). Redacted in `Debug`.
     #[serde(default, deserialize_with = "secret_opt")]
@@ -294,5 +301,215 @@ mod tests {
         let e = MtlsEdge::new("https://edge.example/", SecretString::from("k-123"));
         assert_eq!(e.base_url, "https://edge.example");
         assert!(!format!("{e:?}").contains("k-123"));
+    }
+}
+
+/// A client grant (`ClientGrantResponseContent`): which API a client may
+/// get tokens for, with which scopes. Parsed leniently: only `id` and
+/// `audience` are required (`client_id` is absent on `default_for` grants).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ClientGrant {
+    /// `cgr_…`.
+    pub id: String,
+    /// The client it grants (empty when absent).
+    #[serde(default)]
+    pub client_id: String,
+    /// API identifier; the Management API's is `https://<tenant>/api/v2/`.
+    pub audience: String,
+    /// Granted scopes (`null` reads as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub scope: Vec<String>,
+    /// `client` (machine-to-machine) or `user`; Auth0 answers `client` for a
+    /// grant created without one.
+    #[serde(default)]
+    pub subject_type: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One page of `GET /api/v2/client-grants`, in any of its three shapes
+/// (`ListClientGrantResponseContent` is a oneOf).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ClientGrantPage {
+    /// `{start, limit, total, client_grants}` (`include_totals=true`).
+    Totals {
+        /// Offset of the first item.
+        #[serde(default)]
+        start: u64,
+        /// Total matching grants.
+        total: u64,
+        /// This page.
+        client_grants: Vec<ClientGrant>,
+    },
+    /// `{next?, client_grants}` (checkpoint paging).
+    Checkpoint {
+        /// This page.
+        client_grants: Vec<ClientGrant>,
+    },
+    /// A bare array (the default).
+    Bare(Vec<ClientGrant>),
+}
+
+/// An inline `private_key_jwt` credential of [`NewClient`]: registered and
+/// attached by the create itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InlineCredential {
+    /// Name (≤ 128 chars).
+    pub name: String,
+    /// SPKI or certificate PEM (public material only).
+    pub pem: String,
+    /// Assertion algorithm.
+    pub alg: Alg,
+    /// Expiry, if any.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The body of `POST /api/v2/clients` for a machine-to-machine client.
+///
+/// With `private_key_jwt` the client is created directly on it
+/// (`client_authentication_methods`, which needs `jwt_alg` RS256); without,
+/// it gets `token_endpoint_auth_method: client_secret_post` explicitly,
+/// since the effective default is UNCONFIRMED (the OAS says `none`, a public
+/// client that cannot use `client_credentials`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewClient {
+    /// Name (no `<` or `>`).
+    pub name: String,
+    /// `app_type`, `non_interactive` for machine-to-machine.
+    pub app_type: String,
+    /// `grant_types`, e.g. `["client_credentials"]`.
+    pub grant_types: Vec<String>,
+    /// `jwt_configuration.alg`: `HS256`, `RS256`, `RS512` or `PS256`.
+    pub jwt_alg: String,
+    /// The credential to create the client on, if any.
+    pub private_key_jwt: Option<InlineCredential>,
+}
+
+impl NewClient {
+    /// The request body: only schema properties (no `client_id`, no
+    /// `client_secret`), `jwt_configuration` at the top level.
+    pub fn to_body(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "name": self.name,
+            "app_type": self.app_type,
+            "grant_types": self.grant_types,
+            "jwt_configuration": {"alg": self.jwt_alg},
+        });
+        match &self.private_key_jwt {
+            Some(c) => {
+                let mut cred = serde_json::json!({
+                    "credential_type": "public_key",
+                    "name": c.name,
+                    "pem": c.pem,
+                    "alg": c.alg,
+                });
+                if let Some(at) = c.expires_at {
+                    cred["expires_at"] = serde_json::json!(at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("RFC 3339"));
+                }
+                v["client_authentication_methods"] =
+                    serde_json::json!({"private_key_jwt": {"credentials": [cred]}});
+            }
+            None => v["token_endpoint_auth_method"] = serde_json::json!("client_secret_post"),
+        }
+        v
+    }
+}
+
+impl std::fmt::Debug for NewClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewClient")
+            .field("name", &self.name)
+            .field("app_type", &self.app_type)
+            .field("grant_types", &self.grant_types)
+            .field("jwt_alg", &self.jwt_alg)
+            .field(
+                "private_key_jwt",
+                &self.private_key_jwt.as_ref().map(|c| (&c.name, c.alg)),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod grant_tests {
+    use super::*;
+
+    // Bodies quoted in `shared/reference/auth0-lifecycle.md` §1 and §2
+    // (terraform-provider-auth0 `TestAccClientGrant.yaml`, go-auth0
+    // `TestClientGrant_IsSystem.yaml`), ids shortened there as here.
+    const RECORDED_GRANT: &str = r#"{"id":"cgr_Pl14LRDFbzd8W494","client_id":"oFv3BIHt","audience":"https://api.travel00123.com/","scope":["create:organization_client_grants","create:resource"],"organization_usage":"allow","allow_any_organization":true,"subject_type":"client"}"#;
+
+    #[test]
+    fn client_grant_pages_parse_in_every_shape() {
+        let g: ClientGrant = serde_json::from_str(RECORDED_GRANT).unwrap();
+        assert_eq!(g.id, "cgr_Pl14LRDFbzd8W494");
+        assert_eq!(g.scope.len(), 2);
+        assert_eq!(g.subject_type.as_deref(), Some("client"));
+        let totals = r#"{"total":0,"start":0,"limit":50,"client_grants":[]}"#;
+        match serde_json::from_str::<ClientGrantPage>(totals).unwrap() {
+            ClientGrantPage::Totals {
+                total: 0,
+                start: 0,
+                client_grants,
+            } => {
+                assert!(client_grants.is_empty())
+            }
+            other => panic!("{other:?}"),
+        }
+        let bare = format!("[{RECORDED_GRANT}]");
+        match serde_json::from_str::<ClientGrantPage>(&bare).unwrap() {
+            ClientGrantPage::Bare(list) => assert_eq!(list, vec![g.clone()]),
+            other => panic!("{other:?}"),
+        }
+        let checkpoint = format!(r#"{{"next":"x","client_grants":[{RECORDED_GRANT}]}}"#);
+        assert!(matches!(
+            serde_json::from_str::<ClientGrantPage>(&checkpoint).unwrap(),
+            ClientGrantPage::Checkpoint { .. }
+        ));
+        let null_scope: ClientGrant =
+            serde_json::from_str(r#"{"id":"cgr_1","audience":"https://a/","scope":null}"#).unwrap();
+        assert!(null_scope.scope.is_empty() && null_scope.client_id.is_empty());
+    }
+
+    #[test]
+    fn a_recorded_create_client_answer_parses_and_drops_the_secret() {
+        let body = r#"{"client_id":"ShyVDkbU","client_secret":"s3cr3t-value","name":"n","jwt_configuration":{"secret_encoded":false,"alg":"RS256"},"grant_types":["authorization_code","implicit","refresh_token","client_credentials"],"client_authentication_methods":{"private_key_jwt":{"credentials":[{"id":"cred_ihjV","name":"k","kid":"4e7yj9iU","credential_type":"public_key","alg":"RS256","created_at":"2026-01-20T07:56:25.155Z","updated_at":"2026-01-20T07:56:25.155Z"}]}}}"#;
+        let c: ClientInfo = serde_json::from_str(body).unwrap();
+        assert_eq!(c.attached(), vec!["cred_ihjV".to_owned()]);
+        assert_eq!(c.grant_types.as_ref().map(Vec::len), Some(4));
+        assert!(c.token_endpoint_auth_method.is_none());
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_new_client_body_has_only_schema_properties() {
+        let mut new = NewClient {
+            name: "sibling".into(),
+            app_type: "non_interactive".into(),
+            grant_types: vec!["client_credentials".into()],
+            jwt_alg: "RS256".into(),
+            private_key_jwt: Some(InlineCredential {
+                name: "k".into(),
+                pem: "-----BEGIN PUBLIC KEY-----".into(),
+                alg: Alg::PS256,
+                expires_at: Some(time::macros::datetime!(2027-01-01 0:00 UTC)),
+            }),
+        };
+        let v = new.to_body();
+        assert!(v.get("token_endpoint_auth_method").is_none());
+        assert!(v.get("client_id").is_none() && v.get("client_secret").is_none());
+        let cred = &v["client_authentication_methods"]["private_key_jwt"]["credentials"][0];
+        assert_eq!(cred["alg"], "PS256");
+        assert_eq!(cred["expires_at"], "2027-01-01T00:00:00Z");
+        assert_eq!(v["jwt_configuration"]["alg"], "RS256");
+        new.private_key_jwt = None;
+        let v = new.to_body();
+        assert_eq!(v["token_endpoint_auth_method"], "client_secret_post");
+        assert!(v.get("client_authentication_methods").is_none());
     }
 }

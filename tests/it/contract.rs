@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use auth0_rotate::auth0::token::{client_credentials, ClientAuth};
-use auth0_rotate::auth0::{Auth0Api, HttpAuth0, ManagementAuth, NewCredential};
+use auth0_rotate::auth0::{
+    Auth0Api, HttpAuth0, InlineCredential, ManagementAuth, NewClient, NewCredential,
+};
 use auth0_rotate::demo::{self, DOMAIN, OWNER, REPO};
 use auth0_rotate::emulator::faults::{FaultKind, FaultRule, GitHubLimitHeaders, Service};
 use auth0_rotate::emulator::github::TokenKind;
@@ -144,6 +146,32 @@ impl Errata {
         status
     }
 
+    /// `GET|PATCH|DELETE /client-grants/{id}` are Management API
+    /// operations (auth0-lifecycle.md §1: scopes, 200/204, the recorded 404
+    /// `inexistent_client_grant`), but the vendored subset was cut without
+    /// them and no copy of their description is at hand. Their exchanges are
+    /// counted, not checked; the emulator tests assert their shapes.
+    fn undescribed(spec: &str, path: &str) -> bool {
+        spec == "auth0-management"
+            && path
+                .strip_prefix("/client-grants/")
+                .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    }
+
+    /// `POST /clients` 201: the answer echoes inline credentials as whole
+    /// objects (`id`, `kid`, `name`, …; recorded, auth0-lifecycle.md §2),
+    /// the description types them as `{id}` only. Each is cut to its `id`
+    /// before checking.
+    fn mgmt_response(method: &str, template: &str, status: u16, body: &mut Value) {
+        if method != "post" || template != "/clients" || status != 201 {
+            return;
+        }
+        let creds = body.pointer_mut("/client_authentication_methods/private_key_jwt/credentials");
+        for c in creds.and_then(Value::as_array_mut).into_iter().flatten() {
+            *c = json!({"id": c["id"].clone()});
+        }
+    }
+
     /// GitHub answers `401 Bad credentials` and `404 Not Found` on every
     /// endpoint, and 403/429/5xx for limits and outages, in its
     /// `basic-error` shape, but the description declares them only on some
@@ -208,6 +236,8 @@ impl Errata {
 #[derive(Default)]
 struct Report {
     operations: BTreeSet<String>,
+    /// Exchanges of operations the vendored descriptions lack (see `Errata::undescribed`).
+    undescribed: BTreeSet<String>,
     requests: usize,
     responses: usize,
     by_status: BTreeSet<String>,
@@ -234,6 +264,12 @@ fn check_tape(specs: &Specs, tape: &[Exchange], report: &mut Report) {
         } else {
             continue; // admin API
         };
+        if Errata::undescribed(name, path) {
+            report
+                .undescribed
+                .insert(format!("{name} {} {}", x.method, x.status));
+            continue;
+        }
         let Some(op) = spec.find_operation(&x.method, path) else {
             report
                 .errors
@@ -300,6 +336,9 @@ fn check_tape(specs: &Specs, tape: &[Exchange], report: &mut Report) {
         if let (Some(b), "github") = (body.as_mut(), name) {
             Errata::github_response(&op.template, b);
         }
+        if let (Some(b), "auth0-management") = (body.as_mut(), name) {
+            Errata::mgmt_response(&op.method, &op.template, x.status, b);
+        }
         let declared = spec.status_schema(op.op, status);
         let schema: Option<Value> = match (name, declared) {
             (_, Some(Some(s))) => Some(s.clone()),
@@ -356,6 +395,74 @@ fn new_cred(key: &PrivateKey) -> NewCredential {
         expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::days(30)),
         parse_expiry_from_cert: false,
     }
+}
+
+/// Client creation and client grants, success and error, through the
+/// tool's client (the demo's Management client gets the onboarding scopes).
+async fn onboarding_cases(emu: &RunningEmulator) {
+    let a = &emu.emulator.auth0;
+    let audience = format!("https://{DOMAIN}/api/v2/");
+    let scopes: Vec<&str> = auth0_rotate::emulator::auth0::ROTATION_SCOPES
+        .iter()
+        .chain(auth0_rotate::emulator::auth0::KEY_SCOPES)
+        .chain(auth0_rotate::emulator::auth0::ONBOARDING_SCOPES)
+        .copied()
+        .collect();
+    a.grant(DOMAIN, demo::MGMT_CLIENT_ID, &audience, &scopes)
+        .unwrap();
+    let mgmt = HttpAuth0::new(
+        DOMAIN,
+        Some(&emu.auth0_base_url(DOMAIN)),
+        ManagementAuth::ClientSecret {
+            client_id: demo::MGMT_CLIENT_ID.into(),
+            secret: demo::MGMT_SECRET.into(),
+        },
+    )
+    .unwrap();
+    let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+    let mut new = NewClient {
+        name: "contract sibling".into(),
+        app_type: "non_interactive".into(),
+        grant_types: vec!["client_credentials".into()],
+        jwt_alg: "RS256".into(),
+        private_key_jwt: Some(InlineCredential {
+            name: "contract".into(),
+            pem: key.public_key_pem().to_owned(),
+            alg: Alg::RS256,
+            expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::days(30)),
+        }),
+    };
+    let created = mgmt.create_client(&new).await.unwrap();
+    let scope = vec!["read:invoices".to_owned()];
+    let grant = mgmt
+        .create_client_grant(&created.client_id, demo::AUDIENCE, &scope)
+        .await
+        .unwrap();
+    mgmt.create_client_grant(&created.client_id, demo::AUDIENCE, &scope)
+        .await
+        .unwrap_err();
+    mgmt.create_client_grant("no_such_client", demo::AUDIENCE, &scope)
+        .await
+        .unwrap_err();
+    mgmt.exchange_with_key(&created.client_id, &key, Alg::RS256, demo::AUDIENCE)
+        .await
+        .unwrap();
+    assert_eq!(
+        mgmt.list_client_grants(&created.client_id).await.unwrap(),
+        vec![grant.clone()]
+    );
+    assert!(mgmt.delete_client_grant(&grant.id).await.unwrap());
+    assert!(!mgmt.delete_client_grant(&grant.id).await.unwrap());
+    new.private_key_jwt = None;
+    mgmt.create_client(&new).await.unwrap();
+    new.jwt_alg = "HS256".into();
+    new.private_key_jwt = Some(InlineCredential {
+        name: "refused".into(),
+        pem: key.public_key_pem().to_owned(),
+        alg: Alg::RS256,
+        expires_at: None,
+    });
+    mgmt.create_client(&new).await.unwrap_err();
 }
 
 /// Drives error paths and the operations a rotation does not reach.
@@ -490,6 +597,8 @@ async fn error_cases(emu: &RunningEmulator) {
             .unwrap();
     }
 
+    onboarding_cases(emu).await;
+
     // Rate limits and faults: 429 and 5xx in their real shapes.
     e.rate_limits().set_auth0(Some(Auth0RateLimit {
         burst: 1,
@@ -589,6 +698,14 @@ async fn clients_and_emulator_follow_the_openapi_descriptions() {
     for s in &report.by_status {
         println!("  {s}");
     }
+    for s in &report.undescribed {
+        println!("  not in the vendored description: {s}");
+    }
+    assert_eq!(
+        report.undescribed.iter().cloned().collect::<Vec<_>>(),
+        ["auth0-management DELETE 204", "auth0-management DELETE 404"],
+        "only the client-grant deletes lack a description"
+    );
     assert!(
         report.errors.is_empty(),
         "{} contract violations:\n{}",
@@ -605,6 +722,9 @@ async fn clients_and_emulator_follow_the_openapi_descriptions() {
         "auth0-management GET /clients/{client_id}/credentials/{credential_id}",
         "auth0-management PATCH /clients/{client_id}/credentials/{credential_id}",
         "auth0-management DELETE /clients/{client_id}/credentials/{credential_id}",
+        "auth0-management POST /clients",
+        "auth0-management GET /client-grants",
+        "auth0-management POST /client-grants",
     ] {
         assert!(report.operations.contains(op), "{op} not exercised");
     }

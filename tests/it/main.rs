@@ -25,6 +25,7 @@ mod crash_matrix;
 mod emulator_auth0;
 mod emulator_binary;
 mod emulator_github;
+mod emulator_grants;
 mod emulator_mtls;
 mod expiry;
 mod explorer;

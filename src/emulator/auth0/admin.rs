@@ -85,9 +85,10 @@ async fn create_grant(
     Json(g): Json<NewGrant>,
 ) -> AdminResult {
     let scopes: Vec<&str> = g.scopes.iter().map(String::as_str).collect();
-    emu.grant(&domain, &g.client_id, &g.audience, &scopes)
+    let id = emu
+        .grant(&domain, &g.client_id, &g.audience, &scopes)
         .map_err(refused)?;
-    Ok((StatusCode::CREATED, Json(json!({}))))
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
 async fn add_credential(

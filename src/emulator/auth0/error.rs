@@ -44,6 +44,16 @@ impl MgmtError {
         }
     }
 
+    /// A 409 without `errorCode` (the code Auth0 sends with its conflicts
+    /// is UNCONFIRMED).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            message: message.into(),
+            code: None,
+        }
+    }
+
     /// A 401 for a missing or unknown token.
     pub fn unauthorized() -> Self {
         Self {

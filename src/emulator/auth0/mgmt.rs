@@ -38,7 +38,7 @@ pub(super) fn authorize(
     Ok(issued.scopes.clone())
 }
 
-fn json_body(body: &Bytes) -> Result<Value> {
+pub(super) fn json_body(body: &Bytes) -> Result<Value> {
     if body.is_empty() {
         return Ok(Value::Null);
     }

@@ -9,13 +9,31 @@
 //! `http://HOST:PORT/auth0/D`, so `…/auth0/D/oauth/token` and
 //! `…/auth0/D/api/v2/clients/{id}` are its endpoints.
 //!
+//! Management API routes (under `…/auth0/D/api/v2`; scopes as Auth0 checks them):
+//!
+//! | route | scope | answer |
+//! |---|---|---|
+//! | `POST /clients` | `create:clients` (+ `create:client_credentials` with `client_authentication_methods`) | 201 client, with its `client_secret` and inline credentials ([`create_client`]) |
+//! | `GET /clients/{id}` | any of `read:clients`, `read:client_keys`, `read:client_credentials`, `read:client_summary` | client |
+//! | `PATCH /clients/{id}` | any of `update:clients`, `update:client_keys`, `update:client_credentials` | client |
+//! | `GET\|POST /clients/{id}/credentials` | `read:` / `create:client_credentials` | list / 201 credential |
+//! | `GET\|PATCH\|DELETE /clients/{id}/credentials/{cred}` | `read:` / `update:` / `delete:client_credentials` | credential / credential / 204 |
+//! | `GET /client-grants?client_id&audience&subject_type&page&per_page&include_totals` | `read:client_grants` | array, or `{start,limit,total,client_grants}` ([`grants`]) |
+//! | `POST /client-grants` | `create:client_grants` | 201 grant; 404 unknown client; 409 duplicate |
+//! | `GET\|PATCH\|DELETE /client-grants/{id}` | `read:` / `update:` / `delete:client_grants` | grant / grant / 204; 404 `inexistent_client_grant` |
+//! | `…/keys/signing…`, `…/connections…` | see [`signing`], [`connections`] | |
+//!
+//! The token endpoint `POST …/auth0/D/oauth/token` issues a token only for an
+//! audience the client holds a `subject_type: client` grant for (403
+//! `access_denied` "Client is not authorized to access …" otherwise).
+//!
 //! Admin routes (nested by the caller under `/_emulator/auth0`):
 //!
 //! | route | body | effect |
 //! |---|---|---|
 //! | `POST /tenants` | `{domain, pool_cap?}` | create a tenant |
 //! | `POST /tenants/{domain}/clients` | `{client_id, name?, client_secret?}` | create an application |
-//! | `POST /tenants/{domain}/grants` | `{client_id, audience, scopes}` | create a client grant |
+//! | `POST /tenants/{domain}/grants` | `{client_id, audience, scopes}` | create (or re-scope) a client grant; answers `{id}` |
 //! | `POST /tenants/{domain}/clients/{id}/credentials` | `{pem, alg?, name?, attach?, credential_type?}` | register (and attach) a public key; with `credential_type: "x509_cert"`, a certificate (attached to `self_signed_tls_client_auth`) |
 //! | `POST /tenants/{domain}/custom-domain` | `{cname_api_key}` | give the tenant a custom domain whose edge sends this `cname-api-key` |
 //! | `GET /tenants/{domain}/clients/{id}` | | snapshot: credentials and attached ids (`attached`, `mtls_attached`) |
@@ -35,7 +53,9 @@
 
 mod admin;
 pub mod connections;
+pub mod create_client;
 pub mod error;
+pub mod grants;
 mod keymat;
 mod mgmt;
 pub mod signing;
@@ -86,6 +106,16 @@ pub const ROTATION_SCOPES: &[&str] = &[
 /// Scopes `secret_rotation` (and a revert to a client secret) needs besides
 /// [`ROTATION_SCOPES`]: reading and setting client secrets.
 pub const SECRET_SCOPES: &[&str] = &["read:client_keys", "update:client_keys"];
+/// Scopes for creating a client and managing its grants (onboarding a
+/// sibling client): `POST /clients` with inline credentials and the
+/// client-grants endpoints.
+pub const ONBOARDING_SCOPES: &[&str] = &[
+    "create:clients",
+    "read:client_grants",
+    "create:client_grants",
+    "update:client_grants",
+    "delete:client_grants",
+];
 
 /// Scopes the tool needs for tenant signing keys and connection keys.
 pub const KEY_SCOPES: &[&str] = &[
@@ -116,6 +146,21 @@ pub struct CredentialView {
     pub credential_type: String,
     /// `thumbprint_sha256` (x509_cert only).
     pub thumbprint_sha256: Option<String>,
+}
+
+/// A client grant as the tests see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GrantView {
+    /// `cgr_…`.
+    pub id: String,
+    /// Client id.
+    pub client_id: String,
+    /// API identifier.
+    pub audience: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// `client` or `user`.
+    pub subject_type: String,
 }
 
 /// A client as the tests see it.
@@ -167,8 +212,22 @@ impl Auth0Emulator {
         Router::new()
             .route("/auth0/{domain}/oauth/token", post(mgmt::token))
             .route(
+                "/auth0/{domain}/api/v2/clients",
+                post(create_client::create),
+            )
+            .route(
                 "/auth0/{domain}/api/v2/clients/{id}",
                 get(mgmt::get_client).patch(mgmt::patch_client),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/client-grants",
+                get(grants::list).post(grants::create),
+            )
+            .route(
+                "/auth0/{domain}/api/v2/client-grants/{id}",
+                get(grants::get_one)
+                    .patch(grants::patch)
+                    .delete(grants::delete),
             )
             .route(
                 "/auth0/{domain}/api/v2/clients/{id}/credentials",
@@ -282,6 +341,9 @@ impl Auth0Emulator {
                     private_key_jwt: None,
                     self_signed_tls_client_auth: None,
                     jwt_alg: "RS256".into(),
+                    app_type: Some("non_interactive".into()),
+                    grant_types: vec!["client_credentials".into()],
+                    is_first_party: true,
                     credentials: Vec::new(),
                     next_credential: 0,
                 },
@@ -290,24 +352,58 @@ impl Auth0Emulator {
         })
     }
 
-    /// Grants `client_id` tokens for `audience` with `scopes`.
+    /// Grants `client_id` tokens for `audience` with `scopes` (a
+    /// `subject_type: client` grant). Re-seeding the same pair replaces the
+    /// scopes and keeps the grant's id. Returns the grant's `cgr_…` id.
     pub fn grant(
         &self,
         domain: &str,
         client_id: &str,
         audience: &str,
         scopes: &[&str],
-    ) -> Result<(), SeedError> {
+    ) -> Result<String, SeedError> {
         self.with_tenant(domain, |t| {
-            t.grants
-                .retain(|g| !(g.client_id == client_id && g.audience == audience));
+            let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+            if let Some(g) = t.grants.iter_mut().find(|g| {
+                g.client_id == client_id && g.audience == audience && g.subject_type == "client"
+            }) {
+                g.scopes = scopes;
+                return Ok(g.id.clone());
+            }
+            let id = t.new_grant_id(client_id, audience);
             t.grants.push(Grant {
+                id: id.clone(),
                 client_id: client_id.to_owned(),
                 audience: audience.to_owned(),
-                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                scopes,
+                subject_type: "client".into(),
+                organization_usage: None,
+                allow_any_organization: false,
+                allow_all_scopes: false,
             });
-            Ok(())
+            Ok(id)
         })
+    }
+
+    /// The client grants of a tenant, in creation order (for tests).
+    pub fn grants(&self, domain: &str) -> Vec<GrantView> {
+        let state = self.state.lock().expect("auth0 state");
+        state
+            .tenants
+            .get(domain)
+            .map(|t| {
+                t.grants
+                    .iter()
+                    .map(|g| GrantView {
+                        id: g.id.clone(),
+                        client_id: g.client_id.clone(),
+                        audience: g.audience.clone(),
+                        scopes: g.scopes.clone(),
+                        subject_type: g.subject_type.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Registers a public key on a client, optionally attaching it to
@@ -401,6 +497,29 @@ impl Auth0Emulator {
             t.cname_api_key = Some(SecretString::from(cname_api_key));
             Ok(())
         })
+    }
+
+    /// The ids of a tenant's clients (for tests).
+    pub fn client_ids(&self, domain: &str) -> Vec<String> {
+        let state = self.state.lock().expect("auth0 state");
+        state
+            .tenants
+            .get(domain)
+            .map(|t| t.clients.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A client's secret, if it has one (for tests that prove it is not
+    /// leaked).
+    pub fn client_secret(&self, domain: &str, client_id: &str) -> Option<SecretString> {
+        let state = self.state.lock().expect("auth0 state");
+        state
+            .tenants
+            .get(domain)?
+            .clients
+            .get(client_id)?
+            .client_secret
+            .clone()
     }
 
     /// A snapshot of a client's credentials.

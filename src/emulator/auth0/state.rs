@@ -41,17 +41,32 @@ pub struct Tenant {
     /// customer edge forwards mTLS token requests with); `None` without a
     /// custom domain.
     pub cname_api_key: Option<SecretString>,
+    /// Counter for deterministic-looking client grant ids.
+    pub next_grant: u64,
+    /// Counter for deterministic-looking ids of clients created through
+    /// `POST /api/v2/clients`.
+    pub next_client: u64,
 }
 
 /// A client grant: which audience a client may get tokens for, with which scopes.
 #[derive(Debug, Clone)]
 pub struct Grant {
+    /// `cgr_…`, stable for the grant's life.
+    pub id: String,
     /// Client id.
     pub client_id: String,
     /// API identifier.
     pub audience: String,
     /// Granted scopes.
     pub scopes: Vec<String>,
+    /// `client` (machine-to-machine) or `user` (user-delegated access).
+    pub subject_type: String,
+    /// `deny`, `allow` or `require`; `None` when never set.
+    pub organization_usage: Option<String>,
+    /// `allow_any_organization`.
+    pub allow_any_organization: bool,
+    /// `allow_all_scopes` (never for a system API such as the Management API).
+    pub allow_all_scopes: bool,
 }
 
 /// An access token the emulator issued.
@@ -85,6 +100,13 @@ pub struct Client {
     pub self_signed_tls_client_auth: Option<Vec<String>>,
     /// `jwt_configuration.alg`.
     pub jwt_alg: String,
+    /// `app_type` (`non_interactive` for machine-to-machine); `None` when
+    /// created without one.
+    pub app_type: Option<String>,
+    /// `grant_types`; the token endpoint needs `client_credentials` in it.
+    pub grant_types: Vec<String>,
+    /// `is_first_party` (third-party clients get no Management API grant).
+    pub is_first_party: bool,
     /// Credential records, in creation order.
     pub credentials: Vec<Credential>,
     /// Counter for deterministic-looking credential ids.
@@ -154,13 +176,15 @@ impl Client {
             "client_id": self.client_id,
             "tenant": tenant.split('.').next().unwrap_or(tenant),
             "name": self.name,
-            "app_type": "non_interactive",
-            "is_first_party": true,
+            "is_first_party": self.is_first_party,
             "oidc_conformant": true,
-            "grant_types": ["client_credentials"],
+            "grant_types": self.grant_types,
             "jwt_configuration": {"secret_encoded": false, "alg": self.jwt_alg, "lifetime_in_seconds": 36000},
             "sso_disabled": false,
         });
+        if let Some(t) = &self.app_type {
+            v["app_type"] = json!(t);
+        }
         if let Some(m) = &self.token_endpoint_auth_method {
             v["token_endpoint_auth_method"] = json!(m);
             if show_keys {
@@ -247,7 +271,7 @@ pub struct NewCredential {
     pub parse_expiry_from_cert: bool,
 }
 
-fn validation(msg: impl std::fmt::Display) -> MgmtError {
+pub(super) fn validation(msg: impl std::fmt::Display) -> MgmtError {
     MgmtError::bad_request(format!("Payload validation error: {msg}"))
 }
 
@@ -748,14 +772,16 @@ fn refuse_direct_switch(client: &Client, new: Option<&Methods>) -> Result<(), Mg
 /// A `cred_` id: 22 base62 characters derived from the client and a counter,
 /// so ids are unique per tenant and stable across runs of a test.
 fn credential_id(client_id: &str, n: u64) -> String {
+    format!("cred_{}", base62_id(&format!("{client_id}/{n}"), 22))
+}
+
+/// `len` base62 characters derived from `seed` (SHA-256), for ids that are
+/// unique per tenant and stable across runs of a test.
+pub(super) fn base62_id(seed: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("{client_id}/{n}").as_bytes(),
-    );
-    let s: String = digest.as_ref()[..22]
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
+    digest.as_ref()[..len.min(32)]
         .iter()
         .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect();
-    format!("cred_{s}")
+        .collect()
 }

@@ -96,18 +96,7 @@ pub fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: audience"))?
         .clone();
     let client_id = authenticate(tenant, form, basic, edge, now)?;
-    let grant = tenant
-        .grants
-        .iter()
-        .find(|g| g.client_id == client_id && g.audience == audience)
-        .ok_or_else(|| OAuthError {
-            status: StatusCode::FORBIDDEN,
-            error: "access_denied",
-            description: format!(
-                "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
-            ),
-        })?
-        .clone();
+    let grant = authorized_grant(tenant, &client_id, &audience)?;
     // An RS256 JWT signed by the tenant's current signing key, with a random
     // `jti`: resource servers can validate it against the tenant's JWKS.
     let token = super::signing::issue_access_token(
@@ -173,8 +162,11 @@ fn authenticate(
             (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
             _ => return Err(OAuthError::invalid_client("Client authentication failed")),
         };
+        // `none` is a public client: it has no secret to authenticate with.
         let ok = tenant.clients.get(&id).is_some_and(|c| {
-            c.token_endpoint_auth_method.is_some()
+            c.token_endpoint_auth_method
+                .as_deref()
+                .is_some_and(|m| m != "none")
                 && c.client_secret
                     .as_ref()
                     .is_some_and(|s| s.expose() == secret)
@@ -188,6 +180,40 @@ fn authenticate(
         }
         id
     })
+}
+
+/// The client's grant for `audience`, or the token endpoint's refusal.
+fn authorized_grant(
+    tenant: &Tenant,
+    client_id: &str,
+    audience: &str,
+) -> Result<super::state::Grant, OAuthError> {
+    if tenant
+        .clients
+        .get(client_id)
+        .is_some_and(|c| !c.grant_types.iter().any(|g| g == "client_credentials"))
+    {
+        // auth0-api.md §1.5 (ruby-auth0 issue #190).
+        return Err(OAuthError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            error: "unauthorized_client",
+            description: "Grant type 'client_credentials' not allowed for the client.".into(),
+        });
+    }
+    // Only a machine-to-machine grant (`subject_type: client`) lets a client
+    // get tokens for itself; deleting it denies the next exchange.
+    tenant
+        .grants
+        .iter()
+        .find(|g| g.client_id == client_id && g.audience == audience && g.subject_type == "client")
+        .cloned()
+        .ok_or_else(|| OAuthError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            error: "access_denied",
+            description: format!(
+                "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
+            ),
+        })
 }
 
 fn reject(why: impl Into<String>) -> OAuthError {

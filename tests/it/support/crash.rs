@@ -6,7 +6,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use auth0_rotate::auth0::{Auth0Api, Auth0Error, ClientInfo, Credential, MtlsEdge, NewCredential};
+use auth0_rotate::auth0::{
+    Auth0Api, Auth0Error, ClientGrant, ClientInfo, Credential, MtlsEdge, NewClient, NewCredential,
+};
 use auth0_rotate::github::{
     GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome,
 };
@@ -218,6 +220,38 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
             self.inner
                 .exchange_with_certificate(id, cert_pem, aud, edge)
         )
+    }
+    async fn list_client_grants(&self, id: &str) -> Result<Vec<ClientGrant>, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "list_client_grants",
+            self.inner.list_client_grants(id)
+        )
+    }
+    async fn create_client_grant(
+        &self,
+        id: &str,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<ClientGrant, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "create_client_grant",
+            self.inner.create_client_grant(id, audience, scope)
+        )
+    }
+    async fn delete_client_grant(&self, grant: &str) -> Result<bool, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "delete_client_grant",
+            self.inner.delete_client_grant(grant)
+        )
+    }
+    async fn create_client(&self, new: &NewClient) -> Result<ClientInfo, Auth0Error> {
+        gated!(self, a0, "create_client", self.inner.create_client(new))
     }
     async fn exchange_with_key(
         &self,
