@@ -471,6 +471,19 @@ async fn secret_facts<A: Auth0Api>(
         .token_endpoint_auth_method
         .clone()
         .filter(|_| client.client_authentication_methods.is_none());
+    let mut grants: Vec<(String, Vec<String>)> = auth0
+        .list_client_grants(client_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|g| g.subject_type.as_deref().is_none_or(|t| t == "client"))
+        .map(|g| {
+            let mut scope = g.scope;
+            scope.sort();
+            (g.audience, scope)
+        })
+        .collect();
+    grants.sort();
     let holds = match (ledger, &client.client_secret) {
         (Some(l), Some(secret)) => held(keys, spec, client_id, &l.rotation, secret),
         _ => Held::Other,
@@ -478,6 +491,7 @@ async fn secret_facts<A: Auth0Api>(
     Ok(SecretFacts {
         secret_method,
         holds,
+        grants,
     })
 }
 

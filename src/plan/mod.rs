@@ -193,6 +193,15 @@ pub enum Attention {
         /// The client.
         client_id: String,
     },
+    /// The two clients of `secret_rotation: alternating` do not have the
+    /// same client grants: consumers moving to the other would gain or lose
+    /// access.
+    GrantsDiffer {
+        /// The client about to become active.
+        client_id: String,
+        /// How they differ.
+        difference: String,
+    },
     /// The entry's secret-rotation PR was closed without merging.
     SecretRejected {
         /// The closed PR.

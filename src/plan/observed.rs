@@ -149,6 +149,9 @@ pub struct SecretFacts {
     pub secret_method: Option<String>,
     /// Which of the secrets the default branch's ledger derives it holds.
     pub holds: Held,
+    /// Its machine-to-machine client grants, as `(audience, scopes)` sorted
+    /// (alternating clients must have the same).
+    pub grants: Vec<(String, Vec<String>)>,
 }
 
 /// Which secret a client holds, compared with the ones the default

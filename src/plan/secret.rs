@@ -267,6 +267,52 @@ fn approved(p: &Policy, s: &SecretObserved, l: &SecretLedger) -> Option<Decided>
     ))
 }
 
+/// The idle client `to` must be granted exactly what the active one is.
+fn grants_differ(s: &SecretObserved, active: &str, to: &str) -> Option<Decided> {
+    let grants = |id: &str| {
+        s.client(id)
+            .and_then(|c| c.facts.as_ref().ok())
+            .map(|f| f.grants.clone())
+            .unwrap_or_default()
+    };
+    let (a, b) = (grants(active), grants(to));
+    if a == b {
+        return None;
+    }
+    let show = |g: &[(String, Vec<String>)], other: &[(String, Vec<String>)]| {
+        g.iter()
+            .filter(|x| !other.contains(x))
+            .map(|(aud, scope)| format!("{} [{}]", crate::text::neutral(aud), scope.join(" ")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let difference = format!(
+        "only {active}: {}; only {to}: {}",
+        or_none(show(&a, &b)),
+        or_none(show(&b, &a))
+    );
+    Some(attention(
+        Attention::GrantsDiffer {
+            client_id: to.to_owned(),
+            difference: difference.clone(),
+        },
+        None,
+        format!(
+            "clients {active} and {to} take turns, so they must have the same client grants, and they do not \
+             ({difference}); nothing was changed. Give {to} the same grants (Applications → APIs → \
+             Machine to Machine Applications in the Auth0 dashboard)"
+        ),
+    ))
+}
+
+fn or_none(s: String) -> String {
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s
+    }
+}
+
 fn provenance_problem(s: &SecretObserved) -> Option<String> {
     match &s.provenance {
         Provenance::Merged { .. } => None,
@@ -331,6 +377,9 @@ fn due(
             } else {
                 p.client_id.clone()
             };
+            if let Some(d) = grants_differ(s, active, &to) {
+                return d;
+            }
             (
                 Decision::SwitchSecret {
                     to_client: to.clone(),

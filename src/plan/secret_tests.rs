@@ -35,6 +35,7 @@ fn client(id: &str, holds: Held) -> SecretClient {
         facts: Ok(SecretFacts {
             secret_method: Some("client_secret_post".into()),
             holds,
+            grants: vec![("https://api/".into(), vec!["read:x".into()])],
         }),
     }
 }
@@ -156,6 +157,38 @@ fn nothing_is_retired_from_an_unmerged_ledger_or_while_the_active_client_drifted
 }
 
 #[test]
+fn alternating_clients_with_other_grants_are_not_switched() {
+    let o = with(
+        observed(
+            None,
+            vec![client("a", Held::Other), client("b", Held::Other)],
+        ),
+        |s| {
+            if let Ok(f) = &mut s.clients[1].facts {
+                f.grants = vec![(
+                    "https://api/".into(),
+                    vec!["read:x".into(), "write:x".into()],
+                )];
+            }
+        },
+    );
+    let Decision::NeedsAttention {
+        problem: Attention::GrantsDiffer {
+            client_id,
+            difference,
+        },
+    } = decide_for(policy(alternating()), o)
+    else {
+        panic!("expected GrantsDiffer");
+    };
+    assert_eq!(client_id, "b");
+    assert_eq!(
+        difference,
+        "only a: https://api/ [read:x]; only b: https://api/ [read:x write:x]"
+    );
+}
+
+#[test]
 fn a_ledger_naming_a_stranger_is_refused() {
     let l = ledger(SecretScheme::Alternating, "b", Some("someone-else"));
     let o = observed(
@@ -212,6 +245,7 @@ fn no_identity_a_client_on_keys_or_a_rejected_pr_change_nothing() {
                 s.clients[1].facts = Ok(SecretFacts {
                     secret_method: None,
                     holds: Held::Other,
+                    grants: vec![],
                 })
             }),
             Attention::SecretClientOnKeys {

@@ -601,3 +601,28 @@ async fn refusals_change_nothing() {
     rotate(&session, now).await;
     assert!(s.sink().is_none() && s.open_pull().is_none());
 }
+
+/// The standby must be granted exactly what the active client is: a
+/// consumer moving to it would otherwise gain or lose access.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_with_other_grants_is_not_switched_to() {
+    let s = Setup::new().await;
+    s.emu
+        .emulator
+        .auth0
+        .grant(DOMAIN, B, AUDIENCE, &["read:invoices", "write:invoices"])
+        .unwrap();
+    let session = s.session("alternating").await;
+    let now = OffsetDateTime::now_utc();
+    let plan = session.plan(now, &PlanOptions::default()).await.unwrap();
+    let Decision::NeedsAttention {
+        problem: Attention::GrantsDiffer { client_id, difference },
+    } = decision(&plan)
+    else {
+        panic!("{}", plan.to_text());
+    };
+    assert_eq!(client_id, B);
+    assert!(difference.contains("write:invoices"), "{difference}");
+    rotate(&session, now).await;
+    assert!(s.sink().is_none() && s.works(B, B_SECRET).await, "nothing changed");
+}

@@ -104,8 +104,13 @@ pub const ROTATION_SCOPES: &[&str] = &[
 ];
 
 /// Scopes `secret_rotation` (and a revert to a client secret) needs besides
-/// [`ROTATION_SCOPES`]: reading and setting client secrets.
-pub const SECRET_SCOPES: &[&str] = &["read:client_keys", "update:client_keys"];
+/// [`ROTATION_SCOPES`]: reading and setting client secrets, and reading
+/// client grants (alternating clients must have the same).
+pub const SECRET_SCOPES: &[&str] = &[
+    "read:client_keys",
+    "update:client_keys",
+    "read:client_grants",
+];
 /// Scopes for creating a client and managing its grants (onboarding a
 /// sibling client): `POST /clients` with inline credentials and the
 /// client-grants endpoints.
