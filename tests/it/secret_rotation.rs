@@ -616,7 +616,10 @@ async fn a_standby_with_other_grants_is_not_switched_to() {
     let now = OffsetDateTime::now_utc();
     let plan = session.plan(now, &PlanOptions::default()).await.unwrap();
     let Decision::NeedsAttention {
-        problem: Attention::GrantsDiffer { client_id, difference },
+        problem: Attention::GrantsDiffer {
+            client_id,
+            difference,
+        },
     } = decision(&plan)
     else {
         panic!("{}", plan.to_text());
@@ -624,5 +627,164 @@ async fn a_standby_with_other_grants_is_not_switched_to() {
     assert_eq!(client_id, B);
     assert!(difference.contains("write:invoices"), "{difference}");
     rotate(&session, now).await;
-    assert!(s.sink().is_none() && s.works(B, B_SECRET).await, "nothing changed");
+    assert!(
+        s.sink().is_none() && s.works(B, B_SECRET).await,
+        "nothing changed"
+    );
+}
+
+/// One stage with every Auth0 and GitHub call going through `crash`.
+async fn crashing(
+    session: &Session,
+    crash: &crate::support::crash::Crash,
+    finalize: bool,
+    now: OffsetDateTime,
+) -> auth0_rotate::apply::Report {
+    use crate::support::crash::{CrashAuth0, CrashGitHub};
+    let plan = session.plan(now, &PlanOptions::default()).await.unwrap();
+    let auth0: std::collections::BTreeMap<_, _> = session
+        .auth0
+        .iter()
+        .map(|(k, v)| (k.clone(), CrashAuth0 { inner: v, crash }))
+        .collect();
+    let github = CrashGitHub {
+        inner: &session.github,
+        crash,
+    };
+    let ctx = auth0_rotate::apply::Context {
+        auth0: &auth0,
+        github: &github,
+        workspace: &session.workspace,
+        journal: &session.journal,
+        now,
+    };
+    if finalize {
+        auth0_rotate::apply::finalize(&ctx, &session.specs, &plan).await
+    } else {
+        auth0_rotate::apply::rotate(&ctx, &session.specs, &plan).await
+    }
+}
+
+/// What a consumer following the sink uses works (A's original secret
+/// until the sink exists), and A keeps working until the merge.
+async fn consumer_works(s: &Setup, merged: bool, ctx: &str) {
+    let (id, secret) = s.sink().unwrap_or_else(|| (A.into(), A_SECRET.into()));
+    assert!(
+        s.works(&id, &secret).await,
+        "{ctx}: the sink's client fails"
+    );
+    if !merged {
+        assert!(
+            s.works(A, A_SECRET).await,
+            "{ctx}: A failed before the merge"
+        );
+    }
+}
+
+/// Every call of an alternating switch and of its retirement, crashed
+/// before it reaches the server and after it was applied with its answer
+/// lost: the consumer never fails, and reruns converge on one PR, the sink
+/// on B with a working secret and A retired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_an_alternating_rotation_converges() {
+    use crate::support::crash::Crash;
+    let count = |finalize: bool| async move {
+        let s = Setup::new().await;
+        let session = s.session("alternating").await;
+        let now = OffsetDateTime::now_utc();
+        if finalize {
+            rotate(&session, now).await;
+            s.merge(MergeMethod::Squash);
+        }
+        let counter = Crash::never();
+        crashing(&session, &counter, finalize, now).await;
+        counter.calls()
+    };
+    let (rotate_calls, finalize_calls) = (count(false).await, count(true).await);
+    assert!(
+        rotate_calls > 5 && finalize_calls > 2,
+        "{rotate_calls} {finalize_calls}"
+    );
+    let mut cases = 0;
+    for (finalize, calls) in [(false, rotate_calls), (true, finalize_calls)] {
+        for k in 0..calls {
+            for applied in [false, true] {
+                let stage = if finalize { "finalize" } else { "rotate" };
+                let ctx = format!("{stage} call {k} (applied: {applied})");
+                let s = Setup::new().await;
+                let session = s.session("alternating").await;
+                let now = OffsetDateTime::now_utc();
+                let crash = Crash::new(k, applied);
+                if finalize {
+                    rotate(&session, now).await;
+                    s.merge(MergeMethod::Squash);
+                    crashing(&session, &crash, true, now).await;
+                    consumer_works(&s, true, &ctx).await;
+                } else {
+                    crashing(&session, &crash, false, now).await;
+                    consumer_works(&s, false, &ctx).await;
+                    let report = rotate(&session, now).await;
+                    consumer_works(&s, false, &format!("{ctx}, rerun")).await;
+                    assert!(s.open_pull().is_some(), "{ctx}: {}", report.to_text());
+                    s.merge(MergeMethod::Squash);
+                }
+                assert!(crash.crashed(), "{ctx}: never reached");
+                let (_, r) = session.finalize(now).await.unwrap();
+                assert_eq!(r.exit_code(), 0, "{ctx}: {}", r.to_text());
+                let (id, secret) = s.sink().unwrap_or_else(|| panic!("{ctx}: no sink"));
+                assert_eq!(id, B, "{ctx}");
+                assert!(s.works(B, &secret).await, "{ctx}");
+                assert!(!s.works(A, A_SECRET).await, "{ctx}: A was not retired");
+                let pulls = s.emu.emulator.github.pulls(OWNER, REPO);
+                assert_eq!(pulls.len(), 1, "{ctx}: one PR");
+                cases += 1;
+            }
+        }
+    }
+    println!("{cases} alternating crash cases converged");
+}
+
+/// Every call of a single-secret finalize, crashed before and after it was
+/// applied: the rerun writes the same secret, and the sink ends holding the
+/// secret Auth0 accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_a_single_secret_finalize_converges() {
+    use crate::support::crash::Crash;
+    let merged = || async {
+        let s = Setup::new().await;
+        let session = s.session("single").await;
+        let now = OffsetDateTime::now_utc();
+        rotate(&session, now).await;
+        s.merge(MergeMethod::Merge);
+        (s, session, now)
+    };
+    let calls = {
+        let (_s, session, now) = merged().await;
+        let counter = Crash::never();
+        crashing(&session, &counter, true, now).await;
+        counter.calls()
+    };
+    assert!(calls > 2, "{calls}");
+    for k in 0..calls {
+        for applied in [false, true] {
+            let ctx = format!("finalize call {k} (applied: {applied})");
+            let (s, session, now) = merged().await;
+            let crash = Crash::new(k, applied);
+            crashing(&session, &crash, true, now).await;
+            assert!(crash.crashed(), "{ctx}: never reached");
+            if let Some((_, secret)) = s.sink() {
+                let set = !s.works(A, A_SECRET).await;
+                assert!(
+                    !set || s.works(A, &secret).await,
+                    "{ctx}: Auth0 changed, the sink did not"
+                );
+            }
+            let (_, r) = session.finalize(now).await.unwrap();
+            assert_eq!(r.exit_code(), 0, "{ctx}: {}", r.to_text());
+            let (id, secret) = s.sink().unwrap_or_else(|| panic!("{ctx}: no sink"));
+            assert_eq!(id, A);
+            assert!(s.works(A, &secret).await, "{ctx}: the sink's secret fails");
+            assert!(!s.works(A, A_SECRET).await, "{ctx}");
+        }
+    }
 }
