@@ -454,10 +454,9 @@ pub async fn publish_after<G: GitHubApi>(
             ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
         })?;
     let tree = gh.commit_tree(&ws.repo, &base).await?;
-    let blob = gh.create_blob(&ws.repo, &text.ledger.render()).await?;
     let path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
     let tree = gh
-        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
+        .create_tree(&ws.repo, &tree, &[(path, Some(text.ledger.render()))])
         .await?;
     let commit = gh
         .create_commit(

@@ -263,10 +263,9 @@ pub(super) async fn journal_commit<G: GitHubApi>(
     message: &str,
 ) -> Result<String, ApplyError> {
     let tree = gh.commit_tree(&ws.repo, base).await?;
-    let blob = gh.create_blob(&ws.repo, &journal.render()).await?;
     let path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
     let tree = gh
-        .create_tree(&ws.repo, &tree, &[(path, Some(blob))])
+        .create_tree(&ws.repo, &tree, &[(path, Some(journal.render()))])
         .await?;
     Ok(gh
         .create_commit(&ws.repo, message, &tree, &[parent.to_owned()])

@@ -1,11 +1,9 @@
 //! Writing a new key to its destinations: sealed-box secrets and variables.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::ApplyError;
-use crate::github::{seal, GitHubApi, PublicKey, Store, WriteOutcome};
+use crate::github::{seal, GitHubApi, Store, WriteOutcome};
 use crate::keys::{Alg, PrivateKey};
 use crate::secret::SecretBytes;
 use crate::spec::{SecretFormat, SinkSpec, VariableValue};
@@ -83,17 +81,7 @@ pub async fn write_secret_sinks<G: GitHubApi>(
         let SinkSpec::Secret { store, name, .. } = sink else {
             continue;
         };
-        let result = async {
-            let pk = gh.secret_public_key(store).await?;
-            let sealed = seal::seal(&pk.key, content).map_err(|detail| {
-                crate::github::GitHubError::Seal {
-                    store: store.to_string(),
-                    detail,
-                }
-            })?;
-            Ok::<_, ApplyError>(gh.put_secret(store, name, &sealed, &pk.key_id).await?)
-        }
-        .await;
+        let result = put_sealed(gh, store, name, content).await;
         match result {
             Ok(outcome) => written.push(Written {
                 sink: sink.describe(),
@@ -141,7 +129,6 @@ pub async fn write_sinks_observed<G: GitHubApi>(
     credential_id: &str,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
-    let mut keys: BTreeMap<Store, PublicKey> = BTreeMap::new();
     let mut written = Vec::new();
     for sink in sinks {
         let result = async {
@@ -151,25 +138,11 @@ pub async fn write_sinks_observed<G: GitHubApi>(
                     name,
                     format,
                 } => {
-                    let pk = match keys.get(store) {
-                        Some(pk) => pk.clone(),
-                        None => {
-                            let pk = gh.secret_public_key(store).await?;
-                            keys.insert(store.clone(), pk.clone());
-                            pk
-                        }
-                    };
                     let content = secret_content(*format, key, client_id, alg);
                     if let Some(observe) = on_secret {
                         observe(&content);
                     }
-                    let sealed = seal::seal(&pk.key, &content).map_err(|detail| {
-                        crate::github::GitHubError::Seal {
-                            store: store.to_string(),
-                            detail,
-                        }
-                    })?;
-                    Ok::<_, ApplyError>(gh.put_secret(store, name, &sealed, &pk.key_id).await?)
+                    put_sealed(gh, store, name, &content).await
                 }
                 SinkSpec::Variable { store, name, value } => {
                     let v = match value {
@@ -190,6 +163,34 @@ pub async fn write_sinks_observed<G: GitHubApi>(
         }
     }
     Ok(written)
+}
+
+/// Seals `content` for `store` and writes it as secret `name`. The store's
+/// public key comes from the client (read once per run); a PUT refused with
+/// 400/422 may mean the key rotated (GitHub's answer for a stale `key_id` is
+/// not documented), so it is sealed with a freshly read key and sent once
+/// more. Sending a secret twice is harmless.
+async fn put_sealed<G: GitHubApi>(
+    gh: &G,
+    store: &Store,
+    name: &str,
+    content: &SecretBytes,
+) -> Result<WriteOutcome, ApplyError> {
+    let mut last = None;
+    for _ in 0..2 {
+        let pk = gh.secret_public_key(store).await?;
+        let sealed =
+            seal::seal(&pk.key, content).map_err(|detail| crate::github::GitHubError::Seal {
+                store: store.to_string(),
+                detail,
+            })?;
+        match gh.put_secret(store, name, &sealed, &pk.key_id).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) if matches!(e.status(), Some(400 | 422)) => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.expect("two attempts were made").into())
 }
 
 /// Name of the variable [`preflight`] creates and deletes to prove write

@@ -2,8 +2,9 @@
 
 use super::{FileChange, GitHubApi, GitHubError, Repo};
 
-/// Commits `changes` on top of `parent` (blobs → tree on the parent's tree →
-/// commit) and returns the new commit sha. Does not move any ref.
+/// Commits `changes` on top of `parent` (a tree with the files inline on the
+/// parent's tree → commit) and returns the new commit sha. Does not move any
+/// ref.
 pub async fn commit_files<G: GitHubApi>(
     gh: &G,
     repo: &Repo,
@@ -12,14 +13,10 @@ pub async fn commit_files<G: GitHubApi>(
     changes: &[FileChange],
 ) -> Result<String, GitHubError> {
     let base_tree = gh.commit_tree(repo, parent).await?;
-    let mut entries = Vec::with_capacity(changes.len());
-    for change in changes {
-        let sha = match &change.content {
-            Some(text) => Some(gh.create_blob(repo, text).await?),
-            None => None,
-        };
-        entries.push((change.path.clone(), sha));
-    }
+    let entries: Vec<_> = changes
+        .iter()
+        .map(|c| (c.path.clone(), c.content.clone()))
+        .collect();
     let tree = gh.create_tree(repo, &base_tree, &entries).await?;
     gh.create_commit(repo, message, &tree, &[parent.to_owned()])
         .await

@@ -18,6 +18,9 @@ pub struct OctocrabGitHub {
     deadline: Duration,
     /// The API base URL, for messages (see [`OctocrabGitHub::url`]).
     base: String,
+    /// Each secret store's sealed-box public key, read once per run (by its
+    /// `secrets/public-key` path) and forgotten when a PUT is refused.
+    public_keys: std::sync::Mutex<std::collections::HashMap<String, PublicKey>>,
 }
 
 impl std::fmt::Debug for OctocrabGitHub {
@@ -103,7 +106,16 @@ impl OctocrabGitHub {
             client,
             deadline: read_timeout,
             base: api_url.trim_end_matches('/').to_owned(),
+            public_keys: std::sync::Mutex::default(),
         })
+    }
+
+    fn known_keys(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, PublicKey>> {
+        self.public_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `path` under the API base as messages show it ([`crate::text::shown_url`]).
@@ -299,18 +311,17 @@ impl GitHubApi for OctocrabGitHub {
 
     async fn secret_public_key(&self, store: &Store) -> Result<PublicKey, GitHubError> {
         let op = "GET secrets public key";
-        let (_, v) = self
-            .expect(
-                Verb::Get,
-                &store_path(store, "secrets/public-key"),
-                None,
-                op,
-            )
-            .await?;
-        Ok(PublicKey {
+        let path = store_path(store, "secrets/public-key");
+        if let Some(pk) = self.known_keys().get(&path) {
+            return Ok(pk.clone());
+        }
+        let (_, v) = self.expect(Verb::Get, &path, None, op).await?;
+        let pk = PublicKey {
             key_id: field(&v, &["key_id"], op)?,
             key: field(&v, &["key"], op)?,
-        })
+        };
+        self.known_keys().insert(path, pk.clone());
+        Ok(pk)
     }
 
     async fn put_secret(
@@ -324,7 +335,16 @@ impl GitHubApi for OctocrabGitHub {
         let mut body = json!({"encrypted_value": encrypted_value, "key_id": key_id});
         org_visibility(store, &mut body);
         let path = format!("{}/{}", store_path(store, "secrets"), seg(name));
-        let (status, _) = self.expect(Verb::Put, &path, Some(&body), op).await?;
+        let answer = self.expect(Verb::Put, &path, Some(&body), op).await;
+        if answer
+            .as_ref()
+            .is_err_and(|e| matches!(e.status(), Some(400 | 422)))
+        {
+            // Perhaps a rotated store key: the next read fetches it again.
+            self.known_keys()
+                .remove(&store_path(store, "secrets/public-key"));
+        }
+        let (status, _) = answer?;
         Ok(if status == StatusCode::CREATED {
             WriteOutcome::Created
         } else {
@@ -461,7 +481,12 @@ impl GitHubApi for OctocrabGitHub {
         let op = "POST git tree";
         let tree: Vec<Value> = entries
             .iter()
-            .map(|(path, sha)| json!({"path": path, "mode": "100644", "type": "blob", "sha": sha}))
+            .map(|(path, content)| match content {
+                Some(text) => {
+                    json!({"path": path, "mode": "100644", "type": "blob", "content": text})
+                }
+                None => json!({"path": path, "mode": "100644", "type": "blob", "sha": null}),
+            })
             .collect();
         let body = json!({"base_tree": base_tree, "tree": tree});
         let (_, v) = self

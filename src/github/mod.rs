@@ -189,7 +189,9 @@ pub trait GitHubApi {
     async fn commit_tree(&self, repo: &Repo, commit_sha: &str) -> Result<String, GitHubError>;
     /// Creates a blob, returning its sha.
     async fn create_blob(&self, repo: &Repo, content: &str) -> Result<String, GitHubError>;
-    /// Creates a tree on `base_tree`; entries with `None` sha delete paths.
+    /// Creates a tree on `base_tree` with each entry's UTF-8 text inline
+    /// (`tree[].content`: GitHub creates the blobs, so no `POST git/blobs`
+    /// per file); an entry with `None` deletes its path.
     async fn create_tree(
         &self,
         repo: &Repo,

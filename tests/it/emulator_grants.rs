@@ -374,7 +374,15 @@ async fn grant_patch_replaces_scope_wholesale_and_delete_answers_204_then_the_re
 
 #[tokio::test]
 async fn grant_and_create_client_routes_check_their_scopes() {
-    let f = start().await; // mgmt holds the rotation scopes only
+    let f = start().await;
+    // The rotation scopes only (the fixture also grants SECRET_SCOPES).
+    let mgmt_api = format!("https://{DOMAIN}/api/v2/");
+    let rotation = auth0_rotate::emulator::auth0::ROTATION_SCOPES;
+    f.emu
+        .emulator
+        .auth0
+        .grant(DOMAIN, "mgmt", &mgmt_api, rotation)
+        .unwrap();
     let token = token_for(&f, "mgmt", "mgmt-secret").await;
     let id = f.emu.emulator.auth0.grants(DOMAIN)[0].id.clone();
     let cases = [

@@ -185,3 +185,59 @@ async fn all_sinks_certificate_upload_lifetime_and_overlap() {
     );
     emu.stop().await;
 }
+
+/// Each store's public key is read once per run (GitHub's advice), and read
+/// again when a PUT is refused because the store's key rotated meanwhile.
+#[tokio::test]
+async fn each_store_key_is_read_once_and_again_after_a_rotation() {
+    use auth0_rotate::apply::sinks::write_secret_sinks;
+    use auth0_rotate::apply::SinkSpec;
+    use auth0_rotate::github::{OctocrabGitHub, Repo, Store};
+    use auth0_rotate::secret::SecretBytes;
+    let emu = Emulator::new().start_local().await.unwrap();
+    demo::seed(&emu).await.unwrap();
+    let gh = OctocrabGitHub::new(
+        &emu.github_api_url(),
+        &SecretString::from(demo::GITHUB_TOKEN),
+    )
+    .unwrap();
+    let store = Store::Repo(Repo {
+        owner: OWNER.into(),
+        name: REPO.into(),
+    });
+    let sink = |name: &str| SinkSpec::Secret {
+        store: store.clone(),
+        name: name.into(),
+        format: auth0_rotate::apply::SecretFormat::Json,
+    };
+    let sinks = [sink("ONE"), sink("TWO"), sink("THREE")];
+    let key_reads = || {
+        emu.emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/secrets/public-key"))
+            .count()
+    };
+    let content = SecretBytes::new(b"{\"v\":1}".to_vec());
+    write_secret_sinks(&gh, &sinks, &content, None)
+        .await
+        .unwrap();
+    write_secret_sinks(&gh, &sinks, &content, None)
+        .await
+        .unwrap();
+    assert_eq!(key_reads(), 1, "one read for six writes to one store");
+    let theirs = SecretStoreRef::Repo {
+        owner: OWNER.into(),
+        repo: REPO.into(),
+    };
+    emu.emulator.github.rotate_secret_key(&theirs).unwrap();
+    let content = SecretBytes::new(b"{\"v\":2}".to_vec());
+    write_secret_sinks(&gh, &sinks, &content, None)
+        .await
+        .unwrap();
+    assert_eq!(key_reads(), 2, "read again once after the rotation");
+    for name in ["ONE", "TWO", "THREE"] {
+        let plain = emu.emulator.github.secret_plaintext(&theirs, name).unwrap();
+        assert_eq!(plain.expose(), b"{\"v\":2}", "{name}");
+    }
+}
