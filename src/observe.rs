@@ -2,7 +2,7 @@
 //! each entry, producing the planner's input. Reads only.
 
 use crate::auth0::Auth0Api;
-use crate::github::{GitHubApi, GitHubError};
+use crate::github::{GitHubApi, GitHubError, Pull};
 use crate::journal::{Holder, Journal, JournalError, JournalKeys, Liveness, SecretParts};
 use crate::ledger::{LedgerEntry, LedgerError, SecretLedger};
 use crate::plan::{
@@ -144,28 +144,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     let branch_head = gh.branch_sha(&ws.repo, &branch).await?;
     let pull = match &branch_head {
         None => None,
-        Some(head) => match gh
-            .find_open_pull(&ws.repo, &branch, &ws.default_branch)
-            .await?
-        {
-            Some(p) => {
-                let ledger_path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
-                let journal_path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
-                let foreign_files = gh
-                    .pull_files(&ws.repo, p.number)
-                    .await?
-                    .into_iter()
-                    .filter(|f| *f != ledger_path && *f != journal_path)
-                    .collect();
-                Some(OpenPull {
-                    number: p.number,
-                    url: p.html_url,
-                    ledger: read_ledger(gh, ws, spec, head).await?,
-                    foreign_files,
-                })
-            }
-            None => None,
-        },
+        Some(head) => open_pull(gh, ws, spec, head).await?,
     };
     let journal = match (&pull, &branch_head) {
         (None, Some(head)) => read_journal_at(gh, ws, spec, head).await?,
@@ -205,8 +184,65 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     })
 }
 
+/// The open PR that proposes the entry's branch ledger: the entry branch's
+/// own PR, or else, when PRs are grouped, the group's PR if it changes the
+/// entry's ledger file.
+async fn open_pull<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    head: &str,
+) -> Result<Option<OpenPull>, ObserveError> {
+    let ledger_path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+    let journal_path = ws.journal_path(&spec.policy.tenant, &spec.policy.entry);
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    if let Some(p) = gh
+        .find_open_pull(&ws.repo, &branch, &ws.default_branch)
+        .await?
+    {
+        let foreign_files = gh
+            .pull_files(&ws.repo, p.number)
+            .await?
+            .into_iter()
+            .filter(|f| *f != ledger_path && *f != journal_path)
+            .collect();
+        return Ok(Some(OpenPull {
+            number: p.number,
+            url: p.html_url,
+            ledger: read_ledger(gh, ws, spec, head).await?,
+            foreign_files,
+            grouped: false,
+        }));
+    }
+    let Some(group) = ws.group_branch(&spec.policy.tenant) else {
+        return Ok(None);
+    };
+    let Some(p) = gh
+        .find_open_pull(&ws.repo, &group, &ws.default_branch)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let files = gh.pull_files(&ws.repo, p.number).await?;
+    if !files.contains(&ledger_path) {
+        return Ok(None);
+    }
+    Ok(Some(OpenPull {
+        number: p.number,
+        url: p.html_url,
+        ledger: read_ledger(gh, ws, spec, &p.head.sha).await?,
+        foreign_files: files
+            .into_iter()
+            .filter(|f| !ws.is_ledger_file(f))
+            .collect(),
+        grouped: true,
+    }))
+}
+
 /// Checks that the default branch's ledger is exactly what the latest merged
-/// rotation PR of the entry proposed (at its head commit).
+/// rotation PR of the entry proposed (at its head commit): the latest merged
+/// PR of the entry's branch or, when PRs are grouped, of its group's branch
+/// that changed the entry's ledger file.
 pub async fn provenance<G: GitHubApi>(
     gh: &G,
     ws: &Workspace,
@@ -214,10 +250,7 @@ pub async fn provenance<G: GitHubApi>(
     ledger: &LedgerEntry,
 ) -> Result<Provenance, ObserveError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
-    let pulls = gh
-        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
-        .await?;
-    let Some(latest) = pulls.iter().find(|p| p.merged_at.is_some()) else {
+    let Some(latest) = latest_merged_proposal(gh, ws, spec).await? else {
         return Ok(Provenance::Unverified {
             reason: format!(
                 "no merged pull request from {branch} wrote this ledger; only a merged auth0-rotate PR approves a retirement"
@@ -237,6 +270,44 @@ pub async fn provenance<G: GitHubApi>(
             ),
         }
     })
+}
+
+/// The latest merged PR that proposed a ledger for the entry: of its own
+/// branch (every one of them changes the ledger) or of its group's branch
+/// (only those whose files include the entry's ledger), newest first by
+/// number.
+async fn latest_merged_proposal<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+) -> Result<Option<Pull>, ObserveError> {
+    let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
+    let mut merged: Vec<(Pull, bool)> = gh
+        .closed_pulls(&ws.repo, &branch, &ws.default_branch)
+        .await?
+        .into_iter()
+        .filter(|p| p.merged_at.is_some())
+        .map(|p| (p, false))
+        .collect();
+    if let Some(group) = ws.group_branch(&spec.policy.tenant) {
+        let pulls = gh
+            .closed_pulls(&ws.repo, &group, &ws.default_branch)
+            .await?;
+        merged.extend(
+            pulls
+                .into_iter()
+                .filter(|p| p.merged_at.is_some())
+                .map(|p| (p, true)),
+        );
+    }
+    merged.sort_by_key(|(p, _)| std::cmp::Reverse(p.number));
+    let path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+    for (pull, grouped) in merged {
+        if !grouped || gh.pull_files(&ws.repo, pull.number).await?.contains(&path) {
+            return Ok(Some(pull));
+        }
+    }
+    Ok(None)
 }
 
 /// A ledger on the rotation branch that no open PR proposes and that is not
@@ -262,10 +333,41 @@ async fn branch_proposal<G: GitHubApi>(
     if same_head.iter().any(|p| p.merged_at.is_some()) {
         return Ok(None);
     }
+    let rejected_pull = match same_head.first() {
+        Some(p) => Some(p.number),
+        None => rejected_group_pull(gh, ws, spec, &proposed).await?,
+    };
     Ok(Some(Proposal {
         ledger: proposed,
-        rejected_pull: same_head.first().map(|p| p.number),
+        rejected_pull,
     }))
+}
+
+/// When PRs are grouped: the latest closed group PR that changed the
+/// entry's ledger, if it was closed without merging and proposed exactly
+/// `proposed` (a rejection the next run must not undo by reopening it).
+async fn rejected_group_pull<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    proposed: &LedgerEntry,
+) -> Result<Option<u64>, ObserveError> {
+    let Some(group) = ws.group_branch(&spec.policy.tenant) else {
+        return Ok(None);
+    };
+    let path = ws.ledger_path(&spec.policy.tenant, &spec.policy.entry);
+    for pull in gh
+        .closed_pulls(&ws.repo, &group, &ws.default_branch)
+        .await?
+    {
+        if !gh.pull_files(&ws.repo, pull.number).await?.contains(&path) {
+            continue;
+        }
+        let theirs = read_ledger(gh, ws, spec, &pull.head.sha).await?;
+        let rejected = pull.merged_at.is_none() && theirs.as_ref() == Some(proposed);
+        return Ok(rejected.then_some(pull.number));
+    }
+    Ok(None)
 }
 
 /// True when process `pid` exists on this machine (Linux `/proc`); false

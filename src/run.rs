@@ -337,7 +337,11 @@ impl Session {
             .buffered(self.concurrency)
             .collect()
             .await;
-        Report { entries }
+        let mut report = Report { entries };
+        if stage == Stage::Rotate {
+            apply::publish_groups(ctx, &self.specs, plan, &mut report).await;
+        }
+        report
     }
 }
 

@@ -360,6 +360,7 @@ impl Session {
             );
         }
         mark_self_rotation(&mut specs, &auth0);
+        let pull_group = manifest.pull_group;
         let journal = JournalKeys::new(settings.age_identity.as_ref(), &settings.age_recipients)?;
         Ok(Self {
             journal,
@@ -373,6 +374,7 @@ impl Session {
                 ledger_dir: settings.ledger_dir.clone(),
                 branch_prefix: settings.branch_prefix.clone(),
                 runner: settings.runner.clone(),
+                pull_group,
             },
             only: settings.only.clone(),
             concurrency: settings.concurrency.max(1),

@@ -6,6 +6,7 @@
 use crate::github::{commit_files, FileChange, GitHubApi, GitHubError, Pull, Repo};
 use crate::journal::{journal_path, Holder};
 use crate::ledger::entry_path;
+use crate::manifest::PullGroup;
 
 /// The label on every pull request the tool opens.
 pub const LABEL: &str = "auth0-rotate";
@@ -23,6 +24,8 @@ pub struct Workspace {
     pub branch_prefix: String,
     /// This run, as journals name their holder.
     pub runner: Holder,
+    /// How key-rotation PRs are grouped (`pull_requests.group`).
+    pub pull_group: PullGroup,
 }
 
 /// A repository write that could not be made safely.
@@ -87,6 +90,31 @@ impl Workspace {
     /// The fixed rotation branch of a client-credential entry.
     pub fn branch(&self, tenant: &str, entry: &str) -> String {
         format!("{}/{tenant}/{entry}", self.branch_prefix)
+    }
+
+    /// The branch of the PR that carries a key rotation of an entry of
+    /// `tenant` when PRs are grouped; `None`: each entry has its own.
+    /// Outside the entry branches' directory, so no ref name is a prefix
+    /// of another.
+    pub fn group_branch(&self, tenant: &str) -> Option<String> {
+        match self.pull_group {
+            PullGroup::Entry => None,
+            PullGroup::Tenant => Some(format!("{}-group/{tenant}", self.branch_prefix)),
+            PullGroup::All => Some(format!("{}-group/all", self.branch_prefix)),
+        }
+    }
+
+    /// True when `path` is a credential ledger file (`<ledger_dir>/<tenant>/<entry>.yml`):
+    /// the only files a grouped PR changes.
+    pub fn is_ledger_file(&self, path: &str) -> bool {
+        let Some(rest) = path
+            .strip_prefix(self.ledger_dir.trim_end_matches('/'))
+            .and_then(|r| r.strip_prefix('/'))
+        else {
+            return false;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        parts.len() == 2 && path == self.ledger_path(parts[0], parts[1].trim_end_matches(".yml"))
     }
 
     /// The branch of a tenant's signing-key PR.

@@ -4,6 +4,7 @@
 
 mod expiry;
 mod finalize;
+mod group;
 mod onboard;
 pub mod pr;
 mod report;
@@ -13,6 +14,7 @@ mod secret;
 pub mod sinks;
 
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
+pub use group::publish_groups;
 pub use report::{EntryReport, Outcome, PullRef, Report, Step};
 
 use std::collections::BTreeMap;
@@ -147,11 +149,14 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
         .buffered(concurrency.max(1))
         .collect()
         .await;
-    Report { entries }
+    let mut report = Report { entries };
+    publish_groups(ctx, specs, plan, &mut report).await;
+    report
 }
 
 /// Stage 1 for one entry: carries out its decision (rotate, resume,
-/// republish, refresh its PR, propose a new expiry). A decision with nothing to do reports
+/// republish, refresh its PR, propose a new expiry). A grouped entry's
+/// rotation stops at its branch; [`publish_groups`] proposes it. A decision with nothing to do reports
 /// `unchanged`; a problem, or a lock nobody can confirm is held, reports
 /// `needs attention` and changes nothing.
 pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
@@ -176,6 +181,12 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             let mode = rotate::Mode::Resume(kid);
             rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
         }
+        // The group's PR is refreshed once for all its entries.
+        Decision::InFlight { pull, url } if ep.group_pull.is_some() => Ok(Outcome::Refreshed {
+            pull: *pull,
+            pull_url: url.clone(),
+            branch: group::group_of(ctx.workspace, spec).unwrap_or_default(),
+        }),
         Decision::InFlight { pull, .. } => rotate::refresh_pull(ctx, spec, *pull, &mut steps).await,
         Decision::ProposeExpiry {
             credential_id, to, ..

@@ -394,6 +394,22 @@ pub async fn publish_ledger<G: GitHubApi>(
     file: &LedgerPull,
     expected_head: Option<&str>,
 ) -> Result<(Pull, PullOperation), ApplyError> {
+    let branch = commit_ledger(gh, ws, spec, file, expected_head).await?;
+    Ok(ws
+        .open_or_update_pull(gh, &branch, &file.title, &file.body)
+        .await?)
+}
+
+/// The commit half of [`publish_ledger`]: the entry's branch becomes one
+/// commit on the default branch's head that writes the ledger, only while
+/// the branch is still at `expected_head`. Returns the branch.
+pub async fn commit_ledger<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    file: &LedgerPull,
+    expected_head: Option<&str>,
+) -> Result<String, ApplyError> {
     let branch = ws.branch(&spec.policy.tenant, &spec.policy.entry);
     let base = gh
         .branch_sha(&ws.repo, &ws.default_branch)
@@ -430,9 +446,7 @@ pub async fn publish_ledger<G: GitHubApi>(
         }
         Some(_) => gh.force_branch(&ws.repo, &branch, &commit).await?,
     }
-    Ok(ws
-        .open_or_update_pull(gh, &branch, &file.title, &file.body)
-        .await?)
+    Ok(branch)
 }
 
 /// Commits the ledger as a child of `journal_commit` (this run's journal,

@@ -743,6 +743,16 @@ async fn propose<A, G: GitHubApi>(
         change: pr::Change::Rotation,
         body: pr::body(spec, &new_ledger, sink_lines, Some(verified)),
     };
+    if let Some(group) = super::group::group_of(ctx.workspace, spec) {
+        let file = super::group::ledger_file(spec, &text);
+        let branch =
+            pr::commit_ledger(ctx.github, ctx.workspace, spec, &file, Some(claim.claimed)).await?;
+        step(
+            steps,
+            format!("committed the ledger on {branch}; the PR of {group} carries it"),
+        );
+        return Ok(super::group::staged(&new_ledger, group, verified));
+    }
     let (pull, op) =
         pr::publish(ctx.github, ctx.workspace, spec, &text, Some(claim.claimed)).await?;
     let verb = if op == PullOperation::Created {
@@ -815,7 +825,7 @@ async fn pull_text<'a, A: Auth0Api, G: GitHubApi>(
 
 /// The ledger on the rotation branch, only if Auth0's records agree with it
 /// (see [`crate::plan::facts_problem`]).
-async fn trusted_branch_ledger<A: Auth0Api, G: GitHubApi>(
+pub(super) async fn trusted_branch_ledger<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
     at: &str,
@@ -849,6 +859,16 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
     };
     let ledger = trusted_branch_ledger(ctx, spec, &head).await?;
     let text = pull_text(ctx, spec, &ledger).await?;
+    if let (Some(group), pr::Change::Rotation) = (super::group::group_of(ws, spec), text.change) {
+        step(
+            steps,
+            format!(
+                "the finished rotation to {} joins the PR of {group}",
+                ledger.current.credential_id
+            ),
+        );
+        return Ok(super::group::staged(&ledger, group, false));
+    }
     let (pull, op) = pr::open_pull(ctx.github, ws, spec, &text).await?;
     if text.change != pr::Change::Rotation {
         let summary = format!("opened the PR for {}", ledger.current.credential_id);

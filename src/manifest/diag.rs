@@ -104,6 +104,8 @@ pub mod codes {
     pub const BAD_STANDBY_CLIENT: &str = "M046";
     /// `secret_rotation` without `verify`: a new secret must be proven.
     pub const SECRET_ROTATION_VERIFY: &str = "M047";
+    /// `pull_requests.group` not `entry`, `tenant` or `all`.
+    pub const BAD_PULL_GROUP: &str = "M050";
 }
 
 /// One problem found in a manifest.

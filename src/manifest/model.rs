@@ -23,6 +23,39 @@ pub struct Manifest {
     pub tenants: BTreeMap<String, Tenant>,
     /// Credential entries in file order. `(tenant, name)` is unique.
     pub entries: Vec<CredentialEntry>,
+    /// How key-rotation PRs are grouped (`pull_requests.group`).
+    pub pull_group: PullGroup,
+}
+
+/// How key-rotation pull requests are grouped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PullGroup {
+    /// A PR per credential entry.
+    #[default]
+    Entry,
+    /// One PR per tenant.
+    Tenant,
+    /// One PR for every credential of the manifest.
+    All,
+}
+
+impl PullGroup {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullGroup::Entry => "entry",
+            PullGroup::Tenant => "tenant",
+            PullGroup::All => "all",
+        }
+    }
+
+    /// Reads the manifest spelling.
+    pub fn parse(word: &str) -> Option<Self> {
+        [PullGroup::Entry, PullGroup::Tenant, PullGroup::All]
+            .into_iter()
+            .find(|g| g.as_str() == word)
+    }
 }
 
 impl Manifest {

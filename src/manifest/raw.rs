@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, SecretFormat, SecretScheme, SigningFlow,
-    UploadFormat, VariableValue,
+    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, PullGroup, SecretFormat, SecretScheme,
+    SigningFlow, UploadFormat, VariableValue,
 };
 
 /// Located text.
@@ -42,6 +42,23 @@ pub(crate) struct RawManifest {
     #[serde(default)]
     #[schemars(with = "Option<Vec<RawCredential>>")]
     pub credentials: Option<Spanned<Vec<Spanned<RawCredential>>>>,
+    /// How rotation pull requests are grouped.
+    #[serde(default)]
+    pub pull_requests: Option<RawPullRequests>,
+}
+
+/// How rotation pull requests are grouped.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PullRequests")]
+pub(crate) struct RawPullRequests {
+    /// `entry` (the default): a PR per credential; `tenant`: one PR per
+    /// tenant carries every key rotation of its credentials; `all`: one PR
+    /// for the whole manifest. A grouped PR's merge finalizes every entry
+    /// in it. Other changes (expiry, revert, onboarding, client secrets)
+    /// keep a PR of their own.
+    #[schemars(with = "PullGroup")]
+    pub group: Text,
 }
 
 /// An Auth0 tenant.

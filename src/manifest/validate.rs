@@ -10,8 +10,8 @@ use super::checks;
 use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
-    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, SecretFormat,
-    SecretRotation, SecretScheme, Sink, Tenant, UploadFormat, Verify,
+    Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, PullGroup,
+    SecretFormat, SecretRotation, SecretScheme, Sink, Tenant, UploadFormat, Verify,
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
@@ -89,6 +89,7 @@ pub(crate) fn validate(path: &Path, raw: RawManifest, diags: &mut Diags<'_>) -> 
         }
     }
 
+    let pull_group = pull_group(raw.pull_requests.as_ref(), diags);
     if !diags.is_empty() {
         return None;
     }
@@ -96,6 +97,24 @@ pub(crate) fn validate(path: &Path, raw: RawManifest, diags: &mut Diags<'_>) -> 
         path: path.to_path_buf(),
         tenants,
         entries,
+        pull_group,
+    })
+}
+
+/// `pull_requests.group` (M050); `entry` when absent.
+fn pull_group(raw: Option<&super::raw::RawPullRequests>, diags: &mut Diags<'_>) -> PullGroup {
+    let Some(raw) = raw else {
+        return PullGroup::default();
+    };
+    let word = raw.group.value.trim();
+    PullGroup::parse(word).unwrap_or_else(|| {
+        diags.push(
+            codes::BAD_PULL_GROUP,
+            at(&raw.group),
+            format!("unknown pull_requests.group {}", show(word)),
+            "use `entry` (a PR per credential), `tenant` (one per tenant) or `all` (one for the manifest)",
+        );
+        PullGroup::default()
     })
 }
 

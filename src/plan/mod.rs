@@ -394,6 +394,11 @@ pub struct EntryPlan {
     /// never acts on a branch that moved since its plan.
     #[serde(skip)]
     pub branch_head: Option<String>,
+    /// The open group PR (`pull_requests.group`) that carries the entry's
+    /// branch ledger, if one does: `rotate` refreshes it once for the
+    /// group, not per entry.
+    #[serde(skip)]
+    pub group_pull: Option<u64>,
 }
 
 /// A whole plan.
@@ -498,6 +503,7 @@ fn plan_entry(
         decision,
         explanation,
         branch_head: o.branch_head.clone(),
+        group_pull: o.pull.as_ref().filter(|p| p.grouped).map(|p| p.number),
     }
 }
 

@@ -62,7 +62,12 @@ pub struct OpenPull {
     pub ledger: Option<LedgerEntry>,
     /// Files the PR changes besides the entry's ledger: a rotation PR
     /// changes nothing else, so such a PR is not the tool's to refresh.
+    /// A grouped PR may also change the other entries' ledgers.
     pub foreign_files: Vec<String>,
+    /// True for the PR of the entry's group (`pull_requests.group`), which
+    /// carries the ledgers of several entries; false for the entry's own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub grouped: bool,
 }
 
 /// Everything observed for one manifest entry.

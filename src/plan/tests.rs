@@ -195,6 +195,7 @@ fn open_pull_is_in_flight_and_merged_retirement_is_finalize() {
         url: "https://github.com/o/r/pull/7".into(),
         ledger: Some(ledger("cred_b", created, &["cred_a"])),
         foreign_files: vec![],
+        grouped: false,
     };
     let o = observe(
         None,
@@ -332,6 +333,7 @@ fn sample_plan() -> Plan {
                         ..ledger("cred_r2", fresh, &["cred_r1"])
                     }),
                     foreign_files: vec![],
+                    grouped: false,
                 }),
             ),
             observe(
@@ -401,6 +403,7 @@ fn a_swapped_ledger_is_refused_by_auth0_creation_times() {
         url: "u".into(),
         ledger: Some(ledger("cred_a", old_t, &["cred_b"])),
         foreign_files: vec![],
+        grouped: false,
     };
     let o = observe(None, &["cred_a", "cred_b"], creds(), Some(pull));
     assert!(matches!(
@@ -523,6 +526,7 @@ fn a_pull_request_with_foreign_files_is_not_adopted() {
         url: "u".into(),
         ledger: Some(ledger("cred_b", created, &["cred_a"])),
         foreign_files: vec![".github/workflows/deploy.yml".into()],
+        grouped: false,
     };
     let o = observe(
         None,

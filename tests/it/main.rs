@@ -33,6 +33,7 @@ mod fault_matrix;
 mod faults;
 mod finalize_safety;
 mod fuzz_corpus;
+mod grouped_pulls;
 mod interop;
 mod journal;
 mod layering;

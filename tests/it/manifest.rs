@@ -131,6 +131,7 @@ fn full_example_parses_into_expected_values() {
             ],
             location: loc(19, 5),
         }],
+        pull_group: auth0_rotate::manifest::PullGroup::Entry,
     };
     assert_eq!(got, expected);
     assert_eq!(
@@ -455,6 +456,7 @@ const INVALID: &[(&str, &[Expected])] = &[
         &[("M029", 5, 14, "`credentials` is empty")],
     ),
     ("bad_sink_kind.yml", &[("M031", 11, 15, "`repo_secrets`")]),
+    ("bad_pull_group.yml", &[("M050", 6, 10, "`tenants`")]),
     (
         "field_not_allowed.yml",
         &[
@@ -792,7 +794,16 @@ fn json_schema_describes_the_yaml_shape() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(top, ["credentials", "defaults", "tenants", "version"]);
+    assert_eq!(
+        top,
+        [
+            "credentials",
+            "defaults",
+            "pull_requests",
+            "tenants",
+            "version"
+        ]
+    );
     let defs = &schema["$defs"];
     for field in [
         "name",
