@@ -137,7 +137,13 @@ async fn members<'a, A: Auth0Api, G: GitHubApi>(
         let branch = ctx
             .workspace
             .branch(&spec.policy.tenant, &spec.policy.entry);
-        match super::rotate::trusted_branch_ledger(ctx, spec, &branch).await {
+        // What this run just wrote needs no second check against Auth0.
+        let ledger = if staged {
+            branch_ledger(ctx, spec, &branch).await
+        } else {
+            super::rotate::trusted_branch_ledger(ctx, spec, &branch).await
+        };
+        match ledger {
             Ok(ledger) => out.push(Member {
                 index: i,
                 spec,
@@ -155,6 +161,17 @@ async fn members<'a, A: Auth0Api, G: GitHubApi>(
         }
     }
     (out, dropped)
+}
+
+/// The ledger this run committed on the entry's branch.
+async fn branch_ledger<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    branch: &str,
+) -> Result<LedgerEntry, ApplyError> {
+    crate::observe::read_ledger(ctx.github, ctx.workspace, spec, branch)
+        .await?
+        .ok_or_else(|| ApplyError::Changed(format!("no ledger on {branch}")))
 }
 
 /// Writes the group's branch (only when its ledgers change) and opens or

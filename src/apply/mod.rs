@@ -174,12 +174,12 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
     let result = match &ep.decision {
         Decision::Rotate { reason } => {
             let mode = rotate::Mode::Fresh(reason);
-            rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
+            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret).await
         }
         Decision::Republish { .. } => rotate::republish(ctx, spec, head, &mut steps).await,
         Decision::Resume { kid } => {
             let mode = rotate::Mode::Resume(kid);
-            rotate::rotate_entry(ctx, spec, mode, head, &mut steps, on_secret).await
+            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret).await
         }
         // The group's PR is refreshed once for all its entries.
         Decision::InFlight { pull, url } if ep.group_pull.is_some() => Ok(Outcome::Refreshed {

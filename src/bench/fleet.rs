@@ -25,6 +25,8 @@ pub struct FleetArgs {
     pub github_writes_per_min: Option<f64>,
     /// Entries in flight at once.
     pub concurrency: usize,
+    /// How the fleet's rotation PRs are grouped.
+    pub group: crate::manifest::PullGroup,
 }
 
 fn client(i: usize) -> String {
@@ -34,11 +36,16 @@ fn client(i: usize) -> String {
 /// Seeds `n` clients, each with a grant and one credential set up by hand
 /// (one key for all: Auth0 refuses a duplicate only within a client), and
 /// returns the manifest that rotates them.
-fn seed(emu: &RunningEmulator, n: usize) -> anyhow::Result<String> {
+fn seed(
+    emu: &RunningEmulator,
+    n: usize,
+    group: crate::manifest::PullGroup,
+) -> anyhow::Result<String> {
     let a = &emu.emulator.auth0;
     let key = PrivateKey::generate(KeySize::Rsa2048)?;
     let mut manifest = format!(
-        "version: 1\ntenants:\n  demo:\n    domain: {DOMAIN}\ndefaults:\n  rotate_every: 90d\ncredentials:\n"
+        "version: 1\ntenants:\n  demo:\n    domain: {DOMAIN}\ndefaults:\n  rotate_every: 90d\npull_requests:\n  group: {}\ncredentials:\n",
+        group.as_str()
     );
     for i in 0..n {
         let id = client(i);
@@ -119,7 +126,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     anyhow::ensure!(args.auth0_rps > 0.0, "--auth0-rps must be positive");
     let emu = Emulator::new().start_local().await?;
     demo::seed(&emu).await?;
-    let manifest = seed(&emu, args.entries)?;
+    let manifest = seed(&emu, args.entries, args.group)?;
     let dir = std::env::temp_dir().join(format!("auth0-rotate-fleet-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("m.yml");
@@ -188,9 +195,10 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     }
     let _ = writeln!(
         out,
-        "\n{} ms latency on every request, {} entries at once; peak RSS {}",
+        "\n{} ms latency on every request, {} entries at once, PRs grouped by {}; peak RSS {}",
         args.latency.as_millis(),
         args.concurrency,
+        args.group.as_str(),
         peak_rss_mib().map_or_else(|| "unknown".to_owned(), |m| format!("{m:.0} MiB"))
     );
     emu.stop().await;

@@ -139,7 +139,16 @@ pub enum BenchCommand {
         /// Entries in flight at once.
         #[arg(long, default_value_t = crate::session::DEFAULT_CONCURRENCY)]
         concurrency: usize,
+        /// `pull_requests.group` of the fleet's manifest: `entry`, `tenant`
+        /// or `all`.
+        #[arg(long, default_value = "entry", value_parser = parse_group)]
+        group: crate::manifest::PullGroup,
     },
+}
+
+fn parse_group(word: &str) -> Result<crate::manifest::PullGroup, String> {
+    crate::manifest::PullGroup::parse(word)
+        .ok_or_else(|| format!("`{word}`: use entry, tenant or all"))
 }
 
 /// `init`: where, and which release the workflows pin.
@@ -403,6 +412,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
                     auth0_rps,
                     github_writes_per_min,
                     concurrency,
+                    group,
                 }),
             ..
         } => {
@@ -412,6 +422,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<i32> {
                 auth0_rps,
                 github_writes_per_min,
                 concurrency,
+                group,
             };
             crate::out!("{}", crate::bench::fleet::run(args).await?);
             Ok(0)

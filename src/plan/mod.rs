@@ -14,7 +14,7 @@ pub use onboard::{branch_ledger_problem, onboarding_problem};
 
 pub use observed::{
     ClientState, Held, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
-    SecretClient, SecretFacts, SecretObserved, SecretPull,
+    SecretClient, SecretFacts, SecretObserved, SecretPull, Seen,
 };
 
 use crate::journal::LockState;
@@ -399,6 +399,9 @@ pub struct EntryPlan {
     /// group, not per entry.
     #[serde(skip)]
     pub group_pull: Option<u64>,
+    /// What observe read, for `rotate` to start from (see [`Seen`]).
+    #[serde(skip)]
+    pub seen: Seen,
 }
 
 /// A whole plan.
@@ -504,6 +507,11 @@ fn plan_entry(
         explanation,
         branch_head: o.branch_head.clone(),
         group_pull: o.pull.as_ref().filter(|p| p.grouped).map(|p| p.number),
+        seen: Seen {
+            client: o.client.as_ref().ok().cloned(),
+            ledger: o.ledger.clone(),
+            journal: o.journal.clone(),
+        },
     }
 }
 

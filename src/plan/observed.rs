@@ -23,6 +23,22 @@ pub struct ObservedCredential {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// What observe read of an entry that a rotation started from the plan can
+/// act on without reading it again: the client as Auth0 reported it, the
+/// default branch's ledger, and the journal at the planned branch head
+/// (commits are immutable, so the same head means the same journal).
+/// Every write still re-checks what it depends on (the attach re-reads the
+/// client; a delete re-reads the credentials).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The client, if it could be read.
+    pub client: Option<ClientState>,
+    /// The default branch's ledger.
+    pub ledger: Option<LedgerEntry>,
+    /// The journal at the branch head, when no PR was open.
+    pub journal: Option<crate::journal::Journal>,
+}
+
 /// A client's credential configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientState {

@@ -6,10 +6,13 @@
 //! anyway retires nothing of its entry. Consumers that follow the secrets
 //! exchange tokens throughout.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::crash::{Crash, CrashAuth0, CrashGitHub};
+
 use auth0_rotate::apply::sinks::write_secret_sinks;
-use auth0_rotate::apply::{Outcome, Report, SecretFormat, SinkSpec};
+use auth0_rotate::apply::{self, Context, Outcome, Report, SecretFormat, SinkSpec};
 use auth0_rotate::demo::consumer::{Consumer, ConsumerConfig};
 use auth0_rotate::demo::{self, AUDIENCE, DOMAIN, OWNER, REPO};
 use auth0_rotate::emulator::faults::{FaultKind, FaultRule, Service};
@@ -70,6 +73,11 @@ struct Setup {
 /// The demo world, two more workers on the demo tenant whose secrets hold
 /// their first key, and a worker on a second tenant.
 async fn setup() -> Setup {
+    setup_with(&manifest()).await
+}
+
+/// [`setup`] with another manifest.
+async fn setup_with(manifest: &str) -> Setup {
     let emu = Emulator::new().start_local().await.unwrap();
     demo::seed(&emu).await.unwrap();
     let a = &emu.emulator.auth0;
@@ -123,13 +131,18 @@ async fn setup() -> Setup {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.yml");
-    std::fs::write(&path, manifest()).unwrap();
+    std::fs::write(&path, manifest).unwrap();
     let mut settings = demo::settings(&emu, path);
     settings
         .auth0_base_urls
         .insert("other".into(), emu.auth0_base_url(OTHER));
     settings.concurrency = 4;
     settings.runner = auth0_rotate::journal::Holder::default();
+    let identity = age::x25519::Identity::generate();
+    settings.age_identity = Some(SecretString::new({
+        use age::secrecy::ExposeSecret;
+        identity.to_string().expose_secret().to_owned()
+    }));
     let session = Session::open(&settings).await.unwrap();
     Setup {
         emu,
@@ -578,4 +591,185 @@ async fn a_partial_run_keeps_the_other_entries_of_the_open_group_pr() {
         "billing-worker was in neither run"
     );
     s.emu.stop().await;
+}
+
+/// The billing worker and w1, grouped by tenant.
+fn two_entry_manifest() -> String {
+    manifest()
+        .lines()
+        .filter(|l| !l.contains("name: w2") && !l.contains("name: w3"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Stage 1 or 2 with the clients wrapped to crash at `crash` (two
+/// entries at once).
+async fn run_crashed(s: &Setup, crash: &Crash, now: OffsetDateTime, stage: &str) -> Report {
+    let plan = s.session.plan(now, &PlanOptions::default()).await.unwrap();
+    let auth0: BTreeMap<_, _> = s
+        .session
+        .auth0
+        .iter()
+        .map(|(k, v)| (k.clone(), CrashAuth0 { inner: v, crash }))
+        .collect();
+    let github = CrashGitHub {
+        inner: &s.session.github,
+        crash,
+    };
+    let ctx = Context {
+        auth0: &auth0,
+        github: &github,
+        workspace: &s.session.workspace,
+        journal: &s.session.journal,
+        now,
+    };
+    if stage == "rotate" {
+        apply::rotate_observed(&ctx, &s.session.specs, &plan, None, 2).await
+    } else {
+        apply::finalize_concurrently(&ctx, &s.session.specs, &plan, 2).await
+    }
+}
+
+/// I1–I3 for the two entries: each secret's key is attached, one or two
+/// credentials are attached, and before the merge the seeded one still is.
+fn grouped_invariants(s: &Setup, seeded: &BTreeMap<String, String>, merged: bool, ctx: &str) {
+    let store = auth0_rotate::emulator::github::SecretStoreRef::Repo {
+        owner: OWNER.into(),
+        repo: REPO.into(),
+    };
+    for (id, secret) in [
+        (demo::CLIENT_ID, demo::SECRET),
+        (WORKERS[0].1, WORKERS[0].2),
+    ] {
+        let c = s.emu.emulator.auth0.client(DOMAIN, id).unwrap();
+        assert!((1..=2).contains(&c.attached.len()), "I2 {ctx}: {id}: {c:?}");
+        let plain = s
+            .emu
+            .emulator
+            .github
+            .secret_plaintext(&store, secret)
+            .unwrap();
+        let key = PrivateKey::from_pkcs8_pem(&SecretString::new(
+            String::from_utf8(plain.expose().to_vec()).unwrap(),
+        ))
+        .unwrap();
+        assert!(
+            c.attached_kids().contains(&key.kid()),
+            "I1 {ctx}: {id}: the secret's key is not attached"
+        );
+        if !merged {
+            assert!(c.attached.contains(&seeded[id]), "I3 {ctx}: {id}");
+        }
+    }
+}
+
+/// Reruns rotate (past the journal's freshness window) until the group PR
+/// carries both entries.
+async fn rotate_until_grouped(s: &Setup, mut now: OffsetDateTime, ctx: &str) -> OffsetDateTime {
+    let seeded = seeded(s);
+    for attempt in 0..4 {
+        now += time::Duration::minutes(11);
+        let (_, r) = s
+            .session
+            .rotate(now, &PlanOptions::default())
+            .await
+            .unwrap();
+        grouped_invariants(s, &seeded, false, &format!("{ctx}, rerun {attempt}"));
+        let in_pr = r
+            .entries
+            .iter()
+            .all(|e| matches!(e.outcome, Outcome::Rotated { pull, .. } | Outcome::Refreshed { pull, .. } if pull > 0));
+        if in_pr {
+            return now;
+        }
+        assert!(
+            r.entries
+                .iter()
+                .all(|e| !matches!(e.outcome, Outcome::NeedsAttention { .. })),
+            "{ctx}: rerun {attempt} needs a human: {}",
+            r.to_text()
+        );
+    }
+    panic!("{ctx}: rotate did not converge");
+}
+
+/// The credential each client had before any run (its oldest).
+fn seeded(s: &Setup) -> BTreeMap<String, String> {
+    [demo::CLIENT_ID, WORKERS[0].1]
+        .into_iter()
+        .map(|id| {
+            let c = s.emu.emulator.auth0.client(DOMAIN, id).unwrap();
+            (id.to_owned(), c.credentials[0].id.clone())
+        })
+        .collect()
+}
+
+/// Every call of a grouped rotate and of the finalize after its merge,
+/// crashed before it reaches the server and applied with its answer lost,
+/// two entries at once: the guarantees hold after every run, reruns
+/// converge on one group PR, and its merge finalizes both entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_a_grouped_rotation_converges() {
+    let manifest = two_entry_manifest();
+    let s = setup_with(&manifest).await;
+    let now = OffsetDateTime::now_utc();
+    let counter = Crash::never();
+    run_crashed(&s, &counter, now, "rotate").await;
+    let rotate_calls = counter.calls();
+    let pull = pull_number(&s);
+    s.emu.emulator.github.merge_pull(OWNER, REPO, pull).unwrap();
+    let counter = Crash::never();
+    run_crashed(&s, &counter, now, "finalize").await;
+    let finalize_calls = counter.calls();
+    let both = &all_entries()[..2];
+    assert_finalized(&s, both, "fault-free");
+    s.emu.stop().await;
+
+    let methods = [MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase];
+    let started = std::time::Instant::now();
+    let mut cases = 0;
+    for (stage, calls) in [("rotate", rotate_calls), ("finalize", finalize_calls)] {
+        for k in 0..calls {
+            for applied in [false, true] {
+                let ctx = format!("{stage} crash at call {k} (applied: {applied})");
+                let s = setup_with(&manifest).await;
+                let seeded = seeded(&s);
+                let mut now = OffsetDateTime::now_utc();
+                let crash = Crash::new(k, applied);
+                if stage == "finalize" {
+                    now = rotate_until_grouped(&s, now, &ctx).await;
+                    let pull = pull_number(&s);
+                    s.emu.emulator.github.merge_pull(OWNER, REPO, pull).unwrap();
+                }
+                run_crashed(&s, &crash, now, stage).await;
+                assert!(crash.crashed(), "{ctx}: never reached");
+                grouped_invariants(&s, &seeded, stage == "finalize", &ctx);
+                if stage == "rotate" {
+                    now = rotate_until_grouped(&s, now, &ctx).await;
+                    let method = methods[k % methods.len()];
+                    let pull = pull_number(&s);
+                    s.emu
+                        .emulator
+                        .github
+                        .merge_pull_with(OWNER, REPO, pull, method)
+                        .unwrap();
+                }
+                let r = finalize_at(&s, now).await;
+                assert_eq!(r.exit_code(), 0, "{ctx}: {}", r.to_text());
+                grouped_invariants(&s, &seeded, true, &format!("{ctx}, finalized"));
+                assert_finalized(&s, both, &ctx);
+                assert!(open_pulls(&s).is_empty(), "{ctx}: a PR left open");
+                s.emu.stop().await;
+                cases += 1;
+            }
+        }
+    }
+    println!(
+        "{cases} crash cases ({rotate_calls} rotate calls, {finalize_calls} finalize calls) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn finalize_at(s: &Setup, now: OffsetDateTime) -> Report {
+    s.session.finalize(now).await.unwrap().1
 }
