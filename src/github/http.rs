@@ -5,10 +5,12 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::error::no_answer;
+use super::pace::{WritePacer, RATE_LIMIT_BUDGET};
 use super::{GitHubApi, GitHubError, Issue, PublicKey, Pull, Repo, Store, WriteOutcome};
 use crate::secret::SecretString;
 
-/// Attempts for idempotent requests on 5xx, transport errors and rate limits.
+/// Attempts for idempotent requests on 5xx and transport errors. Rate
+/// limits are waited out instead, within [`RATE_LIMIT_BUDGET`].
 const MAX_ATTEMPTS: u32 = 3;
 
 /// GitHub over octocrab's HTTP stack (rustls + aws-lc, no retry layer).
@@ -21,6 +23,8 @@ pub struct OctocrabGitHub {
     /// Each secret store's sealed-box public key, read once per run (by its
     /// `secrets/public-key` path) and forgotten when a PUT is refused.
     public_keys: std::sync::Mutex<std::collections::HashMap<String, PublicKey>>,
+    /// Writes sent in the last minute, kept under GitHub's secondary limit.
+    writes: WritePacer,
 }
 
 impl std::fmt::Debug for OctocrabGitHub {
@@ -107,6 +111,7 @@ impl OctocrabGitHub {
             deadline: read_timeout,
             base: api_url.trim_end_matches('/').to_owned(),
             public_keys: std::sync::Mutex::default(),
+            writes: WritePacer::default(),
         })
     }
 
@@ -161,9 +166,13 @@ impl OctocrabGitHub {
         operation: &str,
     ) -> Result<(StatusCode, Value), GitHubError> {
         let mut attempt = 0;
+        let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
             let idempotent = verb != Verb::Post;
+            if verb != Verb::Get {
+                self.writes.acquire().await;
+            }
             let (status, wait, text) = match self.attempt(verb, path, body, operation).await? {
                 Ok(r) => r,
                 Err(e) if idempotent && attempt < MAX_ATTEMPTS => {
@@ -187,21 +196,24 @@ impl OctocrabGitHub {
             if status.is_success() {
                 return Ok((status, value));
             }
-            if attempt < MAX_ATTEMPTS {
-                if let Some(w) = wait {
-                    tracing::warn!(
-                        operation,
-                        status = status.as_u16(),
-                        wait_s = w.as_secs(),
-                        "rate limited, waiting"
-                    );
-                    tokio::time::sleep(w).await;
-                    continue;
-                }
-                if idempotent && status.is_server_error() {
-                    tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
-                    continue;
-                }
+            if let Some(w) = wait.filter(|w| waited + *w <= RATE_LIMIT_BUDGET) {
+                // A rate limit is waited out, not counted as a failed attempt.
+                waited += w;
+                attempt -= 1;
+                tracing::info!(
+                    operation,
+                    status = status.as_u16(),
+                    wait_s = w.as_secs(),
+                    waited_s = waited.as_secs(),
+                    budget_s = RATE_LIMIT_BUDGET.as_secs(),
+                    "GitHub rate limit: waiting"
+                );
+                tokio::time::sleep(w).await;
+                continue;
+            }
+            if attempt < MAX_ATTEMPTS && idempotent && status.is_server_error() {
+                tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
+                continue;
             }
             return Ok((status, value));
         }
@@ -233,13 +245,15 @@ fn rate_limit_wait(h: &http::HeaderMap, status: StatusCode) -> Option<Duration> 
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i64>().ok())
     };
+    // Past the budget, the request fails (with the wait in the log).
+    let cap = RATE_LIMIT_BUDGET.as_secs() as i64 + 1;
     if let Some(s) = num("retry-after") {
-        return Some(Duration::from_secs(s.clamp(0, 120) as u64));
+        return Some(Duration::from_secs(s.clamp(0, cap) as u64));
     }
     if num("x-ratelimit-remaining") == Some(0) {
         let reset = num("x-ratelimit-reset")?;
         let now = crate::clock::wall().unix_timestamp();
-        return Some(Duration::from_secs((reset - now).clamp(0, 120) as u64));
+        return Some(Duration::from_secs((reset - now).clamp(0, cap) as u64));
     }
     (status == StatusCode::TOO_MANY_REQUESTS).then(|| Duration::from_secs(60))
 }

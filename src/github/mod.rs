@@ -8,11 +8,13 @@
 mod error;
 mod git;
 mod http;
+mod pace;
 pub mod seal;
 
 pub use error::GitHubError;
 pub use git::commit_files;
 pub use http::OctocrabGitHub;
+pub use pace::{RATE_LIMIT_BUDGET, WRITES_PER_MINUTE};
 
 use serde::{Deserialize, Serialize};
 
