@@ -724,6 +724,7 @@ fn sibling(key: Option<&PrivateKey>) -> NewClient {
             alg: Alg::RS256,
             expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::days(90)),
         }),
+        client_metadata: Default::default(),
     }
 }
 

@@ -76,6 +76,7 @@ fn full_example_parses_into_expected_values() {
             upload: UploadFormat::PublicKey,
             auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
             onboard: None,
+            retire_old_client: None,
             secret_rotation: None,
             // The entry's override wins over `defaults.rotate_every: 90d`.
             rotate_every: Duration::days(30),

@@ -218,7 +218,7 @@ impl Auth0Emulator {
             .route("/auth0/{domain}/oauth/token", post(mgmt::token))
             .route(
                 "/auth0/{domain}/api/v2/clients",
-                post(create_client::create),
+                get(create_client::list).post(create_client::create),
             )
             .route(
                 "/auth0/{domain}/api/v2/clients/{id}",
@@ -351,6 +351,7 @@ impl Auth0Emulator {
                     is_first_party: true,
                     credentials: Vec::new(),
                     next_credential: 0,
+                    client_metadata: Default::default(),
                 },
             );
             Ok(())
