@@ -171,6 +171,7 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
     let old = Old {
         info: &old,
         grants: &grants,
+        resumed: resume.is_some(),
     };
     let result =
         create_and_propose(ctx, auth0, spec, (&key, &old), &claimed, steps, on_secret).await;
@@ -184,6 +185,9 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
 struct Old<'a> {
     info: &'a ClientInfo,
     grants: &'a [ClientGrant],
+    /// The key is a journaled one: an earlier attempt may have created the
+    /// client (a fresh key's cannot exist yet).
+    resumed: bool,
 }
 
 /// After the claim: the sibling (adopted or created), its grants, the
@@ -197,7 +201,7 @@ async fn create_and_propose<A: Auth0Api, G: GitHubApi>(
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
-    let sibling = sibling_client(ctx, auth0, spec, key, old.info, steps).await?;
+    let sibling = sibling_client(ctx, auth0, spec, key, old, steps).await?;
     let new_id = sibling.client_id.clone();
     let state = client_state(auth0, &new_id).await?;
     let kid = key.kid();
@@ -313,20 +317,21 @@ async fn sibling_client<A: Auth0Api, G>(
     auth0: &A,
     spec: &EntrySpec,
     key: &PrivateKey,
-    old: &ClientInfo,
+    old: &Old<'_>,
     steps: &mut Vec<Step>,
 ) -> Result<ClientInfo, ApplyError> {
     let kid = key.kid();
-    if let Some(c) = find_sibling(auth0, spec, &kid).await? {
-        step(
-            steps,
-            format!(
+    if old.resumed {
+        if let Some(c) = find_sibling(auth0, spec, &kid).await? {
+            let what = format!(
                 "adopted client {} created by an earlier attempt",
                 c.client_id
-            ),
-        );
-        return Ok(c);
+            );
+            step(steps, what);
+            return Ok(c);
+        }
     }
+    let old = old.info;
     let cred = rotate::new_credential(ctx.now, spec, key)?;
     let mut name = format!("{} (private_key_jwt)", old.name.replace(['<', '>'], ""));
     name.truncate(128);
