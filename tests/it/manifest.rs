@@ -436,6 +436,16 @@ const INVALID: &[(&str, &[Expected])] = &[
             ("M047", 66, 22, "`prod/unproven`"),
         ],
     ),
+    (
+        "new_client.yml",
+        &[
+            ("M048", 10, 14, "without `retire_old_client`"),
+            ("M048", 20, 24, "`delete_client`"),
+            ("M048", 30, 24, "only used by onboard: new_client"),
+            ("M049", 41, 9, "holds only the key"),
+            ("M044", 47, 14, "`new-client`"),
+        ],
+    ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),
     (
         "bad_names.yml",
