@@ -1351,3 +1351,6 @@ mod tests;
 
 #[cfg(test)]
 mod secret_tests;
+
+#[cfg(test)]
+mod new_client_tests;
