@@ -207,7 +207,11 @@ fn a_completed_onboarding_moves_the_entry_to_the_new_client() {
     o.client = Ok(on_key());
     let e = decide_one(policy(), o.clone());
     assert_eq!(e.client_id, NEW);
-    assert!(matches!(e.decision, Decision::NotDue { .. }), "{:?}", e.decision);
+    assert!(
+        matches!(e.decision, Decision::NotDue { .. }),
+        "{:?}",
+        e.decision
+    );
     assert!(e.explanation.contains("lives on client new"));
 
     // Not believed without a merged PR: the manifest's client stays.
@@ -231,7 +235,11 @@ fn an_open_pr_naming_an_unconfirmed_client_is_left_untouched() {
     o.new_client.as_mut().unwrap().siblings = vec![sibling("prod/billing")];
     let e = decide_one(policy(), o);
     assert!(matches!(e.decision, Decision::InFlight { pull: 4, .. }));
-    assert!(e.explanation.contains("consumers move"), "{}", e.explanation);
+    assert!(
+        e.explanation.contains("consumers move"),
+        "{}",
+        e.explanation
+    );
 }
 
 #[test]
@@ -243,7 +251,9 @@ fn a_non_rs256_client_is_refused() {
     assert_eq!(
         decide_one(policy(), o).decision,
         Decision::NeedsAttention {
-            problem: Attention::NotRs256 { alg: "HS256".into() }
+            problem: Attention::NotRs256 {
+                alg: "HS256".into()
+            }
         }
     );
 }
