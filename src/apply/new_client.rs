@@ -93,21 +93,14 @@ fn outcome_unknown(e: &Auth0Error) -> bool {
     e.status().is_none() || e.is_transient()
 }
 
-/// Stage 1 (see the module). `resume`: the kid of an interrupted
-/// onboarding's journaled key. Guarantees: nothing is written unless the
-/// scopes are there, the old client still uses its secret with RS256, the
-/// branch is at the planned head and this run won the journal's
-/// compare-and-swap; a created client is never deleted (its key may be in a
-/// sink), and a failure marks the journal as ended.
-pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
+/// The checks before any write: the scopes, the sinks, the branch still at
+/// the planned head, and the old client still on its secret with RS256.
+async fn prechecked<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
+    auth0: &A,
     spec: &EntrySpec,
-    resume: Option<&str>,
     planned_head: Option<&str>,
-    steps: &mut Vec<Step>,
-    on_secret: Option<SecretObserver<'_>>,
-) -> Result<Outcome, ApplyError> {
-    let auth0 = ctx.auth0_for(spec)?;
+) -> Result<rotate::Snapshot, ApplyError> {
     require_scopes(auth0, STAGE1_SCOPES, "onboard: new_client").await?;
     super::sinks::preflight(ctx.github, &spec.sinks).await?;
     let snap = rotate::snapshot(ctx, auth0, spec, planned_head).await?;
@@ -124,6 +117,25 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
             spec.policy.client_id
         )));
     }
+    Ok(snap)
+}
+
+/// Stage 1 (see the module). `resume`: the kid of an interrupted
+/// onboarding's journaled key. Guarantees: nothing is written unless the
+/// scopes are there, the old client still uses its secret with RS256, the
+/// branch is at the planned head and this run won the journal's
+/// compare-and-swap; a created client is never deleted (its key may be in a
+/// sink), and a failure marks the journal as ended.
+pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    resume: Option<&str>,
+    planned_head: Option<&str>,
+    steps: &mut Vec<Step>,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<Outcome, ApplyError> {
+    let auth0 = ctx.auth0_for(spec)?;
+    let snap = prechecked(ctx, auth0, spec, planned_head).await?;
     let old = auth0.get_client(&spec.policy.client_id).await?;
     let grants = client_grants(auth0, &spec.policy.client_id).await?;
     let key = match resume {
