@@ -756,3 +756,113 @@ async fn every_crash_point_of_a_new_client_onboarding_converges() {
     }
     println!("{cases} new-client crash cases converged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalize_rechecks_the_new_clients_grants_before_retiring_the_old_one() {
+    let s = setup("remove_grants").await;
+    let now = OffsetDateTime::now_utc();
+    s.rotate(now).await;
+    let new = s.siblings().remove(0);
+    s.merge();
+    // After the plan was made, someone removes the new client's grant.
+    let plan = s.session.plan(now, &PlanOptions::default()).await.unwrap();
+    assert!(matches!(decision(&plan), Decision::RetireOldClient { .. }));
+    let grant = s
+        .emu
+        .emulator
+        .auth0
+        .grants(DOMAIN)
+        .into_iter()
+        .find(|g| g.client_id == new)
+        .unwrap();
+    use auth0_rotate::auth0::Auth0Api as _;
+    assert!(s.session.auth0["demo"]
+        .delete_client_grant(&grant.id)
+        .await
+        .unwrap());
+    let report = apply::finalize(
+        &Context {
+            auth0: &s.session.auth0,
+            github: &s.session.github,
+            workspace: &s.session.workspace,
+            journal: &s.session.journal,
+            now,
+        },
+        &s.session.specs,
+        &plan,
+    )
+    .await;
+    let text = report.to_text();
+    assert_eq!(report.exit_code(), 1, "{text}");
+    assert!(
+        text.contains("would lose access") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(
+        s.grants_of(LEGACY).len(),
+        1,
+        "the old client keeps its grant"
+    );
+    assert!(s.old_secret_works().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_secret_patch_at_finalize_then_failing_retries_converge() {
+    let s = setup("rotate_secret").await;
+    let probe = Probe::start(&s.emu);
+    let now = OffsetDateTime::now_utc();
+    s.rotate(now).await;
+    s.merge();
+    let faults = s.emu.emulator.faults();
+    let patch = |kind| {
+        FaultRule::new(kind)
+            .service(Service::Auth0)
+            .method("PATCH")
+            .path(&format!("/api/v2/clients/{LEGACY}"))
+    };
+    faults.add(patch(FaultKind::CrashAfterApply).nth(1));
+    faults.add(patch(FaultKind::ServerError { status: 503 }).always());
+    let (_, report) = s.session.finalize(now).await.unwrap();
+    assert_ne!(report.exit_code(), 0, "{}", report.to_text());
+    assert!(!s.old_secret_works().await, "the lost PATCH did happen");
+    faults.clear();
+    let (plan, report) = s.session.finalize(now).await.unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.to_text());
+    assert!(
+        matches!(decision(&plan), Decision::NotDue { .. }),
+        "Auth0 shows it done: {}",
+        plan.to_text()
+    );
+    let (ok, failed) = probe.stop().await;
+    assert_eq!(failed, 0, "{ok} exchanges succeeded, {failed} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_can_name_the_new_client_once_onboarded() {
+    let s = setup("rotate_secret").await;
+    let now = OffsetDateTime::now_utc();
+    s.rotate(now).await;
+    s.merge();
+    s.session.finalize(now).await.unwrap();
+    let new = s.siblings().remove(0);
+    let text = manifest("rotate_secret").replace(LEGACY, &new);
+    let session = open(&s.emu, &s.dir, &text, &s.identity).await;
+    let plan = session.plan(now, &PlanOptions::default()).await.unwrap();
+    assert!(
+        matches!(decision(&plan), Decision::NotDue { .. }),
+        "{}",
+        plan.to_text()
+    );
+    assert_eq!(plan.entries[0].client_id, new);
+    let later = now + Duration::days(91);
+    let (_, report) = session
+        .rotate(later, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.entries[0].outcome, Outcome::Rotated { .. }),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(s.sink().unwrap().0, new);
+}
