@@ -493,23 +493,15 @@ pub(super) async fn retire<A: Auth0Api, G: GitHubApi>(
     let ledger = approved_ledger(ctx, auth0, spec, how).await?;
     let new_id = ledger.client_id.as_str();
     let grants = client_grants(auth0, old).await?;
-    let theirs = client_grants(auth0, new_id).await?;
-    if let Some(g) = grants.iter().find(|g| {
-        !theirs
-            .iter()
-            .any(|t| t.audience == g.audience && g.scope.iter().all(|s| t.scope.contains(s)))
-    }) {
-        return Err(ApplyError::Unsafe(format!(
-            "retiring client {old} was refused, nothing was changed: client {new_id} is not granted {} [{}] \
-             as the old client is, so its consumers would lose access",
-            neutral(&g.audience),
-            g.scope.join(" ")
-        )));
-    }
+    covered(auth0, old, new_id, &grants, "nothing was changed").await?;
     match how {
         RetireOldClient::RotateSecret => rotate_away(ctx, auth0, spec, new_id, steps).await?,
         RetireOldClient::RemoveGrants => {
-            for g in &grants {
+            for (i, g) in grants.iter().enumerate() {
+                if i > 0 {
+                    let done = "the grants listed above were deleted, nothing else";
+                    covered(auth0, old, new_id, std::slice::from_ref(g), done).await?;
+                }
                 auth0.delete_client_grant(&g.id).await?;
                 step(
                     steps,
@@ -526,6 +518,33 @@ pub(super) async fn retire<A: Auth0Api, G: GitHubApi>(
         ),
         pull: None,
     })
+}
+
+/// Re-reads the new client's grants: each of `grants` (the old client's)
+/// must be covered by one for the same API with at least its scopes, or
+/// retiring would take access from the consumers.
+async fn covered<A: Auth0Api>(
+    auth0: &A,
+    old: &str,
+    new_id: &str,
+    grants: &[ClientGrant],
+    changed: &str,
+) -> Result<(), ApplyError> {
+    let theirs = client_grants(auth0, new_id).await?;
+    let missing = grants.iter().find(|g| {
+        !theirs
+            .iter()
+            .any(|t| t.audience == g.audience && g.scope.iter().all(|s| t.scope.contains(s)))
+    });
+    match missing {
+        None => Ok(()),
+        Some(g) => Err(ApplyError::Unsafe(format!(
+            "retiring client {old} was refused, {changed}: client {new_id} is not granted {} [{}] as the \
+             old client is, so its consumers would lose access",
+            neutral(&g.audience),
+            g.scope.join(" ")
+        ))),
+    }
 }
 
 /// The default branch's ledger, only when a merged PR wrote it, it approves
