@@ -185,12 +185,27 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
         grants: &grants,
         resumed: resume.is_some(),
     };
-    let result =
-        create_and_propose(ctx, auth0, spec, (&key, &old), &claimed, steps, on_secret).await;
+    let result = create_and_propose(ctx, auth0, spec, (&key, &old), &claimed, steps, on_secret)
+        .await
+        .map_err(scope_hint);
     if let Err(e) = &result {
         rotate::release(ctx, spec, &journal, &claimed, e).await;
     }
     result
+}
+
+/// A 403 from the Management API names the scopes stage 1 needs (the
+/// token's scopes are not always known up front, e.g. with a ready token).
+fn scope_hint(e: ApplyError) -> ApplyError {
+    match e {
+        ApplyError::Auth0(a) if a.status() == Some(403) => ApplyError::Unsafe(format!(
+            "Auth0 refused a request ({a}); onboard: new_client needs the Management API scopes {}. Grant \
+             them to the tool's client (Auth0 dashboard: Applications → APIs → Auth0 Management API → \
+             Machine To Machine Applications); the next run resumes the onboarding",
+            STAGE1_SCOPES.join(", ")
+        )),
+        e => e,
+    }
 }
 
 /// What stage 1 copies from the old client.
