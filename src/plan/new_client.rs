@@ -175,18 +175,18 @@ pub(super) fn decide(
         format!(
             "client {} uses its client secret: a new client on private_key_jwt with the same grants will be \
              created, proven and written to the sinks (JSON with its client id) while the old one keeps \
-             working, and a PR opened; its merge {} client {}",
+             working, and a PR opened; after its merge, finalize {}",
             p.client_id,
-            what_merge_does(p.retire_old_client),
-            p.client_id
+            what_merge_does(p.retire_old_client, &p.client_id),
         ),
     ))
 }
 
-fn what_merge_does(how: Option<RetireOldClient>) -> &'static str {
+/// What finalize does to `old` after the merge.
+fn what_merge_does(how: Option<RetireOldClient>, old: &str) -> String {
     match how {
-        Some(RetireOldClient::RemoveGrants) => "deletes the client grants of",
-        _ => "replaces with a secret nobody stores the secret of",
+        Some(RetireOldClient::RemoveGrants) => format!("deletes client {old}'s client grants"),
+        _ => format!("replaces client {old}'s secret with one nobody stores"),
     }
 }
 
@@ -263,13 +263,9 @@ fn merged(p: &Policy, o: &ObservedEntry, nc: &NewClientObserved) -> Option<Decid
             },
             None,
             format!(
-                "the onboarding onto client {new} was merged; finalize {} client {}. The manifest's client_id \
-                 can then be set to {new}",
-                match how {
-                    RetireOldClient::RotateSecret => "replaces with a secret nobody stores the secret of",
-                    RetireOldClient::RemoveGrants => "deletes the client grants of",
-                },
-                p.client_id
+                "the onboarding onto client {new} was merged; finalize {}. The manifest's client_id can \
+                 then be set to {new}",
+                what_merge_does(Some(how), &p.client_id)
             ),
         )),
     }
@@ -302,11 +298,10 @@ fn in_flight(p: &Policy, o: &ObservedEntry, nc: &NewClientObserved) -> Option<De
             None,
             format!(
                 "onboarding in flight: PR #{} is open; consumers move to client {} as they read the sinks, and \
-                 merging it approves that finalize {} client {}",
+                 after merging it finalize {}",
                 pull.number,
                 neutral(&l.client_id),
-                what_merge_does(l.retire_old_client),
-                p.client_id
+                what_merge_does(l.retire_old_client, &p.client_id)
             ),
         ),
         (problem, _) => {
