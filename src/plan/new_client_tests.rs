@@ -257,3 +257,41 @@ fn a_non_rs256_client_is_refused() {
         }
     );
 }
+
+#[test]
+fn an_unpublished_onboarding_is_opened_and_a_rejected_one_reported() {
+    let mut o = fresh();
+    o.proposal = Some(Proposal {
+        ledger: ledger(),
+        rejected_pull: None,
+    });
+    // Without a confirmed new client nothing is opened.
+    assert!(!matches!(
+        decide_one(policy(), o.clone()).decision,
+        Decision::Republish { .. }
+    ));
+    o.new_client.as_mut().unwrap().siblings = vec![sibling("prod/billing")];
+    assert_eq!(
+        decide_one(policy(), o.clone()).decision,
+        Decision::Republish {
+            credential_id: "cred_n".into()
+        }
+    );
+    o.proposal.as_mut().unwrap().rejected_pull = Some(9);
+    let e = decide_one(policy(), o);
+    assert!(
+        matches!(
+            e.decision,
+            Decision::NeedsAttention {
+                problem: Attention::Rejected { pull: 9, .. }
+            }
+        ),
+        "{:?}",
+        e.decision
+    );
+    assert!(
+        e.explanation.contains("both clients work"),
+        "{}",
+        e.explanation
+    );
+}
