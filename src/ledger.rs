@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::keys::Alg;
-use crate::manifest::{AuthMethod, SecretScheme};
+use crate::manifest::{AuthMethod, RetireOldClient, SecretScheme};
 
 /// Default ledger directory, next to the default manifest.
 pub const DEFAULT_LEDGER_DIR: &str = ".github/auth0-rotation.ledger";
@@ -96,6 +96,15 @@ pub struct LedgerEntry {
     /// key once attached. Not trusted: the journal's tag and kid are checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_commit: Option<String>,
+    /// Onboarding onto a new client (`onboard: new_client`): the client the
+    /// entry used before; `client_id` is the sibling the tool created.
+    /// Believed only when Auth0 confirms the sibling (its `client_metadata`
+    /// marker and the ledger's credential). Kept by later rotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_client: Option<String>,
+    /// With `replaces_client`: what the merge approves doing to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_old_client: Option<RetireOldClient>,
 }
 
 /// The `kind` of a [`SecretLedger`] file.
@@ -248,6 +257,9 @@ impl LedgerEntry {
         if let Some(c) = &entry.journal_commit {
             ids.push(("journal_commit", c.as_str()));
         }
+        if let Some(c) = &entry.replaces_client {
+            ids.push(("replaces_client", c.as_str()));
+        }
         for r in &entry.retiring {
             ids.push(("retiring.credential_id", r.credential_id.as_str()));
             ids.push(("retiring.kid", r.kid.as_str()));
@@ -277,6 +289,8 @@ mod tests {
             auth_method: AuthMethod::PrivateKeyJwt,
             attach_on_merge: false,
             journal_commit: None,
+            replaces_client: None,
+            retire_old_client: None,
             tenant: "prod".into(),
             entry: "billing".into(),
             client_id: "abc".into(),

@@ -6,8 +6,8 @@ use crate::github::{GitHubApi, GitHubError, Pull};
 use crate::journal::{Holder, Journal, JournalError, JournalKeys, Liveness, SecretParts};
 use crate::ledger::{LedgerEntry, LedgerError, SecretLedger};
 use crate::plan::{
-    ClientState, Held, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
-    SecretClient, SecretFacts, SecretObserved, SecretPull,
+    ClientState, Held, NewClientObserved, ObservedCredential, ObservedEntry, OpenPull, Proposal,
+    Provenance, SecretClient, SecretFacts, SecretObserved, SecretPull, Sibling, SiblingFacts,
 };
 use crate::secret::SecretString;
 use crate::spec::EntrySpec;
@@ -162,6 +162,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         !l.retiring.is_empty()
             || l.auth_method.uses_secret()
             || l.attach_on_merge
+            || l.replaces_client.is_some()
             || client
                 .as_ref()
                 .is_ok_and(|c| crate::plan::expiry_change_pending(l, c))
@@ -181,6 +182,7 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
         proposal,
         provenance,
         secret: None,
+        new_client: None,
     })
 }
 
@@ -237,6 +239,120 @@ async fn open_pull<G: GitHubApi>(
             .collect(),
         grouped: true,
     }))
+}
+
+/// Observes an entry with `onboard: new_client`: as [`observe_entry`],
+/// plus every client its ledgers name as its new client (markers and
+/// credentials) and, when the default branch's ledger moves it, whether the
+/// old client is retired. When the onboarding is complete and Auth0
+/// confirms it (see [`crate::plan::sibling_problem`]), the entry is
+/// observed again on the new client (`moved_to`). Reads only.
+pub async fn observe_new_client_entry<A: Auth0Api, G: GitHubApi>(
+    auth0: Option<&A>,
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+    keys: &JournalKeys,
+) -> Result<ObservedEntry, ObserveError> {
+    let mut o = observe_entry(auth0, gh, ws, spec).await?;
+    let mut nc = NewClientObserved {
+        can_derive: keys.can_resume(),
+        ..NewClientObserved::default()
+    };
+    let Some(a) = auth0 else {
+        o.new_client = Some(nc);
+        return Ok(o);
+    };
+    let named = [
+        o.ledger.as_ref(),
+        o.pull.as_ref().and_then(|p| p.ledger.as_ref()),
+        o.proposal.as_ref().map(|p| &p.ledger),
+    ];
+    for l in named.into_iter().flatten() {
+        if l.replaces_client.is_some() && nc.sibling(&l.client_id).is_none() {
+            nc.siblings.push(sibling(a, &l.client_id).await);
+        }
+    }
+    let old = spec.policy.client_id.as_str();
+    let Some(l) = o
+        .ledger
+        .clone()
+        .filter(|l| l.replaces_client.as_deref() == Some(old))
+    else {
+        o.new_client = Some(nc);
+        return Ok(o);
+    };
+    nc.old_retired = old_retired(a, spec, &l, keys).await;
+    let key = (spec.policy.tenant.as_str(), spec.policy.entry.as_str(), old);
+    let confirmed = matches!(o.provenance, Provenance::Merged { .. })
+        && nc.old_retired == Some(true)
+        && crate::plan::sibling_problem(key, &l, nc.sibling(&l.client_id)).is_none();
+    if !confirmed {
+        o.new_client = Some(nc);
+        return Ok(o);
+    }
+    let mut moved = observe_entry(auth0, gh, ws, &spec.on_client(&l.client_id)).await?;
+    nc.moved_to = Some(l.client_id.clone());
+    moved.new_client = Some(nc);
+    Ok(moved)
+}
+
+/// A client a new-client ledger names: its markers and credentials
+/// (`Ok(None)`: Auth0 answers 404).
+pub async fn sibling<A: Auth0Api>(auth0: &A, client_id: &str) -> Sibling {
+    let facts = async {
+        let info = match auth0.get_client(client_id).await {
+            Ok(i) => i,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let state = client_state(auth0, client_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let marker = |k: &str| info.client_metadata.get(k).cloned();
+        Ok(Some(SiblingFacts {
+            marker_entry: marker(crate::plan::MARKER_ENTRY),
+            marker_replaces: marker(crate::plan::MARKER_REPLACES),
+            state,
+        }))
+    }
+    .await;
+    Sibling {
+        client_id: client_id.to_owned(),
+        facts,
+    }
+}
+
+/// Whether the old client is retired as `ledger` approved: it holds the
+/// derived secret nobody stores (`rotate_secret`), or has no client grants
+/// (`remove_grants`). `None`: it cannot be told.
+pub async fn old_retired<A: Auth0Api>(
+    auth0: &A,
+    spec: &EntrySpec,
+    ledger: &LedgerEntry,
+    keys: &JournalKeys,
+) -> Option<bool> {
+    let old = ledger.replaces_client.as_deref()?;
+    match ledger.retire_old_client? {
+        crate::manifest::RetireOldClient::RotateSecret => {
+            let label = crate::plan::new_client_retired_label(&ledger.client_id);
+            let derived = derived_secret(keys, spec, old, &label)?;
+            let info = auth0.get_client(old).await.ok()?;
+            let secret = info.client_secret?;
+            Some(crate::secret::constant_time_eq(
+                derived.expose(),
+                secret.expose(),
+            ))
+        }
+        crate::manifest::RetireOldClient::RemoveGrants => {
+            let grants = auth0.list_client_grants(old).await.ok()?;
+            Some(
+                grants
+                    .iter()
+                    .all(|g| g.subject_type.as_deref().is_some_and(|t| t != "client")),
+            )
+        }
+    }
 }
 
 /// Checks that the default branch's ledger is exactly what the latest merged
@@ -472,6 +588,7 @@ pub async fn observe_secret_entry<A: Auth0Api, G: GitHubApi>(
             provenance,
             can_derive: keys.can_resume(),
         }),
+        new_client: None,
     })
 }
 

@@ -66,6 +66,7 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 auth_method: e.auth_method,
                 management_kid: None,
                 onboard: e.onboard,
+                retire_old_client: e.retire_old_client,
                 secret_rotation: e.secret_rotation.clone(),
             },
             tenant_domain: manifest.tenants[&e.tenant].domain.clone(),

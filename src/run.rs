@@ -94,6 +94,7 @@ impl RunPlan {
                         | Decision::Revert { .. }
                         | Decision::Onboard { .. }
                         | Decision::Cutover { .. }
+                        | Decision::RetireOldClient { .. }
                         | Decision::SwitchSecret { .. }
                         | Decision::ProposeSecret { .. }
                         | Decision::SetSecret { .. }

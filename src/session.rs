@@ -13,7 +13,7 @@ use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
 use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
-use crate::observe::{observe_entry, observe_secret_entry, ObserveError};
+use crate::observe::{observe_entry, observe_new_client_entry, observe_secret_entry, ObserveError};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::secret::SecretString;
 use crate::workspace::Workspace;
@@ -415,13 +415,13 @@ impl Session {
             let (gh, ws) = (&self.github, &self.workspace);
             return Ok(observe_secret_entry(auth0, gh, ws, spec, &self.journal).await?);
         }
-        let mut o = observe_entry(
-            self.auth0.get(&spec.policy.tenant),
-            &self.github,
-            &self.workspace,
-            spec,
-        )
-        .await?;
+        let auth0 = self.auth0.get(&spec.policy.tenant);
+        let mut o = if spec.policy.onboard == Some(crate::manifest::Onboard::NewClient) {
+            observe_new_client_entry(auth0, &self.github, &self.workspace, spec, &self.journal)
+                .await?
+        } else {
+            observe_entry(auth0, &self.github, &self.workspace, spec).await?
+        };
         o.journal_authentic = o
             .journal
             .as_ref()

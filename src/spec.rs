@@ -72,4 +72,12 @@ impl EntrySpec {
     pub fn key(&self) -> String {
         format!("{}/{}", self.policy.tenant, self.policy.entry)
     }
+
+    /// The same entry on client `client_id` (an entry onboarded onto a new
+    /// client lives on it).
+    pub fn on_client(&self, client_id: &str) -> EntrySpec {
+        let mut moved = self.clone();
+        moved.policy.client_id = client_id.to_owned();
+        moved
+    }
 }

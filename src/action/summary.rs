@@ -109,6 +109,7 @@ fn row(e: &EntryPlan, outcome: Option<&Outcome>, taken_default: &str) -> Row {
                 | Decision::UpdateExpiry { .. }
                 | Decision::Revert { .. }
                 | Decision::Cutover { .. }
+                | Decision::RetireOldClient { .. }
                 | Decision::SetSecret { .. }
                 | Decision::RetireSecret { .. }
         ),

@@ -65,10 +65,11 @@ pub(super) fn staged(ledger: &LedgerEntry, group: String, verified: bool) -> Out
 }
 
 /// One entry of a group PR.
-struct Member<'a> {
+struct Member {
     /// Index in the report.
     index: usize,
-    spec: &'a EntrySpec,
+    /// The entry, on the client its plan was made for.
+    spec: EntrySpec,
     ledger: LedgerEntry,
 }
 
@@ -117,16 +118,18 @@ pub async fn publish_groups<A: Auth0Api, G: GitHubApi>(
 /// Auth0's records). An in-flight entry whose branch ledger cannot be
 /// trusted is reported failed and left out: its ledger path is in the
 /// second list, dropped from the PR.
-async fn members<'a, A: Auth0Api, G: GitHubApi>(
+async fn members<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
-    specs: &'a [EntrySpec],
+    specs: &[EntrySpec],
     plan: &Plan,
     report: &mut Report,
     indices: &[usize],
-) -> (Vec<Member<'a>>, Vec<String>) {
+) -> (Vec<Member>, Vec<String>) {
     let (mut out, mut dropped) = (Vec::new(), Vec::new());
     for &i in indices {
-        let spec = &specs[i];
+        let spec = super::on_planned_client(&specs[i], &plan.entries[i])
+            .unwrap_or_else(|| specs[i].clone());
+        let spec = &spec;
         let staged = matches!(report.entries[i].outcome, Outcome::Rotated { pull: 0, .. });
         if !staged && plan.entries[i].group_pull.is_none() {
             continue;
@@ -146,7 +149,7 @@ async fn members<'a, A: Auth0Api, G: GitHubApi>(
         match ledger {
             Ok(ledger) => out.push(Member {
                 index: i,
-                spec,
+                spec: spec.clone(),
                 ledger,
             }),
             Err(e) => {
@@ -179,7 +182,7 @@ async fn branch_ledger<A, G: GitHubApi>(
 async fn publish_group<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     group: &str,
-    members: &[Member<'_>],
+    members: &[Member],
     dropped: &[String],
 ) -> Result<(Pull, PullOperation), ApplyError> {
     let (gh, ws) = (ctx.github, ctx.workspace);
@@ -302,7 +305,7 @@ fn title(group: &str, count: usize) -> String {
 }
 
 /// Body of a group PR: a row per member and what merging does.
-fn body(members: &[Member<'_>], others: &[String]) -> String {
+fn body(members: &[Member], others: &[String]) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,

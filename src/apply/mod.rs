@@ -5,6 +5,7 @@
 mod expiry;
 mod finalize;
 mod group;
+mod new_client;
 mod onboard;
 pub mod pr;
 mod report;
@@ -115,6 +116,13 @@ impl<A, G> Context<'_, A, G> {
     }
 }
 
+/// The entry on the client its plan was made for: an entry onboarded onto
+/// a new client lives on it once the planner confirmed it with Auth0
+/// (`None`: the manifest's client).
+fn on_planned_client(spec: &EntrySpec, ep: &EntryPlan) -> Option<EntrySpec> {
+    (ep.client_id != spec.policy.client_id).then(|| spec.on_client(&ep.client_id))
+}
+
 fn record(entry: &EntrySpec, steps: Vec<Step>, result: Result<Outcome, ApplyError>) -> EntryReport {
     EntryReport::new(entry.key(), steps, result)
 }
@@ -167,6 +175,8 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
 ) -> EntryReport {
     let mut steps = Vec::new();
     let head = ep.branch_head.as_deref();
+    let moved = on_planned_client(spec, ep);
+    let spec = moved.as_ref().unwrap_or(spec);
     if secret::is_secret_entry(spec) {
         let result = rotate_secret(ctx, spec, ep, on_secret, &mut steps).await;
         return record(spec, steps, result);
@@ -197,6 +207,10 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             };
             expiry::propose(ctx, spec, &target, head, &mut steps).await
         }
+        Decision::Onboard {
+            strategy: crate::manifest::Onboard::NewClient,
+            resume,
+        } => new_client::start(ctx, spec, resume.as_deref(), head, &mut steps, on_secret).await,
         Decision::Onboard { resume, .. } => {
             onboard::start(ctx, spec, resume.as_deref(), head, &mut steps, on_secret).await
         }
@@ -280,6 +294,8 @@ pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
     ep: &EntryPlan,
 ) -> EntryReport {
     let mut steps = Vec::new();
+    let moved = on_planned_client(spec, ep);
+    let spec = moved.as_ref().unwrap_or(spec);
     if secret::is_secret_entry(spec) {
         let result = match &ep.decision {
             Decision::SetSecret { .. } | Decision::RetireSecret { .. } => {
@@ -308,6 +324,9 @@ pub async fn finalize_one<A: Auth0Api, G: GitHubApi>(
         Decision::Revert { to } => revert::carry_out(ctx, spec, *to, &mut steps, None).await,
         Decision::Cutover { credential_id } => {
             onboard::cutover(ctx, spec, credential_id, &mut steps).await
+        }
+        Decision::RetireOldClient { how, .. } => {
+            new_client::retire(ctx, spec, *how, &mut steps).await
         }
         Decision::NeedsAttention { .. } => Ok(Outcome::NeedsAttention {
             reason: ep.explanation.clone(),

@@ -136,6 +136,8 @@ async fn register_and_propose<A: Auth0Api, G: GitHubApi>(
         auth_method: AuthMethod::PrivateKeyJwt,
         attach_on_merge: true,
         journal_commit: Some(claimed.to_owned()),
+        replaces_client: None,
+        retire_old_client: None,
     };
     let text = PullText {
         ledger: &ledger,

@@ -26,6 +26,9 @@ pub enum Change {
     /// Onboarding: the first key is attached at the merge and the client
     /// secret ends.
     Cutover,
+    /// Onboarding onto a new client (`onboard: new_client`): the sinks
+    /// already point at the sibling; the merge retires the old client.
+    NewClient,
     /// The current credential stays; only its expiry changes.
     Expiry {
         /// The expiry the default branch's ledger has now.
@@ -39,6 +42,11 @@ impl Change {
     pub fn between(main: Option<&LedgerEntry>, proposed: &LedgerEntry) -> Change {
         if proposed.attach_on_merge {
             return Change::Cutover;
+        }
+        if proposed.replaces_client.is_some()
+            && main.is_none_or(|m| m.client_id != proposed.client_id)
+        {
+            return Change::NewClient;
         }
         if proposed.auth_method.uses_secret()
             && main.is_none_or(|m| m.auth_method != proposed.auth_method)
@@ -71,6 +79,7 @@ pub fn title(spec: &EntrySpec, ledger: &LedgerEntry, change: Change) -> String {
             spec.key(),
             ledger.current.kid.chars().take(10).collect::<String>()
         ),
+        Change::NewClient => format!("auth0-rotate: onboard {} onto a new client", spec.key()),
         Change::Revert { to } => format!(
             "auth0-rotate: revert {} to a client secret ({})",
             spec.key(),
@@ -101,6 +110,7 @@ pub fn body_for(
         Change::Expiry { from } => expiry_body(spec, ledger, from),
         Change::Revert { to } => revert_body(spec, ledger, to, sinks),
         Change::Cutover => cutover_body(spec, ledger, sinks),
+        Change::NewClient => new_client_body(spec, ledger, sinks),
     }
 }
 
@@ -139,6 +149,66 @@ pub fn cutover_body(spec: &EntrySpec, ledger: &LedgerEntry, sinks: &[String]) ->
         b,
         "- [ ] Nothing else uses the client secret (Auth0 tenant logs, type `seccft`, for client `{}`).",
         spec.policy.client_id
+    );
+    let _ = writeln!(
+        b,
+        "\n<sub>This PR changes only the ledger file; it holds no secrets.</sub>"
+    );
+    b
+}
+
+/// Body of a new-client onboarding PR: the sibling, that consumers move at
+/// their own pace, and what the merge does to the old client.
+pub fn new_client_body(spec: &EntrySpec, ledger: &LedgerEntry, sinks: &[String]) -> String {
+    let c = &ledger.current;
+    let old = ledger.replaces_client.as_deref().unwrap_or("(unknown)");
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "## Onboard `{}` onto a new client
+",
+        spec.key()
+    );
+    let _ = writeln!(
+        b,
+        "Auth0 client `{old}` on tenant `{}` authenticates with its client secret. auth0-rotate created the \
+         client `{}` next to it, on private_key_jwt with credential `{}` (kid `{}`), gave it the same client \
+         grants and proved it with a token exchange. Both clients work now.\n",
+        spec.tenant_domain, ledger.client_id, c.credential_id, c.kid
+    );
+    let _ = writeln!(
+        b,
+        "**Consumers move at their own pace**: the sinks below now hold JSON with the new `client_id` and its \
+         private key; a consumer that reads them signs client assertions as the new client, one that has not \
+         yet keeps using the old client's secret.\n"
+    );
+    if !sinks.is_empty() {
+        let _ = writeln!(b, "### The new client id and key were written to\n");
+        for s in sinks {
+            let _ = writeln!(b, "- {s}");
+        }
+        b.push('\n');
+    }
+    let what = match ledger.retire_old_client {
+        Some(crate::manifest::RetireOldClient::RemoveGrants) => {
+            "deletes every client grant of the old client: it still authenticates, but gets no token for any API"
+        }
+        _ => "replaces the old client's secret with one nobody stores: the old secret stops working",
+    };
+    let _ = writeln!(
+        b,
+        "⚠️ **Merging approves retiring client `{old}`**: finalize {what}. The old client is not deleted.\n"
+    );
+    let _ = writeln!(b, "### Before merging\n");
+    let _ = writeln!(
+        b,
+        "- [ ] Every consumer reads the client id and key from the sinks (Auth0 tenant logs, type `seccft`, \
+         show no more exchanges by client `{old}`)."
+    );
+    let _ = writeln!(
+        b,
+        "- [ ] Optionally, after the merge, set the entry's `client_id` in the manifest to `{}`.",
+        ledger.client_id
     );
     let _ = writeln!(
         b,

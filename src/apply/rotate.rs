@@ -58,7 +58,7 @@ pub(super) async fn generate(spec: &EntrySpec) -> Result<PrivateKey, ApplyError>
         .map_err(ApplyError::from)
 }
 
-fn new_credential(
+pub(super) fn new_credential(
     ctx_now: time::OffsetDateTime,
     spec: &EntrySpec,
     key: &PrivateKey,
@@ -608,6 +608,9 @@ fn proposed_ledger(
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         attach_on_merge: false,
         journal_commit: None,
+        // An entry onboarded onto a new client stays on it.
+        replaces_client: snap.ledger.as_ref().and_then(|l| l.replaces_client.clone()),
+        retire_old_client: snap.ledger.as_ref().and_then(|l| l.retire_old_client),
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
         client_id: spec.policy.client_id.clone(),
@@ -905,7 +908,23 @@ pub(super) async fn trusted_branch_ledger<A: Auth0Api, G: GitHubApi>(
     let ledger = read_ledger(ctx.github, ws, spec, at)
         .await?
         .ok_or_else(|| ApplyError::Changed(format!("no ledger on {at}")))?;
-    let state = client_state(ctx.auth0_for(spec)?, &spec.policy.client_id).await?;
+    let auth0 = ctx.auth0_for(spec)?;
+    if ledger.replaces_client.is_some() && ledger.client_id != spec.policy.client_id {
+        // An onboarding onto a new client: Auth0 must confirm that client.
+        let sibling = crate::observe::sibling(auth0, &ledger.client_id).await;
+        let key = (
+            spec.policy.tenant.as_str(),
+            spec.policy.entry.as_str(),
+            spec.policy.client_id.as_str(),
+        );
+        if let Some(problem) = crate::plan::sibling_problem(key, &ledger, Some(&sibling)) {
+            return Err(ApplyError::Unsafe(format!(
+                "the ledger on the rotation branch cannot be trusted: {problem}; nothing was changed"
+            )));
+        }
+        return Ok(ledger);
+    }
+    let state = client_state(auth0, &spec.policy.client_id).await?;
     if let Some(problem) = crate::plan::branch_ledger_problem(&ledger, &state) {
         return Err(ApplyError::Unsafe(format!(
             "the ledger on the rotation branch cannot be trusted: {problem}; nothing was changed"

@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use super::error::{clip, message_url, transport};
 use super::token::{self, ClientAuth};
-use super::types::ClientGrantPage;
+use super::types::{ClientGrantPage, ClientPage};
 use super::{
     Auth0Api, Auth0Error, ClientGrant, ClientInfo, Credential, MtlsEdge, NewClient, NewCredential,
 };
@@ -58,6 +58,8 @@ pub struct HttpAuth0 {
     domain: String,
     auth: ManagementAuth,
     token: Mutex<Option<(SecretString, OffsetDateTime)>>,
+    /// The scopes the token endpoint listed for the cached token.
+    scopes: std::sync::Mutex<Option<Vec<String>>>,
     /// Paces Management API requests from the rate-limit headers.
     pacer: super::pace::Pacer,
     /// Total deadline of one request (connect, headers, body).
@@ -98,6 +100,7 @@ impl HttpAuth0 {
             domain: domain.to_owned(),
             auth,
             token: Mutex::new(None),
+            scopes: std::sync::Mutex::new(None),
             pacer: super::pace::Pacer::default(),
             deadline: timeout,
         })
@@ -158,6 +161,10 @@ impl HttpAuth0 {
         let resp = token::client_credentials(&self.http, &self.base, &self.domain, auth, &audience)
             .await?;
         let exp = now + time::Duration::seconds(resp.expires_in.max(0));
+        *self.scopes.lock().unwrap_or_else(|e| e.into_inner()) = resp
+            .scope
+            .as_deref()
+            .map(|s| s.split_whitespace().map(str::to_owned).collect());
         *cached = Some((resp.access_token.clone(), exp));
         Ok(resp.access_token)
     }
@@ -343,7 +350,56 @@ impl HttpAuth0 {
     }
 }
 
+impl HttpAuth0 {
+    async fn clients_page(&self, page: usize) -> Result<(Vec<ClientInfo>, bool), Auth0Error> {
+        let op = "GET /clients";
+        let path = format!(
+            "/clients?app_type=non_interactive&page={page}&per_page={GRANTS_PER_PAGE}&include_totals=true"
+        );
+        let body: ClientPage = required(self.call(Method::GET, &path, None, op).await?, op)?;
+        Ok(match body {
+            ClientPage::Totals {
+                start,
+                total,
+                clients,
+            } => {
+                let seen = start + clients.len() as u64;
+                let more = !clients.is_empty() && seen < total;
+                (clients, more)
+            }
+            ClientPage::Bare(clients) => {
+                let more = clients.len() >= GRANTS_PER_PAGE;
+                (clients, more)
+            }
+        })
+    }
+}
+
 impl Auth0Api for HttpAuth0 {
+    async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error> {
+        let mut all = Vec::new();
+        for page in 0..MAX_PAGES {
+            let (clients, more) = self.clients_page(page).await?;
+            all.extend(clients);
+            if !more {
+                return Ok(all);
+            }
+        }
+        Err(Auth0Error::Decode {
+            operation: "GET /clients".into(),
+            detail: format!("more than {MAX_PAGES} pages of {GRANTS_PER_PAGE} clients"),
+        })
+    }
+
+    async fn management_scopes(&self) -> Result<Option<Vec<String>>, Auth0Error> {
+        self.management_token().await?;
+        Ok(self
+            .scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
+
     async fn get_client(&self, client_id: &str) -> Result<ClientInfo, Auth0Error> {
         let op = "GET /clients/{id}";
         required(

@@ -24,6 +24,15 @@ use time::OffsetDateTime;
 /// The Management API operations the rotation needs.
 #[allow(async_fn_in_trait)]
 pub trait Auth0Api {
+    /// `GET /api/v2/clients?app_type=non_interactive`, paged
+    /// (`per_page=100`, `include_totals=true`) until exhausted (needs
+    /// `read:clients`): how a client the tool created is found again by its
+    /// `client_metadata` markers after a create whose answer was lost.
+    async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error>;
+    /// The scopes the token endpoint granted this client's Management API
+    /// token; `None` when unknown (a ready token, or an answer without
+    /// `scope`). Lets a step refuse before writing anything.
+    async fn management_scopes(&self) -> Result<Option<Vec<String>>, Auth0Error>;
     /// `GET /api/v2/clients/{id}`.
     async fn get_client(&self, client_id: &str) -> Result<ClientInfo, Auth0Error>;
     /// `GET /api/v2/clients/{id}/credentials`.

@@ -142,6 +142,41 @@ pub struct ClientInfo {
     /// logs each such read as `mgmt_api_read`). Redacted in `Debug`.
     #[serde(default, deserialize_with = "secret_opt")]
     pub client_secret: Option<crate::secret::SecretString>,
+    /// `client_metadata` (string values; others are dropped).
+    #[serde(default, deserialize_with = "metadata")]
+    pub client_metadata: std::collections::BTreeMap<String, String>,
+}
+
+fn metadata<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    let v: Option<std::collections::BTreeMap<String, serde_json::Value>> = Option::deserialize(d)?;
+    Ok(v.unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// One page of `GET /api/v2/clients`: `{start, limit, total, clients}`
+/// with `include_totals=true`, or a bare array.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ClientPage {
+    /// `{start, limit, total, clients}`.
+    Totals {
+        /// Offset of the first item.
+        #[serde(default)]
+        start: u64,
+        /// Total matching clients.
+        total: u64,
+        /// This page.
+        clients: Vec<ClientInfo>,
+    },
+    /// A bare array.
+    Bare(Vec<ClientInfo>),
 }
 
 fn secret_opt<'de, D: serde::Deserializer<'de>>(
@@ -386,6 +421,9 @@ pub struct NewClient {
     pub jwt_alg: String,
     /// The credential to create the client on, if any.
     pub private_key_jwt: Option<InlineCredential>,
+    /// `client_metadata` (string values; sent only when not empty): the
+    /// tool's markers, so that the client can be found again.
+    pub client_metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl NewClient {
@@ -398,6 +436,9 @@ impl NewClient {
             "grant_types": self.grant_types,
             "jwt_configuration": {"alg": self.jwt_alg},
         });
+        if !self.client_metadata.is_empty() {
+            v["client_metadata"] = serde_json::json!(self.client_metadata);
+        }
         match &self.private_key_jwt {
             Some(c) => {
                 let mut cred = serde_json::json!({
@@ -499,6 +540,7 @@ mod grant_tests {
                 alg: Alg::PS256,
                 expires_at: Some(time::macros::datetime!(2027-01-01 0:00 UTC)),
             }),
+            client_metadata: Default::default(),
         };
         let v = new.to_body();
         assert!(v.get("token_endpoint_auth_method").is_none());

@@ -104,6 +104,12 @@ pub mod codes {
     pub const BAD_STANDBY_CLIENT: &str = "M046";
     /// `secret_rotation` without `verify`: a new secret must be proven.
     pub const SECRET_ROTATION_VERIFY: &str = "M047";
+    /// `retire_old_client` missing with `onboard: new_client`, not one of
+    /// its words, or set without `onboard: new_client`.
+    pub const BAD_RETIRE_OLD_CLIENT: &str = "M048";
+    /// `onboard: new_client` with a secret sink not in `format: json` (the
+    /// consumers must read the new client's id next to its key).
+    pub const NEW_CLIENT_SINK_FORMAT: &str = "M049";
     /// `pull_requests.group` not `entry`, `tenant` or `all`.
     pub const BAD_PULL_GROUP: &str = "M050";
 }

@@ -64,10 +64,12 @@
 //! | M041 | `jwks_cache_ttl` not shorter than `rotate_every` |
 //! | M042 | `auth_method` not `private_key_jwt`, `client_secret_post` or `client_secret_basic` |
 //! | M043 | a client-secret entry (`auth_method: client_secret_*`) with a secret sink not in `format: json`, or a variable sink |
-//! | M044 | `onboard` not `cutover`, or set on an entry whose `auth_method` is a client secret |
+//! | M044 | `onboard` not `cutover` or `new_client`, or set on an entry whose `auth_method` is a client secret |
 //! | M045 | `secret_rotation` not `single` or `alternating`, or without a client-secret `auth_method` |
-//! | M046 | `standby_client_id` missing with `secret_rotation: alternating`, set without it, or equal to `client_id` |
-//! | M047 | `secret_rotation` without `verify` (a new secret must be proven) |
+//! | M046 | `standby_client_id` missing with `alternating`, set without it, or equal to `client_id` |
+//! | M047 | `secret_rotation` without `verify` |
+//! | M048 | `retire_old_client` missing with `onboard: new_client`, not `rotate_secret` or `remove_grants`, or set without `new_client` |
+//! | M049 | `onboard: new_client` with a secret sink not in `format: json` (the sinks carry the new client's id) |
 //! | M050 | `pull_requests.group` not `entry`, `tenant` or `all` |
 //!
 //! # Semantics
@@ -100,9 +102,9 @@ pub use diag::{codes, Diagnostic, ManifestErrors};
 pub use duration::{format as format_duration, parse as parse_duration, DurationError};
 pub use model::{
     Alg, AuthMethod, ConnectionEntry, ConnectionRef, CredentialEntry, KeySize, Location, Manifest,
-    Onboard, OrgVisibility, PullGroup, RepoRef, SecretFormat, SecretRotation, SecretScheme,
-    SecretStore, SigningFlow, SigningKeysAfter, SigningKeysPolicy, Sink, Tenant, UploadFormat,
-    VariableStore, VariableValue, Verify,
+    Onboard, OrgVisibility, PullGroup, RepoRef, RetireOldClient, SecretFormat, SecretRotation,
+    SecretScheme, SecretStore, SigningFlow, SigningKeysAfter, SigningKeysPolicy, Sink, Tenant,
+    UploadFormat, VariableStore, VariableValue, Verify,
 };
 
 /// Where the manifest lives by default, relative to the repository root.

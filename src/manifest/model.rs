@@ -200,6 +200,8 @@ pub struct CredentialEntry {
     /// How a client that still authenticates with its client secret is
     /// moved to private_key_jwt; `None`: it is not (the plan says how).
     pub onboard: Option<Onboard>,
+    /// With `onboard: new_client`: what the merge does to the old client.
+    pub retire_old_client: Option<RetireOldClient>,
     /// How a client-secret entry's secret rotates; `None`: it does not.
     pub secret_rotation: Option<SecretRotation>,
     /// Rotate when the attached credential is older than this.
@@ -313,6 +315,11 @@ pub enum Onboard {
     /// Register a key (not attached), write it to the sinks and open a PR;
     /// the merge switches the client: its secret stops working then.
     Cutover,
+    /// Create a sibling client on private_key_jwt with the same grants,
+    /// write its id and key to the sinks and open a PR; consumers move at
+    /// their own pace, and the merge retires the old client's access
+    /// (`retire_old_client`). Zero downtime.
+    NewClient,
 }
 
 impl Onboard {
@@ -320,6 +327,30 @@ impl Onboard {
     pub fn as_str(self) -> &'static str {
         match self {
             Onboard::Cutover => "cutover",
+            Onboard::NewClient => "new_client",
+        }
+    }
+}
+
+/// With `onboard: new_client`: what the merge does to the old client (it
+/// is never deleted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireOldClient {
+    /// Replace its client secret with one derived from the age identity
+    /// that nobody stores: the old secret stops working.
+    RotateSecret,
+    /// Delete its client grants: it still authenticates, but gets no token
+    /// for any API.
+    RemoveGrants,
+}
+
+impl RetireOldClient {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetireOldClient::RotateSecret => "rotate_secret",
+            RetireOldClient::RemoveGrants => "remove_grants",
         }
     }
 }

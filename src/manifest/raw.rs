@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::model::{
-    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, PullGroup, SecretFormat, SecretScheme,
-    SigningFlow, UploadFormat, VariableValue,
+    Alg, AuthMethod, KeySize, Onboard, OrgVisibility, PullGroup, RetireOldClient, SecretFormat,
+    SecretScheme, SigningFlow, UploadFormat, VariableValue,
 };
 
 /// Located text.
@@ -213,10 +213,18 @@ pub(crate) struct RawCredential {
     #[schemars(with = "Option<AuthMethod>")]
     pub auth_method: Option<Text>,
     /// How a client that still uses its client secret moves to
-    /// private_key_jwt: `cutover` (a PR; the secret stops working at the merge).
+    /// private_key_jwt: `cutover` (a PR; the secret stops working at the
+    /// merge) or `new_client` (a sibling client on private_key_jwt; zero
+    /// downtime, needs `retire_old_client`).
     #[serde(default)]
     #[schemars(with = "Option<Onboard>")]
     pub onboard: Option<Text>,
+    /// With `onboard: new_client` (required there, refused elsewhere): what
+    /// the merge does to the old client, `rotate_secret` or
+    /// `remove_grants`. The old client is never deleted.
+    #[serde(default)]
+    #[schemars(with = "Option<RetireOldClient>")]
+    pub retire_old_client: Option<Text>,
     /// Rotation of a client-secret entry's secret: `single` (the client's
     /// one secret is replaced after the PR's merge; not zero-downtime) or
     /// `alternating` (two clients with identical grants take turns; zero

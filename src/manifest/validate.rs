@@ -11,7 +11,8 @@ use super::diag::{codes, did_you_mean, show, Diags};
 use super::duration::{self, DurationError};
 use super::model::{
     Alg, AuthMethod, CredentialEntry, KeySize, Location, Manifest, Onboard, PullGroup,
-    SecretFormat, SecretRotation, SecretScheme, Sink, Tenant, UploadFormat, Verify,
+    RetireOldClient, SecretFormat, SecretRotation, SecretScheme, Sink, Tenant, UploadFormat,
+    Verify,
 };
 use super::raw::{RawCredential, RawDefaults, RawManifest, RawVerify, Text};
 use super::sinks::SinkChecker;
@@ -288,6 +289,12 @@ fn entry(
         Some(t) => parse_onboard(t, auth_method, diags).map(Some).ok_or(()),
     };
     ok &= onboard.is_ok();
+    let strategy = onboard.as_ref().ok().copied().flatten();
+    let retire_old = retire_old_client(raw, strategy, &label, entry_at, diags);
+    ok &= retire_old.is_ok();
+    if let (Some(Onboard::NewClient), Some(out)) = (strategy, &out_sinks) {
+        ok &= new_client_sinks_fit(out, &label, diags);
+    }
     let secret_rotation = secret_rotation(raw, auth_method, diags);
     ok &= secret_rotation.is_ok();
     if let (Ok(Some(_)), None, Some(text)) = (&secret_rotation, &verify, &raw.secret_rotation) {
@@ -312,6 +319,7 @@ fn entry(
         upload: settings.upload.map_or(UploadFormat::PublicKey, |(u, _)| u),
         auth_method: auth_method?,
         onboard: onboard.ok()?,
+        retire_old_client: retire_old.ok()?,
         secret_rotation: secret_rotation.ok()?,
         rotate_every: settings.rotate_every?.0,
         renew_before: settings.renew_before.map(|(d, _)| d),
@@ -649,16 +657,20 @@ fn parse_onboard(
     method: Option<AuthMethod>,
     diags: &mut Diags<'_>,
 ) -> Option<Onboard> {
-    if text.value != "cutover" {
-        diags.push(
-            codes::BAD_ONBOARD,
-            at(text),
-            format!("unsupported onboard strategy {}", show(&text.value)),
-            "use `cutover`: a PR registers the key and writes it to the sinks; the merge switches the client \
-             (consumers of the client secret stop working then)",
-        );
-        return None;
-    }
+    let strategy = match text.value.as_str() {
+        "cutover" => Onboard::Cutover,
+        "new_client" => Onboard::NewClient,
+        _ => {
+            diags.push(
+                codes::BAD_ONBOARD,
+                at(text),
+                format!("unsupported onboard strategy {}", show(&text.value)),
+                "use `cutover` (a PR registers the key; the merge switches the client and its secret stops \
+                 working) or `new_client` (a sibling client on private_key_jwt; consumers move at their own pace)",
+            );
+            return None;
+        }
+    };
     if method.is_some_and(AuthMethod::uses_secret) {
         diags.push(
             codes::BAD_ONBOARD,
@@ -669,7 +681,81 @@ fn parse_onboard(
         );
         return None;
     }
-    Some(Onboard::Cutover)
+    Some(strategy)
+}
+
+/// `retire_old_client` (M048): required with `onboard: new_client`, one of
+/// its words, and refused with any other `onboard`.
+fn retire_old_client(
+    raw: &RawCredential,
+    onboard: Option<Onboard>,
+    label: &str,
+    entry_at: Location,
+    diags: &mut Diags<'_>,
+) -> Result<Option<RetireOldClient>, ()> {
+    let new_client = onboard == Some(Onboard::NewClient);
+    let Some(text) = &raw.retire_old_client else {
+        if !new_client {
+            return Ok(None);
+        }
+        let where_ = raw.onboard.as_ref().map_or(entry_at, at);
+        diags.push(
+            codes::BAD_RETIRE_OLD_CLIENT,
+            where_,
+            format!("credential {} uses onboard: new_client without `retire_old_client`", show(label)),
+            "add `retire_old_client: rotate_secret` (the merge replaces the old client's secret with one nobody \
+             holds) or `retire_old_client: remove_grants` (the merge deletes the old client's grants); the old \
+             client is never deleted",
+        );
+        return Err(());
+    };
+    if !new_client {
+        diags.push(
+            codes::BAD_RETIRE_OLD_CLIENT,
+            at(text),
+            format!("`retire_old_client` is only used by onboard: new_client, and credential {} does not use it", show(label)),
+            "remove `retire_old_client`, or set `onboard: new_client`",
+        );
+        return Err(());
+    }
+    match text.value.as_str() {
+        "rotate_secret" => Ok(Some(RetireOldClient::RotateSecret)),
+        "remove_grants" => Ok(Some(RetireOldClient::RemoveGrants)),
+        other => {
+            diags.push(
+                codes::BAD_RETIRE_OLD_CLIENT,
+                at(text),
+                format!("unsupported retire_old_client {}", show(other)),
+                "use `rotate_secret` or `remove_grants`",
+            );
+            Err(())
+        }
+    }
+}
+
+/// `onboard: new_client` moves consumers to another client, so each secret
+/// sink must carry the client id next to the key (`format: json`, M049).
+fn new_client_sinks_fit(sinks: &[Sink], label: &str, diags: &mut Diags<'_>) -> bool {
+    let mut ok = true;
+    for sink in sinks {
+        if let Sink::Secret { format, .. } = sink {
+            if *format != SecretFormat::Json {
+                diags.push(
+                    codes::NEW_CLIENT_SINK_FORMAT,
+                    sink.location(),
+                    format!(
+                        "credential {} onboards onto a new client, but sink {} holds only the key, not the client id",
+                        show(label),
+                        show(sink.name())
+                    ),
+                    "give the sink `format: json` (written as {\"client_id\", \"kid\", \"alg\", \"private_key_pem\"}); \
+                     consumers must read the client id from it, as it changes",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// `secret_rotation` (M045) and `standby_client_id` (M046): a scheme needs a

@@ -4,17 +4,22 @@
 //! No I/O, no clock, no randomness: callers pass `now` and the observations,
 //! so every decision is reproducible and snapshot-tested.
 
+mod new_client;
 mod observed;
 mod onboard;
 mod render;
 mod revert;
 mod secret;
 
+pub use new_client::{
+    retired_label as new_client_retired_label, sibling_problem, MARKER_ENTRY, MARKER_KID,
+    MARKER_REPLACES,
+};
 pub use onboard::{branch_ledger_problem, onboarding_problem};
 
 pub use observed::{
-    ClientState, Held, ObservedCredential, ObservedEntry, OpenPull, Proposal, Provenance,
-    SecretClient, SecretFacts, SecretObserved, SecretPull, Seen,
+    ClientState, Held, NewClientObserved, ObservedCredential, ObservedEntry, OpenPull, Proposal,
+    Provenance, SecretClient, SecretFacts, SecretObserved, SecretPull, Seen, Sibling, SiblingFacts,
 };
 
 use crate::journal::LockState;
@@ -26,7 +31,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::keys::Alg;
 use crate::ledger::Retiring;
-pub use crate::manifest::{AuthMethod, Onboard, SecretRotation, SecretScheme};
+pub use crate::manifest::{AuthMethod, Onboard, RetireOldClient, SecretRotation, SecretScheme};
 
 /// The parts of a manifest entry that decide *when* to rotate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,6 +67,8 @@ pub struct Policy {
     pub management_kid: Option<String>,
     /// How a client still on its client secret moves to private_key_jwt.
     pub onboard: Option<Onboard>,
+    /// With `onboard: new_client`: what the merge does to the old client.
+    pub retire_old_client: Option<RetireOldClient>,
     /// How a client-secret entry's secret rotates (`None`: it does not).
     pub secret_rotation: Option<SecretRotation>,
 }
@@ -312,6 +319,14 @@ pub enum Decision {
         /// The kid of an interrupted onboarding's journaled key, resumed.
         resume: Option<String>,
     },
+    /// A merged new-client onboarding (`onboard: new_client`): finalize
+    /// retires the old client's access as the ledger approved.
+    RetireOldClient {
+        /// The old client.
+        client_id: String,
+        /// How.
+        how: RetireOldClient,
+    },
     /// A merged cutover PR: finalize attaches the credential, ends the
     /// client secret and proves the key.
     Cutover {
@@ -432,6 +447,7 @@ impl Plan {
                     | Decision::Revert { .. }
                     | Decision::Onboard { .. }
                     | Decision::Cutover { .. }
+                    | Decision::RetireOldClient { .. }
                     | Decision::SwitchSecret { .. }
                     | Decision::ProposeSecret { .. }
                     | Decision::SetSecret { .. }
@@ -497,7 +513,12 @@ fn plan_entry(
     now: OffsetDateTime,
     options: &PlanOptions,
 ) -> EntryPlan {
-    let (decision, current, explanation) = decide(p, o, now, options);
+    let moved = new_client::moved_policy(p, o);
+    let p = moved.as_ref().unwrap_or(p);
+    let (decision, current, mut explanation) = decide(p, o, now, options);
+    if moved.is_some() {
+        explanation = new_client::moved_note(p, explanation);
+    }
     EntryPlan {
         tenant: p.tenant.clone(),
         entry: p.entry.clone(),
@@ -556,6 +577,9 @@ fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOpti
     };
     if p.auth_method.uses_secret() {
         return revert::decide(p, o, client, now, is_forced(p, options));
+    }
+    if let Some(d) = new_client::decide(p, o, client, now, options) {
+        return d;
     }
     if let Some(d) = onboard::decide(p, o, client, now, options) {
         return d;
@@ -1341,3 +1365,6 @@ mod tests;
 
 #[cfg(test)]
 mod secret_tests;
+
+#[cfg(test)]
+mod new_client_tests;

@@ -113,6 +113,55 @@ pub struct ObservedEntry {
     /// An entry with `secret_rotation`: what was seen of its clients, its
     /// ledger and its PR (`ledger`, `pull` and `proposal` are then `None`).
     pub secret: Option<SecretObserved>,
+    /// An entry with `onboard: new_client`: the sibling clients its ledgers
+    /// name and whether the old client is retired.
+    pub new_client: Option<NewClientObserved>,
+}
+
+/// What was observed of an entry with `onboard: new_client`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct NewClientObserved {
+    /// Every client a ledger of the entry (default branch, open PR,
+    /// proposal) names as its new client, as Auth0 shows it.
+    pub siblings: Vec<Sibling>,
+    /// Whether the old client's access is retired the way the default
+    /// branch's ledger approved (`None`: not checked or unreadable).
+    pub old_retired: Option<bool>,
+    /// An age identity is configured (`rotate_secret` derives the
+    /// replacement secret from it).
+    pub can_derive: bool,
+    /// The entry was moved onto the default branch's new client: its
+    /// onboarding is complete and Auth0 confirms it; the rest of the entry
+    /// was observed on that client.
+    pub moved_to: Option<String>,
+}
+
+impl NewClientObserved {
+    /// The observed sibling `id`.
+    pub fn sibling(&self, id: &str) -> Option<&Sibling> {
+        self.siblings.iter().find(|s| s.client_id == id)
+    }
+}
+
+/// A client a new-client ledger names, as Auth0 shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sibling {
+    /// Its id.
+    pub client_id: String,
+    /// Its `client_metadata` markers, or why it could not be read
+    /// (`Ok(None)`: it does not exist).
+    pub facts: Result<Option<SiblingFacts>, String>,
+}
+
+/// What Auth0 says of a sibling client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiblingFacts {
+    /// `client_metadata.auth0_rotate_entry` (`tenant/entry`).
+    pub marker_entry: Option<String>,
+    /// `client_metadata.auth0_rotate_replaces` (the old client).
+    pub marker_replaces: Option<String>,
+    /// Its credential state.
+    pub state: ClientState,
 }
 
 /// What was observed of an entry with `secret_rotation`.

@@ -125,7 +125,7 @@ fn on_secret(p: &Policy, method: &str) -> Decided {
 }
 
 /// Auth0 requires `jwt_configuration.alg: RS256` for private_key_jwt.
-fn alg_problem(p: &Policy, client: &ClientState) -> Option<Decided> {
+pub(super) fn alg_problem(p: &Policy, client: &ClientState) -> Option<Decided> {
     let alg = client.jwt_alg.as_deref().unwrap_or("HS256");
     (alg != "RS256").then(|| {
         attention(

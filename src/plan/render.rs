@@ -22,6 +22,7 @@ impl Decision {
             Decision::UsesSecret { .. } => "uses secret",
             Decision::Onboard { .. } => "onboard",
             Decision::Cutover { .. } => "cutover",
+            Decision::RetireOldClient { .. } => "retire old client",
             Decision::SwitchSecret { .. } => "switch secret",
             Decision::ProposeSecret { .. } => "propose secret",
             Decision::SetSecret { .. } => "set secret",
@@ -69,6 +70,7 @@ impl Plan {
                             | Decision::UpdateExpiry { .. }
                             | Decision::Revert { .. }
                             | Decision::Cutover { .. }
+                            | Decision::RetireOldClient { .. }
                             | Decision::SetSecret { .. }
                             | Decision::RetireSecret { .. }
                     )

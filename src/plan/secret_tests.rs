@@ -19,6 +19,7 @@ fn policy(rotation: SecretRotation) -> Policy {
         auth_method: AuthMethod::ClientSecretPost,
         management_kid: None,
         onboard: None,
+        retire_old_client: None,
         secret_rotation: Some(rotation),
     }
 }
@@ -74,6 +75,7 @@ fn observed(ledger: Option<SecretLedger>, clients: Vec<SecretClient>) -> Observe
             provenance: Provenance::Merged { pull: 7 },
             can_derive: true,
         }),
+        new_client: None,
     }
 }
 

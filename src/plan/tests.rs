@@ -17,6 +17,7 @@ fn policy() -> Policy {
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         management_kid: None,
         onboard: None,
+        retire_old_client: None,
         secret_rotation: None,
     }
 }
@@ -37,6 +38,8 @@ fn ledger(current: &str, created: OffsetDateTime, retiring: &[&str]) -> LedgerEn
         auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
         attach_on_merge: false,
         journal_commit: None,
+        replaces_client: None,
+        retire_old_client: None,
         tenant: "prod".into(),
         entry: "billing".into(),
         client_id: "cid".into(),
@@ -81,6 +84,7 @@ fn observe(
         proposal: None,
         provenance: Provenance::Merged { pull: 1 },
         secret: None,
+        new_client: None,
     }
 }
 
@@ -294,6 +298,7 @@ fn cap_drift_and_failures_need_a_human() {
         proposal: None,
         provenance: Provenance::Unchecked,
         secret: None,
+        new_client: None,
     };
     assert!(matches!(
         decide_one(o, false).decision,

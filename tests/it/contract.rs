@@ -431,6 +431,7 @@ async fn onboarding_cases(emu: &RunningEmulator) {
             alg: Alg::RS256,
             expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::days(30)),
         }),
+        client_metadata: Default::default(),
     };
     let created = mgmt.create_client(&new).await.unwrap();
     let scope = vec!["read:invoices".to_owned()];

@@ -724,6 +724,7 @@ fn sibling(key: Option<&PrivateKey>) -> NewClient {
             alg: Alg::RS256,
             expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::days(90)),
         }),
+        client_metadata: Default::default(),
     }
 }
 
@@ -905,4 +906,71 @@ async fn the_client_creates_a_private_key_jwt_client_proves_it_and_drops_the_sec
             .status(),
         Some(403)
     );
+}
+
+/// `GET /clients` (offset paging per sheet §9, `app_type` filter) and
+/// `client_metadata` on create (string values; the 10-property and
+/// 255-character limits are UNCONFIRMED, see the emulator's module); the
+/// tool's client pages through all of them and reads the markers back.
+#[tokio::test]
+async fn clients_are_listed_in_pages_with_their_client_metadata() {
+    let f = onboarding().await;
+    let token = token_for(&f, "mgmt", "mgmt-secret").await;
+    let mut marked = sibling(None);
+    marked.client_metadata = [("auth0_rotate_entry".to_owned(), "prod/billing".to_owned())]
+        .into_iter()
+        .collect();
+    let created = f.mgmt.create_client(&marked).await.unwrap();
+    assert_eq!(created.client_metadata, marked.client_metadata);
+    for i in 0..3 {
+        let mut other = sibling(None);
+        other.name = format!("filler {i}");
+        f.mgmt.create_client(&other).await.unwrap();
+    }
+    let (status, body) = call(
+        &f,
+        &token,
+        Method::GET,
+        "/clients?page=0&per_page=2&include_totals=true&app_type=non_interactive",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["limit"], 2);
+    assert_eq!(body["clients"].as_array().unwrap().len(), 2);
+    let total = body["total"].as_u64().unwrap();
+    assert!(total >= 4, "{body}");
+    let (_, bare) = call(&f, &token, Method::GET, "/clients?per_page=100", None).await;
+    assert_eq!(bare.as_array().unwrap().len() as u64, total, "a bare array");
+    let (status, body) = call(&f, &token, Method::GET, "/clients?per_page=101", None).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = call(
+        &f,
+        &token,
+        Method::GET,
+        "/clients?app_type=spa&include_totals=true",
+        None,
+    )
+    .await;
+    assert_eq!((status, body["total"].as_u64()), (200, Some(0)), "{body}");
+
+    let all = f.mgmt.list_clients().await.unwrap();
+    assert_eq!(all.len() as u64, total);
+    let found: Vec<_> = all
+        .iter()
+        .filter(|c| {
+            c.client_metadata
+                .get("auth0_rotate_entry")
+                .map(String::as_str)
+                == Some("prod/billing")
+        })
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].client_id, created.client_id);
+
+    let mut body = sibling(None).to_body();
+    body["client_metadata"] = json!({"n": 1});
+    let (status, answer) = call(&f, &token, Method::POST, "/clients", Some(body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(message(&answer).contains("client_metadata.n"), "{answer}");
 }

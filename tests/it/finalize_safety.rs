@@ -155,6 +155,8 @@ async fn a_ledger_pushed_without_any_merged_pr_is_refused() {
         auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
         attach_on_merge: false,
         journal_commit: None,
+        replaces_client: None,
+        retire_old_client: None,
         tenant: "demo".into(),
         entry: "billing-worker".into(),
         client_id: CLIENT_ID.into(),

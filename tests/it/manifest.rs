@@ -76,6 +76,7 @@ fn full_example_parses_into_expected_values() {
             upload: UploadFormat::PublicKey,
             auth_method: auth0_rotate::manifest::AuthMethod::PrivateKeyJwt,
             onboard: None,
+            retire_old_client: None,
             secret_rotation: None,
             // The entry's override wins over `defaults.rotate_every: 90d`.
             rotate_every: Duration::days(30),
@@ -434,6 +435,16 @@ const INVALID: &[(&str, &[Expected])] = &[
             ("M046", 44, 24, "`abc126` is client_id itself"),
             ("M046", 56, 24, "only used by"),
             ("M047", 66, 22, "`prod/unproven`"),
+        ],
+    ),
+    (
+        "new_client.yml",
+        &[
+            ("M048", 10, 14, "without `retire_old_client`"),
+            ("M048", 20, 24, "`delete_client`"),
+            ("M048", 30, 24, "only used by onboard: new_client"),
+            ("M049", 41, 9, "holds only the key"),
+            ("M044", 47, 14, "`new-client`"),
         ],
     ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),

@@ -13,11 +13,26 @@
 //! and echoes the inline credentials as whole objects with `id` and `kid`,
 //! as recorded.
 //!
+//! `client_metadata` must be an object of string values; at most 10
+//! properties with values of at most 255 characters (the OAS `ClientMetadata`
+//! description; not in the fact sheet: UNCONFIRMED), and so are the
+//! error texts.
+//!
+//! `GET /api/v2/clients` (any of `read:clients`, `read:client_keys`,
+//! `read:client_credentials`, `read:client_summary`, as for one client):
+//! offset paging `page` (≥ 0), `per_page` (1–100, default 50),
+//! `include_totals` (`{start, limit, total, clients}`, else a bare array;
+//! sheet §9), and the `app_type` (comma-separated) and `is_first_party`
+//! filters; secrets only with `read:client_keys`. Lucene `q` and checkpoint
+//! paging are not modelled (refused).
+//!
 //! Only `private_key_jwt` is modelled among the credential-based methods;
 //! `tls_client_auth` and `self_signed_tls_client_auth` are refused.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -160,6 +175,33 @@ pub struct NewApiClient {
     /// Inline private_key_jwt credentials, `None` without
     /// `client_authentication_methods`.
     credentials: Option<Vec<NewCredential>>,
+    client_metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// `client_metadata`: an object of strings (limits UNCONFIRMED, see the module).
+fn parse_metadata(obj: &Map<String, Value>) -> Result<std::collections::BTreeMap<String, String>> {
+    let Some(v) = obj.get("client_metadata") else {
+        return Ok(Default::default());
+    };
+    let m = v
+        .as_object()
+        .ok_or_else(|| validation("'Expected type object' on property client_metadata."))?;
+    if m.len() > 10 {
+        return Err(validation(
+            "'Too many properties defined (11), only 10 additional properties are allowed' on property client_metadata.",
+        ));
+    }
+    m.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) if s.chars().count() <= 255 => Ok((k.clone(), s.clone())),
+            Value::String(_) => Err(validation(format!(
+                "'String is too long (max 255)' on property client_metadata.{k}."
+            ))),
+            _ => Err(validation(format!(
+                "'Expected type string' on property client_metadata.{k}."
+            ))),
+        })
+        .collect()
 }
 
 fn string_prop(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
@@ -374,6 +416,7 @@ pub fn parse_new_client(body: &Value) -> Result<NewApiClient> {
         token_endpoint_auth_method,
         is_first_party,
         credentials,
+        client_metadata: parse_metadata(obj)?,
     })
 }
 
@@ -404,6 +447,7 @@ impl Tenant {
                 is_first_party: new.is_first_party,
                 credentials: Vec::new(),
                 next_credential: 0,
+                client_metadata: new.client_metadata,
             },
         );
         let mut created = Vec::new();
@@ -442,6 +486,95 @@ fn clone_credential(c: &NewCredential) -> NewCredential {
         expires_at: c.expires_at,
         parse_expiry_from_cert: c.parse_expiry_from_cert,
     }
+}
+
+/// `GET /api/v2/clients` (see the module).
+pub async fn list(
+    State(emu): State<Auth0Emulator>,
+    Path(domain): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>> {
+    with_tenant(&emu, &domain, |t, now| {
+        let scopes = authorize(
+            t,
+            &headers,
+            now.unix_timestamp(),
+            &[
+                "read:clients",
+                "read:client_keys",
+                "read:client_credentials",
+                "read:client_summary",
+            ],
+        )?;
+        let show = scopes
+            .iter()
+            .any(|s| s == "read:client_keys" || s == "read:client_credentials");
+        list_clients(t, &q, show).map(Json)
+    })
+}
+
+fn query_error(msg: impl std::fmt::Display) -> MgmtError {
+    // Auth0's wording and errorCode for query-string errors are UNCONFIRMED.
+    MgmtError {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("Query validation error: {msg}"),
+        code: Some("invalid_query_string"),
+    }
+}
+
+fn list_clients(t: &Tenant, q: &HashMap<String, String>, show: bool) -> Result<Value> {
+    let number = |key: &str, min: usize, max: usize| -> Result<Option<usize>> {
+        q.get(key)
+            .map(|v| match v.parse::<usize>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(query_error(format!(
+                    "'Expected integer from {min} to {max}' on property {key}."
+                ))),
+            })
+            .transpose()
+    };
+    if let Some(k) = ["q", "from", "take"].iter().find(|k| q.contains_key(**k)) {
+        return Err(query_error(format!("{k} is not modelled by the emulator")));
+    }
+    let limit = number("per_page", 1, 100)?.unwrap_or(50);
+    let start = number("page", 0, usize::MAX)?
+        .unwrap_or(0)
+        .saturating_mul(limit);
+    let flag = |key: &str| -> Result<Option<bool>> {
+        match q.get(key).map(String::as_str) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(query_error(format!(
+                "'Expected type boolean' on property {key}."
+            ))),
+        }
+    };
+    let totals = flag("include_totals")?.unwrap_or(false);
+    let first_party = flag("is_first_party")?;
+    let types: Option<Vec<&str>> = q.get("app_type").map(|v| v.split(',').collect());
+    let matching: Vec<&super::state::Client> = t
+        .clients
+        .values()
+        .filter(|c| first_party.is_none_or(|f| f == c.is_first_party))
+        .filter(|c| {
+            types
+                .as_ref()
+                .is_none_or(|ts| c.app_type.as_deref().is_some_and(|a| ts.contains(&a)))
+        })
+        .collect();
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|c| c.to_json(&t.domain, show))
+        .collect();
+    Ok(if totals {
+        json!({"start": start, "limit": limit, "total": matching.len(), "clients": items})
+    } else {
+        Value::Array(items)
+    })
 }
 
 /// `POST /api/v2/clients` (201).

@@ -14,6 +14,7 @@
 //! | route | scope | answer |
 //! |---|---|---|
 //! | `POST /clients` | `create:clients` (+ `create:client_credentials` with `client_authentication_methods`) | 201 client, with its `client_secret` and inline credentials ([`create_client`]) |
+//! | `GET /clients?page&per_page&include_totals&app_type&is_first_party` | any of `read:clients`, `read:client_keys`, `read:client_credentials`, `read:client_summary` (the last UNCONFIRMED for the list) | array, or `{start,limit,total,clients}`; each with its `client_metadata` ([`create_client`]) |
 //! | `GET /clients/{id}` | any of `read:clients`, `read:client_keys`, `read:client_credentials`, `read:client_summary` | client |
 //! | `PATCH /clients/{id}` | any of `update:clients`, `update:client_keys`, `update:client_credentials` | client |
 //! | `GET\|POST /clients/{id}/credentials` | `read:` / `create:client_credentials` | list / 201 credential |
@@ -218,7 +219,7 @@ impl Auth0Emulator {
             .route("/auth0/{domain}/oauth/token", post(mgmt::token))
             .route(
                 "/auth0/{domain}/api/v2/clients",
-                post(create_client::create),
+                get(create_client::list).post(create_client::create),
             )
             .route(
                 "/auth0/{domain}/api/v2/clients/{id}",
@@ -351,6 +352,7 @@ impl Auth0Emulator {
                     is_first_party: true,
                     credentials: Vec::new(),
                     next_credential: 0,
+                    client_metadata: Default::default(),
                 },
             );
             Ok(())

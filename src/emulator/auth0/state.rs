@@ -111,6 +111,8 @@ pub struct Client {
     pub credentials: Vec<Credential>,
     /// Counter for deterministic-looking credential ids.
     pub next_credential: u64,
+    /// `client_metadata` (string values).
+    pub client_metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// A credential record (a registered public key).
@@ -184,6 +186,9 @@ impl Client {
         });
         if let Some(t) = &self.app_type {
             v["app_type"] = json!(t);
+        }
+        if !self.client_metadata.is_empty() {
+            v["client_metadata"] = json!(self.client_metadata);
         }
         if let Some(m) = &self.token_endpoint_auth_method {
             v["token_endpoint_auth_method"] = json!(m);

@@ -102,6 +102,13 @@ macro_rules! gated {
 }
 
 impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
+    async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error> {
+        gated!(self, a0, "list_clients", self.inner.list_clients())
+    }
+    async fn management_scopes(&self) -> Result<Option<Vec<String>>, Auth0Error> {
+        // Read from the token answer; not a Management API call.
+        self.inner.management_scopes().await
+    }
     async fn get_client(&self, id: &str) -> Result<ClientInfo, Auth0Error> {
         gated!(self, a0, "get_client", self.inner.get_client(id))
     }
