@@ -43,6 +43,12 @@ pub struct Journal {
     /// escrow recipients; absent when no identity is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_key: Option<String>,
+    /// Self-signed mTLS: the certificate (PEM, public) made for the key.
+    /// A certificate cannot be re-derived identically (its serial number is
+    /// random), so a resumed run re-uses this one; `kid` is then its SHA-256
+    /// thumbprint. Covered by `mac` like every other field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
     /// The run that holds the lock, so a later run can ask whether it is
     /// still alive instead of trusting a clock.
     #[serde(default, skip_serializing_if = "Holder::is_empty")]
@@ -532,6 +538,7 @@ mod tests {
             replaces: "cred_old".into(),
             started_at: OffsetDateTime::UNIX_EPOCH,
             encrypted_key: keys.seal(&key).unwrap(),
+            certificate: None,
             holder: Holder::default(),
             ended: None,
             mac: None,

@@ -2,10 +2,11 @@
 
 use std::time::Duration as StdDuration;
 
+use super::mtls::{self, Material};
 use super::pr::{self, PullOperation};
 use super::sinks::{write_sinks_observed, SecretObserver, Written};
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
-use crate::auth0::{Auth0Api, Credential, NewCredential};
+use crate::auth0::{Auth0Api, Credential, MtlsEdge, NewCredential};
 use crate::github::GitHubApi;
 use crate::journal::{Ended, Journal};
 use crate::keys::PrivateKey;
@@ -61,8 +62,9 @@ pub(super) async fn generate(spec: &EntrySpec) -> Result<PrivateKey, ApplyError>
 fn new_credential(
     ctx_now: time::OffsetDateTime,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    material: &Material,
 ) -> Result<NewCredential, ApplyError> {
+    let key = &material.key;
     let mut name = format!(
         "{}{} {}",
         crate::plan::CREDENTIAL_NAME_PREFIX,
@@ -70,6 +72,9 @@ fn new_credential(
         date(ctx_now)
     );
     name.truncate(128);
+    if let Some(x509) = mtls::new_credential(name.clone(), material) {
+        return Ok(x509);
+    }
     Ok(match spec.upload {
         Upload::PublicKey => NewCredential {
             credential_type: "public_key",
@@ -101,6 +106,8 @@ fn new_credential(
 }
 
 /// Creates the credential, or adopts it if a lost response had created it.
+/// `kid` is what Auth0 identifies it by (a certificate's thumbprint for
+/// mTLS).
 async fn create_or_adopt<A: Auth0Api>(
     auth0: &A,
     client_id: &str,
@@ -109,10 +116,10 @@ async fn create_or_adopt<A: Auth0Api>(
 ) -> Result<Credential, ApplyError> {
     match auth0.create_credential(client_id, new).await {
         Ok(c) => {
-            if c.kid.as_deref() != Some(kid) {
+            if mtls::credential_id_of(&c) != Some(kid) {
                 return Err(ApplyError::Unsafe(format!(
-                    "Auth0 assigned kid {:?} but the key's RFC 7638 thumbprint is {kid}",
-                    c.kid
+                    "Auth0 identifies the new credential as {:?}, but it should be {kid}",
+                    mtls::credential_id_of(&c)
                 )));
             }
             Ok(c)
@@ -122,7 +129,7 @@ async fn create_or_adopt<A: Auth0Api>(
             let existing = auth0.list_credentials(client_id).await?;
             existing
                 .into_iter()
-                .find(|c| c.kid.as_deref() == Some(kid))
+                .find(|c| mtls::credential_id_of(c) == Some(kid))
                 .ok_or(ApplyError::Auth0(e))
         }
         Err(e) => Err(e.into()),
@@ -131,11 +138,12 @@ async fn create_or_adopt<A: Auth0Api>(
 
 async fn rollback<A: Auth0Api>(
     auth0: &A,
-    client_id: &str,
+    spec: &EntrySpec,
     old: &str,
     new: &str,
     steps: &mut Vec<Step>,
 ) {
+    let client_id = &spec.policy.client_id;
     let state = match client_state(auth0, client_id).await {
         Ok(s) => s,
         Err(e) => {
@@ -144,10 +152,7 @@ async fn rollback<A: Auth0Api>(
         }
     };
     if state.is_attached(new) && state.is_attached(old) {
-        if let Err(e) = auth0
-            .set_private_key_jwt(client_id, &[old.to_owned()])
-            .await
-        {
+        if let Err(e) = mtls::set_attached(auth0, spec, &[old.to_owned()]).await {
             tracing::error!(error = %e, "rollback: cannot detach {new}");
             return;
         }
@@ -312,18 +317,19 @@ pub(super) async fn release<G: GitHubApi>(
     }
 }
 
-/// The key of this rotation and the credential it replaces: a new key, or
-/// the journaled one when resuming. A fresh rotation first deletes the
-/// unattached credential an interrupted run left (never an attached one:
-/// only an attached credential's key can be in a sink).
+/// The key (and, for mTLS, certificate) of this rotation and the credential
+/// it replaces: new material, or the journaled one when resuming. A fresh
+/// rotation first deletes the unattached credential an interrupted run left
+/// (never an attached one: only an attached credential's key can be in a
+/// sink).
 pub(super) async fn key_for<A: Auth0Api>(
-    ctx_journal: &crate::journal::JournalKeys,
+    (ctx_journal, now): (&crate::journal::JournalKeys, time::OffsetDateTime),
     auth0: &A,
     spec: &EntrySpec,
     mode: &Mode<'_>,
     snap: &Snapshot,
     steps: &mut Vec<Step>,
-) -> Result<(PrivateKey, String), ApplyError> {
+) -> Result<(Material, String), ApplyError> {
     match mode {
         Mode::Resume(kid) => {
             let j = snap
@@ -342,18 +348,31 @@ pub(super) async fn key_for<A: Auth0Api>(
                 .as_deref()
                 .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
             let key = ctx_journal.open(armored)?;
-            if key.kid() != j.kid {
-                return Err(ApplyError::Unsafe(format!(
-                    "the journaled key's kid {} does not match the journal's {}",
-                    key.kid(),
-                    j.kid
-                )));
-            }
+            let material = match (&j.certificate, mtls::is_mtls(spec)) {
+                (Some(cert), true) => mtls::resumed(key, cert, &j.kid)?,
+                (None, false) if key.kid() == j.kid => Material::key(key),
+                (None, false) => {
+                    return Err(ApplyError::Unsafe(format!(
+                        "the journaled key's kid {} does not match the journal's {}",
+                        key.kid(),
+                        j.kid
+                    )))
+                }
+                _ => {
+                    return Err(ApplyError::Changed(
+                        "the journal's credential kind does not match the entry's auth_method"
+                            .into(),
+                    ))
+                }
+            };
             step(
                 steps,
-                format!("resuming the interrupted rotation with its journaled key, kid {kid}"),
+                format!(
+                    "resuming the interrupted rotation with its journaled key, {} {kid}",
+                    material.id_word()
+                ),
             );
-            Ok((key, j.replaces.clone()))
+            Ok((material, j.replaces.clone()))
         }
         Mode::Fresh(reason) => {
             if let Some(j) = &snap.journal {
@@ -374,16 +393,22 @@ pub(super) async fn key_for<A: Auth0Api>(
                 }
             }
             let old_id = expected_old(&snap.state, snap.ledger.as_ref(), reason)?;
-            let key = generate(spec).await?;
+            let material = mtls::generate(spec, now).await?;
+            let what = if material.certificate.is_some() {
+                " and its self-signed certificate"
+            } else {
+                ""
+            };
             step(
                 steps,
                 format!(
-                    "generated a {}-bit RSA key, kid {}",
+                    "generated a {}-bit RSA key{what}, {} {}",
                     spec.key_size.bits(),
-                    key.kid()
+                    material.id_word(),
+                    material.id
                 ),
             );
-            Ok((key, old_id))
+            Ok((material, old_id))
         }
     }
 }
@@ -394,28 +419,34 @@ pub(super) async fn register<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
     now: time::OffsetDateTime,
-    key: &PrivateKey,
+    material: &Material,
     steps: &mut Vec<Step>,
 ) -> Result<Credential, ApplyError> {
     let client_id = &spec.policy.client_id;
-    let kid = key.kid();
+    let kid = &material.id;
     let existing = auth0
         .list_credentials(client_id)
         .await?
         .into_iter()
-        .find(|c| c.kid.as_deref() == Some(kid.as_str()));
+        .find(|c| mtls::credential_id_of(c) == Some(kid.as_str()));
     if let Some(c) = existing {
+        let word = material.id_word();
         step(
             steps,
-            format!("found credential {} already registered for kid {kid}", c.id),
+            format!("found credential {} already registered for {word} {kid}", c.id),
         );
         return Ok(c);
     }
-    let new_req = new_credential(now, spec, key)?;
-    let c = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
+    let new_req = new_credential(now, spec, material)?;
+    let c = create_or_adopt(auth0, client_id, &new_req, kid).await?;
+    let what = if material.certificate.is_some() {
+        "x509_cert".to_owned()
+    } else {
+        new_req.alg.to_string()
+    };
     step(
         steps,
-        format!("registered credential {} ({}) in Auth0", c.id, new_req.alg),
+        format!("registered credential {} ({what}) in Auth0", c.id),
     );
     Ok(c)
 }
@@ -426,7 +457,7 @@ pub(super) async fn register<A: Auth0Api>(
 async fn attach_and_verify<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    (material, edge): (&Material, Option<&MtlsEdge>),
     old_id: &str,
     new_id: &str,
     steps: &mut Vec<Step>,
@@ -434,9 +465,7 @@ async fn attach_and_verify<A: Auth0Api>(
     let client_id = &spec.policy.client_id;
     let now_state = client_state(auth0, client_id).await?;
     if now_state.attached == [old_id.to_owned()] {
-        auth0
-            .set_private_key_jwt(client_id, &[old_id.to_owned(), new_id.to_owned()])
-            .await?;
+        mtls::set_attached(auth0, spec, &[old_id.to_owned(), new_id.to_owned()]).await?;
         step(steps, format!("attached {new_id} next to {old_id}"));
     } else if !(now_state.is_attached(new_id) && now_state.is_attached(old_id)) {
         return Err(ApplyError::Changed(format!(
@@ -449,10 +478,19 @@ async fn attach_and_verify<A: Auth0Api>(
     };
     let mut last = None;
     for attempt in 1..=VERIFY_ATTEMPTS {
-        match auth0
-            .exchange_with_key(client_id, key, spec.policy.alg, audience)
-            .await
-        {
+        let exchanged = match (&material.certificate, edge) {
+            (Some(cert), Some(edge)) => {
+                auth0
+                    .exchange_with_certificate(client_id, cert, audience, edge)
+                    .await
+            }
+            _ => {
+                auth0
+                    .exchange_with_key(client_id, &material.key, spec.policy.alg, audience)
+                    .await
+            }
+        };
+        match exchanged {
             Ok(()) => {
                 last = None;
                 break;
@@ -474,9 +512,14 @@ async fn attach_and_verify<A: Auth0Api>(
     if let Some(e) = last {
         return Err(ApplyError::Verify(e.to_string()));
     }
+    let through = if edge.is_some() {
+        " certificate through the customer edge"
+    } else {
+        " key"
+    };
     step(
         steps,
-        format!("verified: token exchange for {audience} succeeded with the new key"),
+        format!("verified: token exchange for {audience} succeeded with the new{through}"),
     );
     Ok(true)
 }
@@ -490,7 +533,9 @@ async fn set_deadline<A: Auth0Api>(
     old: &ObservedCredential,
     steps: &mut Vec<Step>,
 ) -> Result<Option<time::OffsetDateTime>, ApplyError> {
-    let Some(overlap) = spec.max_overlap else {
+    // A certificate's expiry is its notAfter: Auth0 takes it from the
+    // certificate, so no deadline is put on an x509_cert credential.
+    let Some(overlap) = spec.max_overlap.filter(|_| !mtls::is_mtls(spec)) else {
         return Ok(None);
     };
     let d = now + overlap;
@@ -535,7 +580,11 @@ fn proposed_ledger(
     }
     LedgerEntry {
         version: LEDGER_VERSION,
-        auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
+        auth_method: if mtls::is_mtls(spec) {
+            crate::manifest::AuthMethod::SelfSignedTlsClientAuth
+        } else {
+            crate::manifest::AuthMethod::PrivateKeyJwt
+        },
         attach_on_merge: false,
         journal_commit: None,
         tenant: spec.policy.tenant.clone(),
@@ -574,11 +623,16 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
     let ws = ctx.workspace;
+    let edge = match mtls::is_mtls(spec) {
+        true => Some(mtls::edge(spec, ctx.mtls_cname_api_key)?),
+        false => None,
+    };
     super::sinks::preflight(ctx.github, &spec.sinks).await?;
     let snap = snapshot(ctx, auth0, spec, planned_head).await?;
     let resuming = matches!(mode, Mode::Resume(_));
-    let (key, old_id) = key_for(ctx.journal, auth0, spec, &mode, &snap, steps).await?;
-    let kid = key.kid();
+    let (material, old_id) =
+        key_for((ctx.journal, ctx.now), auth0, spec, &mode, &snap, steps).await?;
+    let kid = material.id.clone();
     let old = snap.state.credential(&old_id).cloned().ok_or_else(|| {
         ApplyError::Changed(format!(
             "credential {old_id} is missing from the credential list"
@@ -594,7 +648,8 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
         kid: kid.clone(),
         replaces: old_id.clone(),
         started_at: ctx.now,
-        encrypted_key: ctx.journal.seal(&key)?,
+        encrypted_key: ctx.journal.seal(&material.key)?,
+        certificate: material.certificate.clone(),
         holder: ws.runner.clone(),
         ended: None,
         mac: None,
@@ -614,7 +669,8 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     );
     let claim = Claim {
         snap: &snap,
-        key: &key,
+        material: &material,
+        edge: edge.as_ref(),
         old: &old,
         claimed: &claimed,
         resuming,
@@ -629,7 +685,9 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
 /// What a run holds once it claimed an entry's branch.
 struct Claim<'a> {
     snap: &'a Snapshot,
-    key: &'a PrivateKey,
+    material: &'a Material,
+    /// mTLS: the customer edge the proof goes through.
+    edge: Option<&'a MtlsEdge>,
     old: &'a ObservedCredential,
     /// The run's journal commit (the branch head it may replace).
     claimed: &'a str,
@@ -649,7 +707,8 @@ async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let proven = register_and_prove(ctx, auth0, spec, claim, steps).await?;
     let deadline = set_deadline(auth0, spec, ctx.now, claim.old, steps).await?;
-    let sink_lines = write_forward(ctx, spec, claim.key, &proven.cred.id, steps, on_secret).await?;
+    let sink_lines =
+        write_forward(ctx, spec, claim.material, &proven.cred.id, steps, on_secret).await?;
     propose(ctx, spec, claim, &proven, deadline, &sink_lines, steps).await
 }
 
@@ -669,13 +728,13 @@ async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
     claim: &Claim<'_>,
     steps: &mut Vec<Step>,
 ) -> Result<Proven, ApplyError> {
-    let cred = register(auth0, spec, ctx.now, claim.key, steps).await?;
-    match attach_and_verify(auth0, spec, claim.key, &claim.old.id, &cred.id, steps).await {
+    let cred = register(auth0, spec, ctx.now, claim.material, steps).await?;
+    let with = (claim.material, claim.edge);
+    match attach_and_verify(auth0, spec, with, &claim.old.id, &cred.id, steps).await {
         Ok(verified) => Ok(Proven { cred, verified }),
         Err(e) => {
             if !claim.resuming {
-                let client_id = &spec.policy.client_id;
-                rollback(auth0, client_id, &claim.old.id, &cred.id, steps).await;
+                rollback(auth0, spec, &claim.old.id, &cred.id, steps).await;
             }
             Err(e)
         }
@@ -689,7 +748,7 @@ async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
 pub(super) async fn write_forward<A, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    material: &Material,
     credential_id: &str,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
@@ -697,16 +756,30 @@ pub(super) async fn write_forward<A, G: GitHubApi>(
     let line = |w: &Written| format!("{} ({})", w.sink, super::report::outcome_word(w.outcome));
     let client_id = &spec.policy.client_id;
     let alg = spec.policy.alg;
-    let result = write_sinks_observed(
-        ctx.github,
-        &spec.sinks,
-        key,
-        client_id,
-        alg,
-        credential_id,
-        on_secret,
-    )
-    .await;
+    let result = match &material.certificate {
+        Some(cert) => {
+            let m = super::sinks::MtlsSink {
+                client_id,
+                credential_id,
+                key: &material.key,
+                certificate: cert,
+                thumbprint: &material.id,
+            };
+            super::sinks::write_mtls_sinks(ctx.github, &spec.sinks, &m, on_secret).await
+        }
+        None => {
+            write_sinks_observed(
+                ctx.github,
+                &spec.sinks,
+                &material.key,
+                client_id,
+                alg,
+                credential_id,
+                on_secret,
+            )
+            .await
+        }
+    };
     let (written, error) = match result {
         Ok(written) => (written, None),
         Err((written, e)) => (written, Some(e)),
@@ -736,7 +809,7 @@ async fn propose<A, G: GitHubApi>(
     steps: &mut Vec<Step>,
 ) -> Result<Outcome, ApplyError> {
     let (cred, verified) = (&proven.cred, proven.verified);
-    let kid = claim.key.kid();
+    let kid = claim.material.id.clone();
     let new_ledger = proposed_ledger(spec, ctx.now, claim.snap, cred, &kid, claim.old, deadline);
     let text = pr::PullText {
         ledger: &new_ledger,

@@ -104,6 +104,15 @@ pub mod codes {
     pub const BAD_STANDBY_CLIENT: &str = "M046";
     /// `secret_rotation` without `verify`: a new secret must be proven.
     pub const SECRET_ROTATION_VERIFY: &str = "M047";
+    /// `auth_method: self_signed_tls_client_auth` without `verify.edge_url`:
+    /// a new certificate must be proven through the customer edge.
+    pub const MTLS_NEEDS_EDGE: &str = "M048";
+    /// `verify.edge_url` not an http(s) URL, or on an entry that does not
+    /// use `self_signed_tls_client_auth`.
+    pub const BAD_EDGE_URL: &str = "M049";
+    /// A `self_signed_tls_client_auth` entry with a secret sink not in
+    /// `format: json` (the key and the certificate go together).
+    pub const MTLS_SINK_FORMAT: &str = "M050";
 }
 
 /// One problem found in a manifest.

@@ -38,6 +38,7 @@ mod journal;
 mod layering;
 mod manifest;
 mod manifest_tenant_keys;
+mod mtls_rotation;
 mod onboarding;
 mod rate_limit_storm;
 mod recorded_kids;

@@ -84,6 +84,7 @@ fn full_example_parses_into_expected_values() {
             max_overlap: Some(Duration::days(7)),
             verify: Some(Verify {
                 audience: "https://billing.acme.example/".to_owned(),
+                edge_url: None,
             }),
             sinks: vec![
                 Sink::Secret {
