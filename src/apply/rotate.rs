@@ -433,7 +433,10 @@ pub(super) async fn register<A: Auth0Api>(
         let word = material.id_word();
         step(
             steps,
-            format!("found credential {} already registered for {word} {kid}", c.id),
+            format!(
+                "found credential {} already registered for {word} {kid}",
+                c.id
+            ),
         );
         return Ok(c);
     }
