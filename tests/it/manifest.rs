@@ -436,6 +436,16 @@ const INVALID: &[(&str, &[Expected])] = &[
             ("M047", 66, 22, "`prod/unproven`"),
         ],
     ),
+    (
+        "mtls.yml",
+        &[
+            ("M048", 10, 18, "`prod/no-edge`"),
+            ("M049", 24, 17, "`ftp://edge.acme.test`"),
+            ("M049", 35, 17, "auth_method is private_key_jwt"),
+            ("M050", 48, 9, "`PEM_SINK`"),
+            ("M044", 55, 14, "auth_method is self_signed_tls_client_auth"),
+        ],
+    ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),
     (
         "bad_names.yml",
