@@ -1389,3 +1389,6 @@ mod tests;
 
 #[cfg(test)]
 mod secret_tests;
+
+#[cfg(test)]
+mod mtls_tests;
