@@ -317,6 +317,58 @@ pub(super) async fn release<G: GitHubApi>(
     }
 }
 
+/// The journaled key (and certificate) of an interrupted rotation, only
+/// from a journal with this tool's tag, and checked against the journal's
+/// kid or thumbprint.
+fn journaled(
+    ctx_journal: &crate::journal::JournalKeys,
+    spec: &EntrySpec,
+    snap: &Snapshot,
+    kid: &str,
+    steps: &mut Vec<Step>,
+) -> Result<(Material, String), ApplyError> {
+    let j = snap
+        .journal
+        .as_ref()
+        .filter(|j| j.kid == *kid)
+        .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
+    if !ctx_journal.is_authentic(j) {
+        return Err(ApplyError::Unsafe(format!(
+            "the journal for kid {kid} is not signed with this tool's age identity; \
+             its key is not resumed"
+        )));
+    }
+    let armored = j
+        .encrypted_key
+        .as_deref()
+        .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
+    let key = ctx_journal.open(armored)?;
+    let material = match (&j.certificate, mtls::is_mtls(spec)) {
+        (Some(cert), true) => mtls::resumed(key, cert, &j.kid)?,
+        (None, false) if key.kid() == j.kid => Material::key(key),
+        (None, false) => {
+            return Err(ApplyError::Unsafe(format!(
+                "the journaled key's kid {} does not match the journal's {}",
+                key.kid(),
+                j.kid
+            )))
+        }
+        _ => {
+            return Err(ApplyError::Changed(
+                "the journal's credential kind does not match the entry's auth_method".into(),
+            ))
+        }
+    };
+    step(
+        steps,
+        format!(
+            "resuming the interrupted rotation with its journaled key, {} {kid}",
+            material.id_word()
+        ),
+    );
+    Ok((material, j.replaces.clone()))
+}
+
 /// The key (and, for mTLS, certificate) of this rotation and the credential
 /// it replaces: new material, or the journaled one when resuming. A fresh
 /// rotation first deletes the unattached credential an interrupted run left
@@ -331,49 +383,7 @@ pub(super) async fn key_for<A: Auth0Api>(
     steps: &mut Vec<Step>,
 ) -> Result<(Material, String), ApplyError> {
     match mode {
-        Mode::Resume(kid) => {
-            let j = snap
-                .journal
-                .as_ref()
-                .filter(|j| j.kid == *kid)
-                .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
-            if !ctx_journal.is_authentic(j) {
-                return Err(ApplyError::Unsafe(format!(
-                    "the journal for kid {kid} is not signed with this tool's age identity; \
-                     its key is not resumed"
-                )));
-            }
-            let armored = j
-                .encrypted_key
-                .as_deref()
-                .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
-            let key = ctx_journal.open(armored)?;
-            let material = match (&j.certificate, mtls::is_mtls(spec)) {
-                (Some(cert), true) => mtls::resumed(key, cert, &j.kid)?,
-                (None, false) if key.kid() == j.kid => Material::key(key),
-                (None, false) => {
-                    return Err(ApplyError::Unsafe(format!(
-                        "the journaled key's kid {} does not match the journal's {}",
-                        key.kid(),
-                        j.kid
-                    )))
-                }
-                _ => {
-                    return Err(ApplyError::Changed(
-                        "the journal's credential kind does not match the entry's auth_method"
-                            .into(),
-                    ))
-                }
-            };
-            step(
-                steps,
-                format!(
-                    "resuming the interrupted rotation with its journaled key, {} {kid}",
-                    material.id_word()
-                ),
-            );
-            Ok((material, j.replaces.clone()))
-        }
+        Mode::Resume(kid) => journaled(ctx_journal, spec, snap, kid, steps),
         Mode::Fresh(reason) => {
             if let Some(j) = &snap.journal {
                 let orphan = snap.state.credentials.iter().find(|c| {
