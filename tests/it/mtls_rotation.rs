@@ -298,6 +298,19 @@ async fn full_rotation(s: &Setup, session: &Session, now: OffsetDateTime) -> Str
         "{}",
         plan.to_text()
     );
+    let pull = s
+        .emu
+        .emulator
+        .github
+        .pulls(OWNER, REPO)
+        .into_iter()
+        .find(|p| p.state == "open")
+        .unwrap();
+    let body = pull.body.clone().unwrap_or_default();
+    assert!(pull.title.contains("(certificate "), "{}", pull.title);
+    assert!(body.contains(&sink.thumbprint), "{body}");
+    assert!(body.contains("through the customer edge"), "{body}");
+    assert!(!body.contains(&sink.private_key), "{body}");
     s.merge();
     let (_, report) = session.finalize(now).await.unwrap();
     assert!(
