@@ -558,6 +558,42 @@ mod tests {
         assert!(!JournalKeys::none().is_authentic(&signed));
     }
 
+    /// An mTLS journal's certificate round-trips through the YAML and is
+    /// covered by the tag: another certificate makes it unauthentic.
+    #[test]
+    fn the_tag_covers_the_journaled_certificate() {
+        let id = age::x25519::Identity::generate();
+        let keys = JournalKeys::new(Some(&SecretString::new(secrecy_str(&id))), &[]).unwrap();
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let cert = |days| {
+            key.mtls_certificate("c", OffsetDateTime::UNIX_EPOCH, time::Duration::days(days))
+                .unwrap()
+        };
+        let journal = keys.sign(&Journal {
+            version: 1,
+            tenant: "t".into(),
+            entry: "e".into(),
+            client_id: "c".into(),
+            kid: crate::keys::certificate_thumbprint_sha256(&cert(90)).unwrap(),
+            replaces: "cred_old".into(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            encrypted_key: keys.seal(&key).unwrap(),
+            certificate: Some(cert(90)),
+            holder: Holder::default(),
+            ended: None,
+            mac: None,
+        });
+        let parsed = Journal::parse("j.yml", &journal.render()).unwrap();
+        assert_eq!(parsed, journal);
+        assert!(keys.is_authentic(&parsed));
+        let mut swapped = parsed.clone();
+        swapped.certificate = Some(cert(91));
+        assert!(!keys.is_authentic(&swapped));
+        let mut dropped = parsed;
+        dropped.certificate = None;
+        assert!(!keys.is_authentic(&dropped));
+    }
+
     fn secrecy_str(id: &age::x25519::Identity) -> String {
         use age::secrecy::ExposeSecret;
         id.to_string().expose_secret().to_owned()

@@ -202,3 +202,62 @@ pub fn secret_content(
     .expect("serializing to memory cannot fail");
     SecretBytes::new(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeySize;
+
+    fn cert_of(key: &PrivateKey) -> String {
+        key.mtls_certificate(
+            "cid",
+            time::OffsetDateTime::UNIX_EPOCH,
+            time::Duration::days(30),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_resumed_certificate_must_match_the_journal_and_the_key() {
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let cert = cert_of(&key);
+        let id = certificate_thumbprint_sha256(&cert).unwrap();
+        let m = resumed(key.clone(), &cert, &id).unwrap();
+        assert_eq!(m.id, id);
+        assert_eq!(m.id_word(), "certificate thumbprint");
+        let err = resumed(key.clone(), &cert, "another-thumbprint")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        // A certificate of another key, journaled under its own thumbprint.
+        let other = cert_of(&PrivateKey::generate(KeySize::Rsa2048).unwrap());
+        let other_id = certificate_thumbprint_sha256(&other).unwrap();
+        let err = resumed(key, &other, &other_id).err().unwrap();
+        assert!(err.to_string().contains("does not certify"), "{err}");
+    }
+
+    #[test]
+    fn the_sink_holds_the_key_the_certificate_and_their_ids() {
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let cert = cert_of(&key);
+        let id = certificate_thumbprint_sha256(&cert).unwrap();
+        let content = secret_content("cid", "cred_1", &key, &cert, &id);
+        let v: serde_json::Value = serde_json::from_slice(content.expose()).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "certificate_pem",
+                "client_id",
+                "credential_id",
+                "private_key_pem",
+                "thumbprint_sha256"
+            ]
+        );
+        assert_eq!(v["certificate_pem"], cert.as_str());
+        assert_eq!(v["thumbprint_sha256"], id.as_str());
+        let pem = v["private_key_pem"].as_str().unwrap();
+        let back = PrivateKey::from_pkcs8_pem(&SecretString::new(pem.to_owned())).unwrap();
+        assert_eq!(back.kid(), key.kid());
+    }
+}
