@@ -1173,9 +1173,10 @@ fn decide_adopt(p: &Policy, client: &ClientState, now: OffsetDateTime) -> Decide
             Attention::NoCredential,
             None,
             format!(
-                "client {} has no credential attached to private_key_jwt; register a first key \
+                "client {} has no credential attached to {}; register a first key \
                  (see the README's \"Adopting a client\") so consumers have one to use",
-                p.client_id
+                p.client_id,
+                p.auth_method.as_str()
             ),
         ),
         [only] => {
