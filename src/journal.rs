@@ -43,6 +43,12 @@ pub struct Journal {
     /// escrow recipients; absent when no identity is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_key: Option<String>,
+    /// Self-signed mTLS: the certificate (PEM, public) made for the key.
+    /// A certificate cannot be re-derived identically (its serial number is
+    /// random), so a resumed run re-uses this one; `kid` is then its SHA-256
+    /// thumbprint. Covered by `mac` like every other field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
     /// The run that holds the lock, so a later run can ask whether it is
     /// still alive instead of trusting a clock.
     #[serde(default, skip_serializing_if = "Holder::is_empty")]
@@ -532,6 +538,7 @@ mod tests {
             replaces: "cred_old".into(),
             started_at: OffsetDateTime::UNIX_EPOCH,
             encrypted_key: keys.seal(&key).unwrap(),
+            certificate: None,
             holder: Holder::default(),
             ended: None,
             mac: None,
@@ -549,6 +556,42 @@ mod tests {
             JournalKeys::new(Some(&SecretString::new(secrecy_str(&other))), &[]).unwrap();
         assert!(!other_keys.is_authentic(&signed));
         assert!(!JournalKeys::none().is_authentic(&signed));
+    }
+
+    /// An mTLS journal's certificate round-trips through the YAML and is
+    /// covered by the tag: another certificate makes it unauthentic.
+    #[test]
+    fn the_tag_covers_the_journaled_certificate() {
+        let id = age::x25519::Identity::generate();
+        let keys = JournalKeys::new(Some(&SecretString::new(secrecy_str(&id))), &[]).unwrap();
+        let key = PrivateKey::generate(KeySize::Rsa2048).unwrap();
+        let cert = |days| {
+            key.mtls_certificate("c", OffsetDateTime::UNIX_EPOCH, time::Duration::days(days))
+                .unwrap()
+        };
+        let journal = keys.sign(&Journal {
+            version: 1,
+            tenant: "t".into(),
+            entry: "e".into(),
+            client_id: "c".into(),
+            kid: crate::keys::certificate_thumbprint_sha256(&cert(90)).unwrap(),
+            replaces: "cred_old".into(),
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            encrypted_key: keys.seal(&key).unwrap(),
+            certificate: Some(cert(90)),
+            holder: Holder::default(),
+            ended: None,
+            mac: None,
+        });
+        let parsed = Journal::parse("j.yml", &journal.render()).unwrap();
+        assert_eq!(parsed, journal);
+        assert!(keys.is_authentic(&parsed));
+        let mut swapped = parsed.clone();
+        swapped.certificate = Some(cert(91));
+        assert!(!keys.is_authentic(&swapped));
+        let mut dropped = parsed;
+        dropped.certificate = None;
+        assert!(!keys.is_authentic(&dropped));
     }
 
     fn secrecy_str(id: &age::x25519::Identity) -> String {

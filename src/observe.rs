@@ -97,8 +97,14 @@ pub async fn client_state<A: Auth0Api>(
 ) -> Result<ClientState, crate::auth0::Auth0Error> {
     let client = auth0.get_client(client_id).await?;
     let creds = auth0.list_credentials(client_id).await?;
+    let mtls = client.is_self_signed_tls();
     Ok(ClientState {
-        attached: client.attached(),
+        attached: if mtls {
+            client.mtls_attached()
+        } else {
+            client.attached()
+        },
+        mtls,
         secret_method: client
             .token_endpoint_auth_method
             .clone()
@@ -111,7 +117,7 @@ pub async fn client_state<A: Auth0Api>(
             .into_iter()
             .map(|c| ObservedCredential {
                 id: c.id,
-                kid: c.kid,
+                kid: c.kid.or(c.thumbprint_sha256),
                 name: c.name,
                 created_at: c.created_at,
                 expires_at: c.expires_at,

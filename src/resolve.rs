@@ -62,7 +62,8 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
                 rotate_every: e.rotate_every,
                 renew_before: e.renew_before,
                 lifetime: e.lifetime,
-                expiry_in_certificate: e.upload == UploadFormat::Certificate,
+                expiry_in_certificate: e.upload == UploadFormat::Certificate
+                    || e.auth_method.uses_certificate(),
                 auth_method: e.auth_method,
                 management_kid: None,
                 onboard: e.onboard,
@@ -75,6 +76,7 @@ pub fn resolve(manifest: &Manifest, this_repo: &Repo) -> Vec<EntrySpec> {
             lifetime: e.lifetime,
             max_overlap: e.max_overlap,
             verify_audience: e.verify.as_ref().map(|v| v.audience.clone()),
+            verify_edge_url: e.verify.as_ref().and_then(|v| v.edge_url.clone()),
             sinks: e
                 .sinks
                 .iter()

@@ -322,6 +322,7 @@ impl Session {
             github: &self.github,
             workspace: &self.workspace,
             journal: &self.journal,
+            mtls_cname_api_key: self.mtls_cname_api_key.as_ref(),
             now: plan.now,
         };
         let on_secret = |v: &SecretBytes| observer.secret(v);

@@ -74,6 +74,11 @@ pub struct Settings {
     /// Entries observed and applied at once (default
     /// [`DEFAULT_CONCURRENCY`]); 1 runs them one after another.
     pub concurrency: usize,
+    /// The custom domain's `cname-api-key`, sent with the mTLS token
+    /// requests that prove a new self-signed certificate (entries with
+    /// `auth_method: self_signed_tls_client_auth`). From the action input
+    /// `mtls-cname-api-key` or the CLI's `AUTH0_MTLS_CNAME_API_KEY` only.
+    pub mtls_cname_api_key: Option<SecretString>,
 }
 
 /// Entries a run works on at once by default. Auth0 paces each tenant's
@@ -105,6 +110,7 @@ impl Settings {
             http_timeout: None,
             runner: this_process(),
             concurrency: DEFAULT_CONCURRENCY,
+            mtls_cname_api_key: None,
         }
     }
 }
@@ -237,6 +243,8 @@ pub struct Session {
     pub only: Vec<String>,
     /// Entries observed and applied at once (at least 1).
     pub concurrency: usize,
+    /// The custom domain's `cname-api-key` for mTLS proofs.
+    pub mtls_cname_api_key: Option<SecretString>,
 }
 
 fn management_auth(m: &Management) -> Result<ManagementAuth, SessionError> {
@@ -378,6 +386,7 @@ impl Session {
             },
             only: settings.only.clone(),
             concurrency: settings.concurrency.max(1),
+            mtls_cname_api_key: settings.mtls_cname_api_key.clone(),
         })
     }
 
@@ -435,6 +444,7 @@ impl Session {
             github: &self.github,
             workspace: &self.workspace,
             journal: &self.journal,
+            mtls_cname_api_key: self.mtls_cname_api_key.as_ref(),
             now,
         }
     }

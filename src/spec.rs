@@ -63,6 +63,10 @@ pub struct EntrySpec {
     pub max_overlap: Option<Duration>,
     /// Audience of the proving token exchange, if any.
     pub verify_audience: Option<String>,
+    /// `self_signed_tls_client_auth`: the customer edge the proving token
+    /// exchange goes through (`verify.edge_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_edge_url: Option<String>,
     /// Destinations of the new key.
     pub sinks: Vec<SinkSpec>,
 }

@@ -24,6 +24,7 @@ pub const INPUTS: &[&str] = &[
     "auth0-private-key",
     "auth0-base-url",
     "age-identity",
+    "mtls-cname-api-key",
     "dry-run",
     "only",
     "shard",
@@ -110,6 +111,9 @@ pub struct Inputs {
     pub auth0_base_urls: BTreeMap<String, String>,
     /// `age-identity`.
     pub age_identity: Option<SecretString>,
+    /// `mtls-cname-api-key`: the custom domain's cname-api-key for the
+    /// mTLS proofs of self-signed certificates.
+    pub mtls_cname_api_key: Option<SecretString>,
     /// `dry-run`.
     pub dry_run: bool,
     /// `only`: entries (`name` or `tenant/name`).
@@ -314,6 +318,7 @@ impl ActionEnv {
             auth0_private_key: r.secret("auth0-private-key"),
             auth0_base_urls,
             age_identity: r.secret("age-identity"),
+            mtls_cname_api_key: r.secret("mtls-cname-api-key"),
             dry_run,
             only: r.list("only"),
             shard: r.get("shard"),

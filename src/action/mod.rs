@@ -100,6 +100,7 @@ pub async fn run_with(env: ActionEnv, now: OffsetDateTime) -> i32 {
         &i.auth0_client_secret,
         &i.auth0_private_key,
         &i.age_identity,
+        &i.mtls_cname_api_key,
         &i.verify_private_key,
     ]
     .into_iter()
@@ -316,6 +317,7 @@ fn settings(env: &ActionEnv) -> Result<Settings, String> {
     s.auth0_base_urls = i.auth0_base_urls.clone();
     s.only = i.only.clone();
     s.age_identity = i.age_identity.clone();
+    s.mtls_cname_api_key = i.mtls_cname_api_key.clone();
     Ok(s)
 }
 

@@ -70,9 +70,7 @@ pub(super) async fn finalize_entry<A: Auth0Api, G: GitHubApi>(
                     "detaching would leave the client with no credential".into(),
                 ));
             }
-            auth0
-                .set_private_key_jwt(&spec.policy.client_id, &keep)
-                .await?;
+            super::mtls::set_attached(auth0, spec, &keep).await?;
             steps.push(Step {
                 what: format!(
                     "detached {} (attached now: {})",

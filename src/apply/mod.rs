@@ -5,6 +5,7 @@
 mod expiry;
 mod finalize;
 mod group;
+mod mtls;
 mod new_client;
 mod onboard;
 pub mod pr;
@@ -16,6 +17,7 @@ pub mod sinks;
 
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
 pub use group::publish_groups;
+pub use mtls::secret_content as mtls_secret_content;
 pub use report::{EntryReport, Outcome, PullRef, Report, Step};
 
 use std::collections::BTreeMap;
@@ -101,6 +103,10 @@ pub struct Context<'a, A, G> {
     pub workspace: &'a Workspace,
     /// Keys for the pending-key journal.
     pub journal: &'a JournalKeys,
+    /// The custom domain's `cname-api-key`, which the customer edge sends
+    /// with mTLS token requests: needed to prove a new self-signed
+    /// certificate (`self_signed_tls_client_auth` entries only).
+    pub mtls_cname_api_key: Option<&'a crate::secret::SecretString>,
     /// The instant to act at.
     pub now: OffsetDateTime,
 }

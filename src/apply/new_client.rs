@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
+use super::mtls::Material;
 use super::pr::{self, Change, PullText};
 use super::rotate::{self, step, Mode};
 use super::sinks::SecretObserver;
@@ -141,7 +142,7 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
     let key = match resume {
         Some(kid) => {
             let mode = Mode::Resume(kid);
-            rotate::key_for(ctx.journal, auth0, spec, &mode, &snap, steps)
+            rotate::key_for((ctx.journal, ctx.now), auth0, spec, &mode, &snap, steps)
                 .await?
                 .0
         }
@@ -152,9 +153,11 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
                 steps,
                 format!("generated a {bits}-bit RSA key, kid {}", key.kid()),
             );
-            key
+            Material::key(key)
         }
     };
+    let material = key;
+    let key = &material.key;
     let journal = ctx.journal.sign(&Journal {
         version: 1,
         tenant: spec.policy.tenant.clone(),
@@ -163,7 +166,8 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
         kid: key.kid(),
         replaces: "client_secret".into(),
         started_at: ctx.now,
-        encrypted_key: ctx.journal.seal(&key)?,
+        encrypted_key: ctx.journal.seal(key)?,
+        certificate: None,
         holder: ctx.workspace.runner.clone(),
         ended: None,
         mac: None,
@@ -185,9 +189,17 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
         grants: &grants,
         resumed: resume.is_some(),
     };
-    let result = create_and_propose(ctx, auth0, spec, (&key, &old), &claimed, steps, on_secret)
-        .await
-        .map_err(scope_hint);
+    let result = create_and_propose(
+        ctx,
+        auth0,
+        spec,
+        (&material, &old),
+        &claimed,
+        steps,
+        on_secret,
+    )
+    .await
+    .map_err(scope_hint);
     if let Err(e) = &result {
         rotate::release(ctx, spec, &journal, &claimed, e).await;
     }
@@ -223,12 +235,13 @@ async fn create_and_propose<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     auth0: &A,
     spec: &EntrySpec,
-    (key, old): (&PrivateKey, &Old<'_>),
+    (material, old): (&Material, &Old<'_>),
     claimed: &str,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
-    let sibling = sibling_client(ctx, auth0, spec, key, old, steps).await?;
+    let key = &material.key;
+    let sibling = sibling_client(ctx, auth0, spec, material, old, steps).await?;
     let new_id = sibling.client_id.clone();
     let state = client_state(auth0, &new_id).await?;
     let kid = key.kid();
@@ -253,7 +266,7 @@ async fn create_and_propose<A: Auth0Api, G: GitHubApi>(
         },
     );
     let moved = spec.on_client(&new_id);
-    let lines = rotate::write_forward(ctx, &moved, key, &cred.id, steps, on_secret)
+    let lines = rotate::write_forward(ctx, &moved, material, &cred.id, steps, on_secret)
         .await
         .map_err(|e| match e {
             ApplyError::SinksIncomplete { detail, .. } => ApplyError::Unsafe(format!(
@@ -343,11 +356,11 @@ async fn sibling_client<A: Auth0Api, G>(
     ctx: &Context<'_, A, G>,
     auth0: &A,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    material: &Material,
     old: &Old<'_>,
     steps: &mut Vec<Step>,
 ) -> Result<ClientInfo, ApplyError> {
-    let kid = key.kid();
+    let kid = material.key.kid();
     if old.resumed {
         if let Some(c) = find_sibling(auth0, spec, &kid).await? {
             let what = format!(
@@ -359,7 +372,7 @@ async fn sibling_client<A: Auth0Api, G>(
         }
     }
     let old = old.info;
-    let cred = rotate::new_credential(ctx.now, spec, key)?;
+    let cred = rotate::new_credential(ctx.now, spec, material)?;
     let mut name = format!("{} (private_key_jwt)", old.name.replace(['<', '>'], ""));
     name.truncate(128);
     let new = NewClient {

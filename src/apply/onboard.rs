@@ -60,9 +60,10 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
     let key = match resume {
         Some(kid) => {
             let mode = Mode::Resume(kid);
-            rotate::key_for(ctx.journal, auth0, spec, &mode, &snap, steps)
+            rotate::key_for((ctx.journal, ctx.now), auth0, spec, &mode, &snap, steps)
                 .await?
                 .0
+                .key
         }
         None => {
             let key = rotate::generate(spec).await?;
@@ -83,6 +84,7 @@ pub(super) async fn start<A: Auth0Api, G: GitHubApi>(
         replaces: REPLACES_SECRET.into(),
         started_at: ctx.now,
         encrypted_key: ctx.journal.seal(&key)?,
+        certificate: None,
         holder: ws.runner.clone(),
         ended: None,
         mac: None,
@@ -109,8 +111,9 @@ async fn register_and_propose<A: Auth0Api, G: GitHubApi>(
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<Outcome, ApplyError> {
-    let cred = rotate::register(auth0, spec, ctx.now, key, steps).await?;
-    let lines = rotate::write_forward(ctx, spec, key, &cred.id, steps, on_secret)
+    let material = super::mtls::Material::key(key.clone());
+    let cred = rotate::register(auth0, spec, ctx.now, &material, steps).await?;
+    let lines = rotate::write_forward(ctx, spec, &material, &cred.id, steps, on_secret)
         .await
         .map_err(|e| match e {
             ApplyError::SinksIncomplete { detail, .. } => ApplyError::Unsafe(format!(

@@ -70,8 +70,13 @@ impl Change {
 pub fn title(spec: &EntrySpec, ledger: &LedgerEntry, change: Change) -> String {
     match change {
         Change::Rotation => format!(
-            "auth0-rotate: rotate {} (kid {}…)",
+            "auth0-rotate: rotate {} ({} {}…)",
             spec.key(),
+            if ledger.auth_method.uses_certificate() {
+                "certificate"
+            } else {
+                "kid"
+            },
             ledger.current.kid.chars().take(10).collect::<String>()
         ),
         Change::Cutover => format!(
@@ -331,6 +336,32 @@ pub fn expiry_body(spec: &EntrySpec, ledger: &LedgerEntry, from: Option<OffsetDa
     b
 }
 
+/// The rotation PR's "Before merging" checklist.
+fn before_merging(b: &mut String, ledger: &LedgerEntry, mtls: bool) {
+    let _ = writeln!(b, "### Before merging\n");
+    let _ = writeln!(b, "- [ ] Every consumer of the secrets above has picked up the new key (redeployed, or re-read the secret).");
+    let _ = writeln!(
+        b,
+        "- [ ] The canary check on this PR (a token exchange with the stored secret) is green."
+    );
+    for r in &ledger.retiring {
+        let _ = if mtls {
+            writeln!(
+                b,
+                "- [ ] Nothing still presents the certificate with SHA-256 thumbprint `{}` (Auth0 tenant logs, \
+                 `mtls_thumbprint_sha256` of type `seccft`).",
+                r.kid
+            )
+        } else {
+            writeln!(
+                b,
+                "- [ ] Nothing still signs with kid `{}` (Auth0 tenant logs, type `sccft`/`feccft`).",
+                r.kid
+            )
+        };
+    }
+}
+
 /// Body of an entry's rotation PR.
 pub fn body(
     spec: &EntrySpec,
@@ -346,9 +377,11 @@ pub fn body(
          old one. **Both keys work until this PR is merged**; merging approves retiring the old one.\n",
         spec.policy.client_id, spec.tenant_domain
     );
+    let mtls = spec.policy.auth_method.uses_certificate();
+    let id = if mtls { "Certificate SHA-256" } else { "Kid" };
     let _ = writeln!(
         b,
-        "| | Credential | Kid | Algorithm | Expires |\n|---|---|---|---|---|"
+        "| | Credential | {id} | Algorithm | Expires |\n|---|---|---|---|---|"
     );
     let c = &ledger.current;
     let _ = writeln!(
@@ -375,8 +408,13 @@ pub fn body(
         Some(true) => {
             let _ = writeln!(
                 b,
-                "✅ Verified: a client-credentials token exchange for `{}` succeeded with the new key.\n",
-                spec.verify_audience.as_deref().unwrap_or("")
+                "✅ Verified: a client-credentials token exchange for `{}` succeeded with the new {}.\n",
+                spec.verify_audience.as_deref().unwrap_or(""),
+                if mtls {
+                    "certificate, through the customer edge"
+                } else {
+                    "key"
+                }
             );
         }
         Some(false) | None if spec.verify_audience.is_none() => {
@@ -399,19 +437,7 @@ pub fn body(
         }
         b.push('\n');
     }
-    let _ = writeln!(b, "### Before merging\n");
-    let _ = writeln!(b, "- [ ] Every consumer of the secrets above has picked up the new key (redeployed, or re-read the secret).");
-    let _ = writeln!(
-        b,
-        "- [ ] The canary check on this PR (a token exchange with the stored secret) is green."
-    );
-    for r in &ledger.retiring {
-        let _ = writeln!(
-            b,
-            "- [ ] Nothing still signs with kid `{}` (Auth0 tenant logs, type `sccft`/`feccft`).",
-            r.kid
-        );
-    }
+    before_merging(&mut b, ledger, mtls);
     let _ = writeln!(
         b,
         "\nAfter the merge, `auth0-rotate finalize` (the workflow on merge, or the next scheduled run) detaches and deletes the old credential.\n"

@@ -2,10 +2,11 @@
 
 use std::time::Duration as StdDuration;
 
+use super::mtls::{self, Material};
 use super::pr::{self, PullOperation};
 use super::sinks::{write_sinks_observed, SecretObserver, Written};
 use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
-use crate::auth0::{Auth0Api, Credential, NewCredential};
+use crate::auth0::{Auth0Api, Credential, MtlsEdge, NewCredential};
 use crate::github::GitHubApi;
 use crate::journal::{Ended, Journal};
 use crate::keys::PrivateKey;
@@ -61,8 +62,9 @@ pub(super) async fn generate(spec: &EntrySpec) -> Result<PrivateKey, ApplyError>
 pub(super) fn new_credential(
     ctx_now: time::OffsetDateTime,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    material: &Material,
 ) -> Result<NewCredential, ApplyError> {
+    let key = &material.key;
     let mut name = format!(
         "{}{} {}",
         crate::plan::CREDENTIAL_NAME_PREFIX,
@@ -70,6 +72,9 @@ pub(super) fn new_credential(
         date(ctx_now)
     );
     name.truncate(128);
+    if let Some(x509) = mtls::new_credential(name.clone(), material) {
+        return Ok(x509);
+    }
     Ok(match spec.upload {
         Upload::PublicKey => NewCredential {
             credential_type: "public_key",
@@ -101,6 +106,8 @@ pub(super) fn new_credential(
 }
 
 /// Creates the credential, or adopts it if a lost response had created it.
+/// `kid` is what Auth0 identifies it by (a certificate's thumbprint for
+/// mTLS).
 async fn create_or_adopt<A: Auth0Api>(
     auth0: &A,
     client_id: &str,
@@ -109,10 +116,10 @@ async fn create_or_adopt<A: Auth0Api>(
 ) -> Result<Credential, ApplyError> {
     match auth0.create_credential(client_id, new).await {
         Ok(c) => {
-            if c.kid.as_deref() != Some(kid) {
+            if mtls::credential_id_of(&c) != Some(kid) {
                 return Err(ApplyError::Unsafe(format!(
-                    "Auth0 assigned kid {:?} but the key's RFC 7638 thumbprint is {kid}",
-                    c.kid
+                    "Auth0 identifies the new credential as {:?}, but it should be {kid}",
+                    mtls::credential_id_of(&c)
                 )));
             }
             Ok(c)
@@ -122,7 +129,7 @@ async fn create_or_adopt<A: Auth0Api>(
             let existing = auth0.list_credentials(client_id).await?;
             existing
                 .into_iter()
-                .find(|c| c.kid.as_deref() == Some(kid))
+                .find(|c| mtls::credential_id_of(c) == Some(kid))
                 .ok_or(ApplyError::Auth0(e))
         }
         Err(e) => Err(e.into()),
@@ -131,11 +138,12 @@ async fn create_or_adopt<A: Auth0Api>(
 
 async fn rollback<A: Auth0Api>(
     auth0: &A,
-    client_id: &str,
+    spec: &EntrySpec,
     old: &str,
     new: &str,
     steps: &mut Vec<Step>,
 ) {
+    let client_id = &spec.policy.client_id;
     let state = match client_state(auth0, client_id).await {
         Ok(s) => s,
         Err(e) => {
@@ -144,10 +152,7 @@ async fn rollback<A: Auth0Api>(
         }
     };
     if state.is_attached(new) && state.is_attached(old) {
-        if let Err(e) = auth0
-            .set_private_key_jwt(client_id, &[old.to_owned()])
-            .await
-        {
+        if let Err(e) = mtls::set_attached(auth0, spec, &[old.to_owned()]).await {
             tracing::error!(error = %e, "rollback: cannot detach {new}");
             return;
         }
@@ -343,64 +348,94 @@ pub(super) async fn release<G: GitHubApi>(
     }
 }
 
-/// The key of this rotation and the credential it replaces: a new key, or
-/// the journaled one when resuming. A fresh rotation first deletes the
-/// unattached credential an interrupted run left (never an attached one:
-/// only an attached credential's key can be in a sink).
-pub(super) async fn key_for<A: Auth0Api>(
+/// The journaled key (and certificate) of an interrupted rotation, only
+/// from a journal with this tool's tag, and checked against the journal's
+/// kid or thumbprint.
+fn journaled(
     ctx_journal: &crate::journal::JournalKeys,
+    spec: &EntrySpec,
+    snap: &Snapshot,
+    kid: &str,
+    steps: &mut Vec<Step>,
+) -> Result<(Material, String), ApplyError> {
+    let j = snap
+        .journal
+        .as_ref()
+        .filter(|j| j.kid == *kid)
+        .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
+    if !ctx_journal.is_authentic(j) {
+        return Err(ApplyError::Unsafe(format!(
+            "the journal for kid {kid} is not signed with this tool's age identity; \
+             its key is not resumed"
+        )));
+    }
+    let armored = j
+        .encrypted_key
+        .as_deref()
+        .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
+    let key = ctx_journal.open(armored)?;
+    let material = match (&j.certificate, mtls::is_mtls(spec)) {
+        (Some(cert), true) => mtls::resumed(key, cert, &j.kid)?,
+        (None, false) if key.kid() == j.kid => Material::key(key),
+        (None, false) => {
+            return Err(ApplyError::Unsafe(format!(
+                "the journaled key's kid {} does not match the journal's {}",
+                key.kid(),
+                j.kid
+            )))
+        }
+        _ => {
+            return Err(ApplyError::Changed(
+                "the journal's credential kind does not match the entry's auth_method".into(),
+            ))
+        }
+    };
+    step(
+        steps,
+        format!(
+            "resuming the interrupted rotation with its journaled key, {} {kid}",
+            material.id_word()
+        ),
+    );
+    Ok((material, j.replaces.clone()))
+}
+
+/// The key (and, for mTLS, certificate) of this rotation and the credential
+/// it replaces: new material, or the journaled one when resuming. A fresh
+/// rotation first deletes the unattached credential an interrupted run left
+/// (never an attached one: only an attached credential's key can be in a
+/// sink).
+pub(super) async fn key_for<A: Auth0Api>(
+    (ctx_journal, now): (&crate::journal::JournalKeys, time::OffsetDateTime),
     auth0: &A,
     spec: &EntrySpec,
     mode: &Mode<'_>,
     snap: &Snapshot,
     steps: &mut Vec<Step>,
-) -> Result<(PrivateKey, String), ApplyError> {
+) -> Result<(Material, String), ApplyError> {
     match mode {
-        Mode::Resume(kid) => {
-            let j = snap
-                .journal
-                .as_ref()
-                .filter(|j| j.kid == *kid)
-                .ok_or_else(|| ApplyError::Changed(format!("the journal for kid {kid} is gone")))?;
-            if !ctx_journal.is_authentic(j) {
-                return Err(ApplyError::Unsafe(format!(
-                    "the journal for kid {kid} is not signed with this tool's age identity; \
-                     its key is not resumed"
-                )));
-            }
-            let armored = j
-                .encrypted_key
-                .as_deref()
-                .ok_or_else(|| ApplyError::Changed("the journal holds no key".into()))?;
-            let key = ctx_journal.open(armored)?;
-            if key.kid() != j.kid {
-                return Err(ApplyError::Unsafe(format!(
-                    "the journaled key's kid {} does not match the journal's {}",
-                    key.kid(),
-                    j.kid
-                )));
-            }
-            step(
-                steps,
-                format!("resuming the interrupted rotation with its journaled key, kid {kid}"),
-            );
-            Ok((key, j.replaces.clone()))
-        }
+        Mode::Resume(kid) => journaled(ctx_journal, spec, snap, kid, steps),
         Mode::Fresh(reason) => {
             if let Some(j) = &snap.journal {
                 delete_orphan(auth0, spec, &snap.state, &j.kid, steps).await?;
             }
             let old_id = expected_old(&snap.state, snap.ledger.as_ref(), reason)?;
-            let key = generate(spec).await?;
+            let material = mtls::generate(spec, now).await?;
+            let what = if material.certificate.is_some() {
+                " and its self-signed certificate"
+            } else {
+                ""
+            };
             step(
                 steps,
                 format!(
-                    "generated a {}-bit RSA key, kid {}",
+                    "generated a {}-bit RSA key{what}, {} {}",
                     spec.key_size.bits(),
-                    key.kid()
+                    material.id_word(),
+                    material.id
                 ),
             );
-            Ok((key, old_id))
+            Ok((material, old_id))
         }
     }
 }
@@ -445,10 +480,10 @@ pub(super) async fn register<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
     now: time::OffsetDateTime,
-    key: &PrivateKey,
+    material: &Material,
     steps: &mut Vec<Step>,
 ) -> Result<Credential, ApplyError> {
-    register_key(auth0, spec, now, (key, false), steps).await
+    register_key(auth0, spec, now, (material, false), steps).await
 }
 
 /// [`register`]; `new_key` says the key was generated by this run, so no
@@ -458,11 +493,11 @@ pub(super) async fn register_key<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
     now: time::OffsetDateTime,
-    (key, new_key): (&PrivateKey, bool),
+    (material, new_key): (&Material, bool),
     steps: &mut Vec<Step>,
 ) -> Result<Credential, ApplyError> {
     let client_id = &spec.policy.client_id;
-    let kid = key.kid();
+    let kid = &material.id;
     let existing = if new_key {
         None
     } else {
@@ -470,20 +505,29 @@ pub(super) async fn register_key<A: Auth0Api>(
             .list_credentials(client_id)
             .await?
             .into_iter()
-            .find(|c| c.kid.as_deref() == Some(kid.as_str()))
+            .find(|c| mtls::credential_id_of(c) == Some(kid.as_str()))
     };
     if let Some(c) = existing {
+        let word = material.id_word();
         step(
             steps,
-            format!("found credential {} already registered for kid {kid}", c.id),
+            format!(
+                "found credential {} already registered for {word} {kid}",
+                c.id
+            ),
         );
         return Ok(c);
     }
-    let new_req = new_credential(now, spec, key)?;
-    let c = create_or_adopt(auth0, client_id, &new_req, &kid).await?;
+    let new_req = new_credential(now, spec, material)?;
+    let c = create_or_adopt(auth0, client_id, &new_req, kid).await?;
+    let what = if material.certificate.is_some() {
+        "x509_cert".to_owned()
+    } else {
+        new_req.alg.to_string()
+    };
     step(
         steps,
-        format!("registered credential {} ({}) in Auth0", c.id, new_req.alg),
+        format!("registered credential {} ({what}) in Auth0", c.id),
     );
     Ok(c)
 }
@@ -494,7 +538,7 @@ pub(super) async fn register_key<A: Auth0Api>(
 async fn attach_and_verify<A: Auth0Api>(
     auth0: &A,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    (material, edge): (&Material, Option<&MtlsEdge>),
     old_id: &str,
     new_id: &str,
     steps: &mut Vec<Step>,
@@ -502,12 +546,14 @@ async fn attach_and_verify<A: Auth0Api>(
     let client_id = &spec.policy.client_id;
     // Re-checked just before the PATCH: which credentials are attached.
     let now_state = auth0.get_client(client_id).await?;
-    let attached = now_state.attached();
+    let attached = if now_state.is_self_signed_tls() {
+        now_state.mtls_attached()
+    } else {
+        now_state.attached()
+    };
     let is_attached = |id: &str| attached.iter().any(|a| a == id);
     if attached == [old_id.to_owned()] {
-        auth0
-            .set_private_key_jwt(client_id, &[old_id.to_owned(), new_id.to_owned()])
-            .await?;
+        mtls::set_attached(auth0, spec, &[old_id.to_owned(), new_id.to_owned()]).await?;
         step(steps, format!("attached {new_id} next to {old_id}"));
     } else if !(is_attached(new_id) && is_attached(old_id)) {
         return Err(ApplyError::Changed(format!(
@@ -519,10 +565,19 @@ async fn attach_and_verify<A: Auth0Api>(
     };
     let mut last = None;
     for attempt in 1..=VERIFY_ATTEMPTS {
-        match auth0
-            .exchange_with_key(client_id, key, spec.policy.alg, audience)
-            .await
-        {
+        let exchanged = match (&material.certificate, edge) {
+            (Some(cert), Some(edge)) => {
+                auth0
+                    .exchange_with_certificate(client_id, cert, audience, edge)
+                    .await
+            }
+            _ => {
+                auth0
+                    .exchange_with_key(client_id, &material.key, spec.policy.alg, audience)
+                    .await
+            }
+        };
+        match exchanged {
             Ok(()) => {
                 last = None;
                 break;
@@ -544,9 +599,14 @@ async fn attach_and_verify<A: Auth0Api>(
     if let Some(e) = last {
         return Err(ApplyError::Verify(e.to_string()));
     }
+    let through = if edge.is_some() {
+        " certificate through the customer edge"
+    } else {
+        " key"
+    };
     step(
         steps,
-        format!("verified: token exchange for {audience} succeeded with the new key"),
+        format!("verified: token exchange for {audience} succeeded with the new{through}"),
     );
     Ok(true)
 }
@@ -560,7 +620,9 @@ async fn set_deadline<A: Auth0Api>(
     old: &ObservedCredential,
     steps: &mut Vec<Step>,
 ) -> Result<Option<time::OffsetDateTime>, ApplyError> {
-    let Some(overlap) = spec.max_overlap else {
+    // A certificate's expiry is its notAfter: Auth0 takes it from the
+    // certificate, so no deadline is put on an x509_cert credential.
+    let Some(overlap) = spec.max_overlap.filter(|_| !mtls::is_mtls(spec)) else {
         return Ok(None);
     };
     let d = now + overlap;
@@ -605,7 +667,11 @@ fn proposed_ledger(
     }
     LedgerEntry {
         version: LEDGER_VERSION,
-        auth_method: crate::manifest::AuthMethod::PrivateKeyJwt,
+        auth_method: if mtls::is_mtls(spec) {
+            crate::manifest::AuthMethod::SelfSignedTlsClientAuth
+        } else {
+            crate::manifest::AuthMethod::PrivateKeyJwt
+        },
         attach_on_merge: false,
         journal_commit: None,
         // An entry onboarded onto a new client stays on it.
@@ -647,11 +713,16 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
     let ws = ctx.workspace;
+    let edge = match mtls::is_mtls(spec) {
+        true => Some(mtls::edge(spec, ctx.mtls_cname_api_key)?),
+        false => None,
+    };
     super::sinks::preflight(ctx.github, &spec.sinks).await?;
     let snap = snapshot_seen(ctx, auth0, spec, planned).await?;
     let resuming = matches!(mode, Mode::Resume(_));
-    let (key, old_id) = key_for(ctx.journal, auth0, spec, &mode, &snap, steps).await?;
-    let kid = key.kid();
+    let (material, old_id) =
+        key_for((ctx.journal, ctx.now), auth0, spec, &mode, &snap, steps).await?;
+    let kid = material.id.clone();
     let old = snap.state.credential(&old_id).cloned().ok_or_else(|| {
         ApplyError::Changed(format!(
             "credential {old_id} is missing from the credential list"
@@ -667,7 +738,8 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
         kid: kid.clone(),
         replaces: old_id.clone(),
         started_at: ctx.now,
-        encrypted_key: ctx.journal.seal(&key)?,
+        encrypted_key: ctx.journal.seal(&material.key)?,
+        certificate: material.certificate.clone(),
         holder: ws.runner.clone(),
         ended: None,
         mac: None,
@@ -687,7 +759,8 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     );
     let claim = Claim {
         snap: &snap,
-        key: &key,
+        material: &material,
+        edge: edge.as_ref(),
         old: &old,
         claimed: &claimed,
         resuming,
@@ -702,7 +775,9 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
 /// What a run holds once it claimed an entry's branch.
 struct Claim<'a> {
     snap: &'a Snapshot,
-    key: &'a PrivateKey,
+    material: &'a Material,
+    /// mTLS: the customer edge the proof goes through.
+    edge: Option<&'a MtlsEdge>,
     old: &'a ObservedCredential,
     /// The run's journal commit (the branch head it may replace).
     claimed: &'a str,
@@ -722,7 +797,8 @@ async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
 ) -> Result<Outcome, ApplyError> {
     let proven = register_and_prove(ctx, auth0, spec, claim, steps).await?;
     let deadline = set_deadline(auth0, spec, ctx.now, claim.old, steps).await?;
-    let sink_lines = write_forward(ctx, spec, claim.key, &proven.cred.id, steps, on_secret).await?;
+    let sink_lines =
+        write_forward(ctx, spec, claim.material, &proven.cred.id, steps, on_secret).await?;
     propose(ctx, spec, claim, &proven, deadline, &sink_lines, steps).await
 }
 
@@ -743,13 +819,13 @@ async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
     steps: &mut Vec<Step>,
 ) -> Result<Proven, ApplyError> {
     let new_key = !claim.resuming;
-    let cred = register_key(auth0, spec, ctx.now, (claim.key, new_key), steps).await?;
-    match attach_and_verify(auth0, spec, claim.key, &claim.old.id, &cred.id, steps).await {
+    let cred = register_key(auth0, spec, ctx.now, (claim.material, new_key), steps).await?;
+    let with = (claim.material, claim.edge);
+    match attach_and_verify(auth0, spec, with, &claim.old.id, &cred.id, steps).await {
         Ok(verified) => Ok(Proven { cred, verified }),
         Err(e) => {
             if !claim.resuming {
-                let client_id = &spec.policy.client_id;
-                rollback(auth0, client_id, &claim.old.id, &cred.id, steps).await;
+                rollback(auth0, spec, &claim.old.id, &cred.id, steps).await;
             }
             Err(e)
         }
@@ -763,7 +839,7 @@ async fn register_and_prove<A: Auth0Api, G: GitHubApi>(
 pub(super) async fn write_forward<A, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
-    key: &PrivateKey,
+    material: &Material,
     credential_id: &str,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
@@ -771,16 +847,30 @@ pub(super) async fn write_forward<A, G: GitHubApi>(
     let line = |w: &Written| format!("{} ({})", w.sink, super::report::outcome_word(w.outcome));
     let client_id = &spec.policy.client_id;
     let alg = spec.policy.alg;
-    let result = write_sinks_observed(
-        ctx.github,
-        &spec.sinks,
-        key,
-        client_id,
-        alg,
-        credential_id,
-        on_secret,
-    )
-    .await;
+    let result = match &material.certificate {
+        Some(cert) => {
+            let m = super::sinks::MtlsSink {
+                client_id,
+                credential_id,
+                key: &material.key,
+                certificate: cert,
+                thumbprint: &material.id,
+            };
+            super::sinks::write_mtls_sinks(ctx.github, &spec.sinks, &m, on_secret).await
+        }
+        None => {
+            write_sinks_observed(
+                ctx.github,
+                &spec.sinks,
+                &material.key,
+                client_id,
+                alg,
+                credential_id,
+                on_secret,
+            )
+            .await
+        }
+    };
     let (written, error) = match result {
         Ok(written) => (written, None),
         Err((written, e)) => (written, Some(e)),
@@ -810,7 +900,7 @@ async fn propose<A, G: GitHubApi>(
     steps: &mut Vec<Step>,
 ) -> Result<Outcome, ApplyError> {
     let (cred, verified) = (&proven.cred, proven.verified);
-    let kid = claim.key.kid();
+    let kid = claim.material.id.clone();
     let new_ledger = proposed_ledger(spec, ctx.now, claim.snap, cred, &kid, claim.old, deadline);
     let text = pr::PullText {
         ledger: &new_ledger,

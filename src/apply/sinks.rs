@@ -165,6 +165,66 @@ pub async fn write_sinks_observed<G: GitHubApi>(
     Ok(written)
 }
 
+/// What the sinks of a self-signed mTLS entry receive.
+pub struct MtlsSink<'a> {
+    /// The client.
+    pub client_id: &'a str,
+    /// The new `x509_cert` credential.
+    pub credential_id: &'a str,
+    /// The certificate's private key.
+    pub key: &'a PrivateKey,
+    /// The certificate (PEM).
+    pub certificate: &'a str,
+    /// Its SHA-256 thumbprint (base64url), Auth0's `thumbprint_sha256`.
+    pub thumbprint: &'a str,
+}
+
+/// Writes every sink of an mTLS entry in order: secrets get the JSON of
+/// [`super::mtls::secret_content`] (the manifest allows only `format:
+/// json`), a `kid` variable the certificate's thumbprint, a
+/// `credential_id` variable the credential id. Stops at the first failure
+/// and reports what was written before it.
+pub async fn write_mtls_sinks<G: GitHubApi>(
+    gh: &G,
+    sinks: &[SinkSpec],
+    m: &MtlsSink<'_>,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<Vec<Written>, (Vec<Written>, ApplyError)> {
+    let mut written = Vec::new();
+    for sink in sinks {
+        let result = match sink {
+            SinkSpec::Secret { store, name, .. } => {
+                let content = super::mtls::secret_content(
+                    m.client_id,
+                    m.credential_id,
+                    m.key,
+                    m.certificate,
+                    m.thumbprint,
+                );
+                if let Some(observe) = on_secret {
+                    observe(&content);
+                }
+                put_sealed(gh, store, name, &content).await
+            }
+            SinkSpec::Variable { store, name, value } => {
+                let v = match value {
+                    VariableValue::Kid => m.thumbprint,
+                    VariableValue::CredentialId => m.credential_id,
+                };
+                gh.put_variable(store, name, v).await.map_err(Into::into)
+            }
+        };
+        match result {
+            Ok(outcome) => written.push(Written {
+                sink: sink.describe(),
+                outcome,
+            }),
+            Err(e) => return Err((written, e)),
+        }
+    }
+    Ok(written)
+}
+
 /// Seals `content` for `store` and writes it as secret `name`. The store's
 /// public key comes from the client (read once per run); a PUT refused with
 /// 400/422 may mean the key rotated (GitHub's answer for a stale `key_id` is

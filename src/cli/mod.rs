@@ -233,6 +233,11 @@ pub struct RunArgs {
     /// Management API private key (PKCS#8 PEM file) for private_key_jwt.
     #[arg(long, env = "AUTH0_PRIVATE_KEY_FILE")]
     pub auth0_private_key_file: Option<PathBuf>,
+    /// The custom domain's cname-api-key, sent with the mTLS token requests
+    /// that prove a new self-signed certificate (entries with `auth_method:
+    /// self_signed_tls_client_auth`; prefer the env var).
+    #[arg(long, env = "AUTH0_MTLS_CNAME_API_KEY", hide_env_values = true)]
+    pub mtls_cname_api_key: Option<String>,
     /// Send a tenant's requests elsewhere: `TENANT=URL` (repeatable).
     #[arg(long = "auth0-base-url", value_parser = parse_pair)]
     pub auth0_base_urls: Vec<(String, String)>,
@@ -337,6 +342,11 @@ impl RunArgs {
             ));
         }
         s.age_recipients = self.age_recipients.clone();
+        s.mtls_cname_api_key = self
+            .mtls_cname_api_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(SecretString::from);
         s.http_timeout = self.http_timeout.map(std::time::Duration::from_secs);
         s.concurrency = self.concurrency;
         Ok(s)

@@ -112,6 +112,15 @@ pub mod codes {
     pub const NEW_CLIENT_SINK_FORMAT: &str = "M049";
     /// `pull_requests.group` not `entry`, `tenant` or `all`.
     pub const BAD_PULL_GROUP: &str = "M050";
+    /// `auth_method: self_signed_tls_client_auth` without `verify.edge_url`:
+    /// a new certificate must be proven through the customer edge.
+    pub const MTLS_NEEDS_EDGE: &str = "M051";
+    /// `verify.edge_url` not an http(s) URL, or on an entry that does not
+    /// use `self_signed_tls_client_auth`.
+    pub const BAD_EDGE_URL: &str = "M052";
+    /// A `self_signed_tls_client_auth` entry with a secret sink not in
+    /// `format: json` (the key and the certificate go together).
+    pub const MTLS_SINK_FORMAT: &str = "M053";
 }
 
 /// One problem found in a manifest.

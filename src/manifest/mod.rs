@@ -64,13 +64,16 @@
 //! | M041 | `jwks_cache_ttl` not shorter than `rotate_every` |
 //! | M042 | `auth_method` not `private_key_jwt`, `client_secret_post` or `client_secret_basic` |
 //! | M043 | a client-secret entry (`auth_method: client_secret_*`) with a secret sink not in `format: json`, or a variable sink |
-//! | M044 | `onboard` not `cutover` or `new_client`, or set on an entry whose `auth_method` is a client secret |
+//! | M044 | `onboard` not `cutover` or `new_client`, or set on an entry whose `auth_method` is a client secret or `self_signed_tls_client_auth` |
 //! | M045 | `secret_rotation` not `single` or `alternating`, or without a client-secret `auth_method` |
 //! | M046 | `standby_client_id` missing with `alternating`, set without it, or equal to `client_id` |
 //! | M047 | `secret_rotation` without `verify` |
 //! | M048 | `retire_old_client` missing with `onboard: new_client`, not `rotate_secret` or `remove_grants`, or set without `new_client` |
 //! | M049 | `onboard: new_client` with a secret sink not in `format: json` (the sinks carry the new client's id) |
 //! | M050 | `pull_requests.group` not `entry`, `tenant` or `all` |
+//! | M051 | `auth_method: self_signed_tls_client_auth` without `verify.edge_url` (each new certificate is proven through the customer edge) |
+//! | M052 | `verify.edge_url` not an http(s) URL with a host, or set on an entry whose `auth_method` is not `self_signed_tls_client_auth` |
+//! | M053 | a `self_signed_tls_client_auth` entry with a secret sink not in `format: json` |
 //!
 //! # Semantics
 //!

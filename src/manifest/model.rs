@@ -229,6 +229,12 @@ pub struct CredentialEntry {
 pub struct Verify {
     /// API audience to request a client-credentials token for.
     pub audience: String,
+    /// `self_signed_tls_client_auth` only: the base URL of the customer
+    /// edge (the tenant's custom domain, or its origin at Auth0) that mTLS
+    /// token requests go to (`{edge_url}/oauth/token`). Its `cname-api-key`
+    /// is a secret and never in the manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_url: Option<String>,
 }
 
 pub use crate::keys::{Alg, KeySize};
@@ -244,6 +250,9 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// The client secret in HTTP Basic authentication.
     ClientSecretBasic,
+    /// A self-signed client certificate (`x509_cert` credential) presented
+    /// over mTLS at the tenant's customer edge (rotated by the tool).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -253,12 +262,21 @@ impl AuthMethod {
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
     /// True for the two client-secret methods.
     pub fn uses_secret(self) -> bool {
-        self != AuthMethod::PrivateKeyJwt
+        matches!(
+            self,
+            AuthMethod::ClientSecretPost | AuthMethod::ClientSecretBasic
+        )
+    }
+
+    /// True for the self-signed mTLS method (certificates are rotated).
+    pub fn uses_certificate(self) -> bool {
+        self == AuthMethod::SelfSignedTlsClientAuth
     }
 }
 

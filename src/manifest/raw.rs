@@ -269,6 +269,14 @@ pub(crate) struct RawVerify {
     /// API audience to request a client-credentials token for.
     #[schemars(with = "String")]
     pub audience: Text,
+    /// `auth_method: self_signed_tls_client_auth` only (and required
+    /// there): the http(s) base URL of the customer edge that forwards mTLS
+    /// token requests to Auth0 (the tenant's custom domain). Its
+    /// `cname-api-key` comes from the action input `mtls-cname-api-key` or
+    /// the CLI's `AUTH0_MTLS_CNAME_API_KEY`, never from the manifest.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub edge_url: Option<Text>,
 }
 
 /// A GitHub secret or variable the rotation writes.

@@ -283,6 +283,10 @@ fn entry(
     ok &= auth_method.is_some();
     if let (Some(method), Some(out)) = (auth_method, &out_sinks) {
         ok &= secret_sinks_fit(method, out, &label, diags);
+        ok &= mtls_sinks_fit(method, out, &label, diags);
+    }
+    if let Some(method) = auth_method {
+        ok &= edge_fits(raw, method, &verify, &label, diags);
     }
     let onboard = match &raw.onboard {
         None => Ok(None),
@@ -528,10 +532,101 @@ fn verify(raw: Option<&RawVerify>, label: &str, diags: &mut Diags<'_>) -> (Optio
         );
         return (None, false);
     }
+    let edge_url = match &v.edge_url {
+        None => None,
+        Some(text) => match checks::base_url(&text.value) {
+            Ok(url) => Some(url),
+            Err((what, _)) => {
+                diags.push(
+                    codes::BAD_EDGE_URL,
+                    at(text),
+                    format!("verify.edge_url {} {what}", show(&text.value)),
+                    "use the http(s) base URL of the customer edge that forwards mTLS token requests to Auth0, \
+                     e.g. `https://auth.example.com` (the tenant's custom domain)",
+                );
+                return (None, false);
+            }
+        },
+    };
     let verify = Verify {
         audience: v.audience.value.clone(),
+        edge_url,
     };
     (Some(verify), true)
+}
+
+/// `verify.edge_url` belongs to, and is required by, exactly the
+/// `self_signed_tls_client_auth` entries (M048, M049).
+fn edge_fits(
+    raw: &RawCredential,
+    method: AuthMethod,
+    verify: &Option<Verify>,
+    label: &str,
+    diags: &mut Diags<'_>,
+) -> bool {
+    let edge_text = raw.verify.as_ref().and_then(|v| v.edge_url.as_ref());
+    if method.uses_certificate() {
+        if verify.as_ref().is_some_and(|v| v.edge_url.is_some()) || edge_text.is_some() {
+            return true;
+        }
+        let where_ = raw.auth_method.as_ref().map_or_else(|| at(&raw.name), at);
+        diags.push(
+            codes::MTLS_NEEDS_EDGE,
+            where_,
+            format!(
+                "credential {} uses self_signed_tls_client_auth without `verify.edge_url`",
+                show(label)
+            ),
+            "add `verify: {audience: <an API the client is granted>, edge_url: <the customer edge, e.g. \
+             https://auth.example.com>}`: each new certificate is proven by a token exchange through the edge \
+             before consumers are pointed at it (its cname-api-key comes from the `mtls-cname-api-key` input \
+             or AUTH0_MTLS_CNAME_API_KEY)",
+        );
+        return false;
+    }
+    let Some(text) = edge_text else {
+        return true;
+    };
+    diags.push(
+        codes::BAD_EDGE_URL,
+        at(text),
+        format!(
+            "verify.edge_url of credential {} is only used by self_signed_tls_client_auth, but its auth_method is {}",
+            show(label),
+            method.as_str()
+        ),
+        "remove `edge_url`, or set `auth_method: self_signed_tls_client_auth`",
+    );
+    false
+}
+
+/// A `self_signed_tls_client_auth` entry writes its key and certificate
+/// together as JSON (M050): every secret sink says `format: json`.
+fn mtls_sinks_fit(method: AuthMethod, sinks: &[Sink], label: &str, diags: &mut Diags<'_>) -> bool {
+    if !method.uses_certificate() {
+        return true;
+    }
+    let mut ok = true;
+    for sink in sinks {
+        if let Sink::Secret { format, .. } = sink {
+            if *format != SecretFormat::Json {
+                diags.push(
+                    codes::MTLS_SINK_FORMAT,
+                    sink.location(),
+                    format!(
+                        "credential {} uses self_signed_tls_client_auth, so its sinks receive a private key and its \
+                         certificate, but secret sink {} is not `format: json`",
+                        show(label),
+                        show(sink.name())
+                    ),
+                    "give every secret sink `format: json` (written as {\"client_id\", \"credential_id\", \
+                     \"thumbprint_sha256\", \"private_key_pem\", \"certificate_pem\"}); consumers must read the new format",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }
 
 /// Checks every sink of the credential (M025 if there is none); returns
@@ -627,10 +722,11 @@ fn parse_upload(text: &Text, diags: &mut Diags<'_>) -> Located<UploadFormat> {
 }
 
 fn parse_auth_method(text: &Text, diags: &mut Diags<'_>) -> Option<AuthMethod> {
-    const WORDS: [AuthMethod; 3] = [
+    const WORDS: [AuthMethod; 4] = [
         AuthMethod::PrivateKeyJwt,
         AuthMethod::ClientSecretPost,
         AuthMethod::ClientSecretBasic,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
     let value = text.value.as_str();
     if let Some(m) = WORDS.iter().find(|m| m.as_str() == value) {
@@ -639,7 +735,8 @@ fn parse_auth_method(text: &Text, diags: &mut Diags<'_>) -> Option<AuthMethod> {
     let words: Vec<&str> = WORDS.iter().map(|m| m.as_str()).collect();
     let hint = match did_you_mean(value, &words) {
         Some(near) => format!("did you mean `{near}`?"),
-        None => "use `private_key_jwt` (rotate the client's key; the default), or `client_secret_post` / \
+        None => "use `private_key_jwt` (rotate the client's key; the default), `self_signed_tls_client_auth` \
+                 (rotate the client's self-signed mTLS certificate), or `client_secret_post` / \
                  `client_secret_basic` to revert the client to its client secret"
             .to_owned(),
     };
@@ -671,12 +768,14 @@ fn parse_onboard(
             return None;
         }
     };
-    if method.is_some_and(AuthMethod::uses_secret) {
+    if let Some(m) = method.filter(|m| *m != AuthMethod::PrivateKeyJwt) {
         diags.push(
             codes::BAD_ONBOARD,
             at(text),
-            "onboard moves a client to private_key_jwt, but auth_method asks for a client secret"
-                .to_owned(),
+            format!(
+                "onboard moves a client to private_key_jwt, but auth_method is {}",
+                m.as_str()
+            ),
             "remove `onboard`, or set `auth_method: private_key_jwt`",
         );
         return None;
@@ -793,11 +892,14 @@ fn secret_rotation(
             return Err(());
         }
     };
-    if method.is_some_and(|m| !m.uses_secret()) {
+    if let Some(m) = method.filter(|m| !m.uses_secret()) {
         diags.push(
             codes::BAD_SECRET_ROTATION,
             at(text),
-            "secret_rotation rotates a client secret, but auth_method is private_key_jwt".to_owned(),
+            format!(
+                "secret_rotation rotates a client secret, but auth_method is {}",
+                m.as_str()
+            ),
             "set `auth_method: client_secret_post` (or `client_secret_basic`), or remove secret_rotation",
         );
         return Err(());

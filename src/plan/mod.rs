@@ -133,8 +133,14 @@ pub enum Attention {
         /// The attached ids.
         attached: Vec<String>,
     },
-    /// No credential is attached to private_key_jwt.
+    /// No credential is attached to the entry's method.
     NoCredential,
+    /// The client authenticates with another credential method than the
+    /// entry's `auth_method` (Auth0 holds one at a time).
+    MethodMismatch {
+        /// The method the client is on in Auth0.
+        client_method: String,
+    },
     /// The ledger's current credential is not attached in Auth0.
     Drift {
         /// The ledger's current credential.
@@ -380,8 +386,12 @@ pub enum Decision {
 pub struct CurrentSummary {
     /// Credential id.
     pub credential_id: String,
-    /// Key id.
+    /// Key id (private_key_jwt).
     pub kid: Option<String>,
+    /// The certificate's SHA-256 thumbprint (self-signed mTLS), instead of
+    /// a kid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbprint_sha256: Option<String>,
     /// Age in whole days.
     pub age_days: Option<i64>,
     /// Expiry.
@@ -515,9 +525,14 @@ fn plan_entry(
 ) -> EntryPlan {
     let moved = new_client::moved_policy(p, o);
     let p = moved.as_ref().unwrap_or(p);
-    let (decision, current, mut explanation) = decide(p, o, now, options);
+    let (decision, mut current, mut explanation) = decide(p, o, now, options);
     if moved.is_some() {
         explanation = new_client::moved_note(p, explanation);
+    }
+    if p.auth_method.uses_certificate() {
+        if let Some(c) = current.as_mut() {
+            c.thumbprint_sha256 = c.kid.take();
+        }
     }
     EntryPlan {
         tenant: p.tenant.clone(),
@@ -541,6 +556,7 @@ fn summary(client: &ClientState, id: &str, now: OffsetDateTime) -> CurrentSummar
     CurrentSummary {
         credential_id: id.to_owned(),
         kid: c.and_then(|c| c.kid.clone()),
+        thumbprint_sha256: None,
         age_days: c.and_then(|c| c.created_at).map(|t| days(now - t)),
         expires_at: c.and_then(|c| c.expires_at),
     }
@@ -581,6 +597,9 @@ fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOpti
     if let Some(d) = new_client::decide(p, o, client, now, options) {
         return d;
     }
+    if let Some(d) = method_mismatch(p, client) {
+        return d;
+    }
     if let Some(d) = onboard::decide(p, o, client, now, options) {
         return d;
     }
@@ -597,6 +616,49 @@ fn decide(p: &Policy, o: &ObservedEntry, now: OffsetDateTime, options: &PlanOpti
         return d;
     }
     decide_due(p, o, client, now, options)
+}
+
+/// The entry rotates one credential method and the client is on another
+/// (or, for self-signed mTLS, still on its client secret): only a human
+/// moves a client between methods, so nothing is changed.
+fn method_mismatch(p: &Policy, client: &ClientState) -> Option<Decided> {
+    let mtls_entry = p.auth_method.uses_certificate();
+    let client_method = if client.mtls {
+        AuthMethod::SelfSignedTlsClientAuth.as_str()
+    } else if !client.attached.is_empty() {
+        AuthMethod::PrivateKeyJwt.as_str()
+    } else if mtls_entry {
+        let method = client.secret_method.as_deref().unwrap_or("none");
+        return Some(attention(
+            Attention::NoCredential,
+            None,
+            format!(
+                "client {} authenticates with {} and has no certificate attached to \
+                 self_signed_tls_client_auth; register a first certificate and switch the client \
+                 (see the README's \"Self-signed mTLS\") so consumers have one to use",
+                p.client_id,
+                crate::text::neutral(method)
+            ),
+        ));
+    } else {
+        return None;
+    };
+    if client_method == p.auth_method.as_str() {
+        return None;
+    }
+    Some(attention(
+        Attention::MethodMismatch {
+            client_method: client_method.to_owned(),
+        },
+        None,
+        format!(
+            "client {} authenticates with {client_method} in Auth0, but the entry's auth_method is {}; \
+             nothing was changed. Auth0 holds one credential method at a time and a direct switch goes \
+             through a client secret: switch the client by hand, or fix `auth_method`",
+            p.client_id,
+            p.auth_method.as_str()
+        ),
+    ))
 }
 
 /// Phase 1: the ledger on the default branch. Guarantees: a credential is
@@ -1149,9 +1211,10 @@ fn decide_adopt(p: &Policy, client: &ClientState, now: OffsetDateTime) -> Decide
             Attention::NoCredential,
             None,
             format!(
-                "client {} has no credential attached to private_key_jwt; register a first key \
+                "client {} has no credential attached to {}; register a first key \
                  (see the README's \"Adopting a client\") so consumers have one to use",
-                p.client_id
+                p.client_id,
+                p.auth_method.as_str()
             ),
         ),
         [only] => {
@@ -1366,5 +1429,7 @@ mod tests;
 #[cfg(test)]
 mod secret_tests;
 
+#[cfg(test)]
+mod mtls_tests;
 #[cfg(test)]
 mod new_client_tests;

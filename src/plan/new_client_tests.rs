@@ -51,6 +51,7 @@ fn ledger() -> LedgerEntry {
 
 fn on_key() -> ClientState {
     ClientState {
+        mtls: false,
         attached: vec!["cred_n".into()],
         credentials: vec![ObservedCredential {
             id: "cred_n".into(),
@@ -80,6 +81,7 @@ fn fresh() -> ObservedEntry {
     ObservedEntry {
         ledger: None,
         client: Ok(ClientState {
+            mtls: false,
             attached: Vec::new(),
             credentials: Vec::new(),
             secret_method: Some("client_secret_post".into()),

@@ -11,7 +11,9 @@ use crate::ledger::{LedgerEntry, SecretLedger};
 pub struct ObservedCredential {
     /// Credential id.
     pub id: String,
-    /// Key id (absent for non-key credential types).
+    /// Key id of a `public_key` credential; for an `x509_cert` credential
+    /// (self-signed mTLS) its certificate's SHA-256 thumbprint (Auth0's
+    /// `thumbprint_sha256`), the identifier ledgers and plans show for it.
     pub kid: Option<String>,
     /// Name.
     pub name: String,
@@ -42,8 +44,14 @@ pub struct Seen {
 /// A client's credential configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClientState {
-    /// Ids attached to private_key_jwt, in order.
+    /// Ids attached to the client's credential method (private_key_jwt,
+    /// or `self_signed_tls_client_auth` when `mtls`), in order. Auth0 holds
+    /// one credential method at a time.
     pub attached: Vec<String>,
+    /// The client is configured for self-signed mTLS
+    /// (`client_authentication_methods.self_signed_tls_client_auth`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mtls: bool,
     /// Every credential record.
     pub credentials: Vec<ObservedCredential>,
     /// `token_endpoint_auth_method` when the client authenticates with a

@@ -121,6 +121,9 @@ impl Plan {
                 if let Some(k) = &c.kid {
                     let _ = write!(out, ", kid {}", super::short_kid(k));
                 }
+                if let Some(t) = &c.thumbprint_sha256 {
+                    let _ = write!(out, ", certificate thumbprint {}", super::short_kid(t));
+                }
                 if let Some(a) = c.age_days {
                     let _ = write!(out, ", {a} days old");
                 }
@@ -149,6 +152,10 @@ impl Plan {
             let kid = c
                 .and_then(|c| c.kid.as_deref())
                 .map(|k| format!("`{}`", super::short_kid(k)))
+                .or_else(|| {
+                    c.and_then(|c| c.thumbprint_sha256.as_deref())
+                        .map(|t| format!("certificate `{}`", super::short_kid(t)))
+                })
                 .unwrap_or_default();
             let age = c
                 .and_then(|c| c.age_days)

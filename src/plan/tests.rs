@@ -75,6 +75,7 @@ fn observe(
             credentials: creds,
             secret_method: None,
             jwt_alg: Some("RS256".into()),
+            mtls: false,
         }),
         pull,
         journal: None,
@@ -467,6 +468,7 @@ fn a_journal_locks_only_while_its_holder_may_run() {
         replaces: "cred_a".into(),
         started_at: started,
         encrypted_key: None,
+        certificate: None,
         holder: Holder {
             github_run_id: Some(9),
             host: None,

@@ -30,6 +30,7 @@ async fn rotate(w: &World, crash: Option<&Crash>, now: OffsetDateTime) -> Report
                 github: &w.session.github,
                 workspace: &w.session.workspace,
                 journal: &w.session.journal,
+                mtls_cname_api_key: None,
                 now,
             };
             apply::rotate(&ctx, &w.session.specs, &plan).await
@@ -50,6 +51,7 @@ async fn rotate(w: &World, crash: Option<&Crash>, now: OffsetDateTime) -> Report
                 github: &github,
                 workspace: &w.session.workspace,
                 journal: &w.session.journal,
+                mtls_cname_api_key: None,
                 now,
             };
             apply::rotate(&ctx, &w.session.specs, &plan).await
@@ -66,6 +68,7 @@ async fn finalize(w: &World, crash: Option<&Crash>, now: OffsetDateTime) -> Repo
                 github: &w.session.github,
                 workspace: &w.session.workspace,
                 journal: &w.session.journal,
+                mtls_cname_api_key: None,
                 now,
             };
             apply::finalize(&ctx, &w.session.specs, &plan).await
@@ -86,6 +89,7 @@ async fn finalize(w: &World, crash: Option<&Crash>, now: OffsetDateTime) -> Repo
                 github: &github,
                 workspace: &w.session.workspace,
                 journal: &w.session.journal,
+                mtls_cname_api_key: None,
                 now,
             };
             apply::finalize(&ctx, &w.session.specs, &plan).await

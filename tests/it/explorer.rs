@@ -398,6 +398,7 @@ impl Run<'_> {
             github: &github,
             workspace: &s.workspace,
             journal: &s.journal,
+            mtls_cname_api_key: None,
             now: self.now,
         };
         if rotate {

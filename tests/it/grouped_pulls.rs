@@ -621,6 +621,7 @@ async fn run_crashed(s: &Setup, crash: &Crash, now: OffsetDateTime, stage: &str)
         github: &github,
         workspace: &s.session.workspace,
         journal: &s.session.journal,
+        mtls_cname_api_key: None,
         now,
     };
     if stage == "rotate" {

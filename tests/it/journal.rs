@@ -109,6 +109,7 @@ async fn the_age_cli_decrypts_the_journaled_key_and_the_run_resumes() {
             github: &github,
             workspace: &session.workspace,
             journal: &session.journal,
+            mtls_cname_api_key: None,
             now,
         };
         apply::rotate(&ctx, &session.specs, &plan).await;

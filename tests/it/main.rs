@@ -39,6 +39,7 @@ mod journal;
 mod layering;
 mod manifest;
 mod manifest_tenant_keys;
+mod mtls_rotation;
 mod new_client;
 mod onboarding;
 mod rate_limit_storm;

@@ -85,6 +85,7 @@ fn full_example_parses_into_expected_values() {
             max_overlap: Some(Duration::days(7)),
             verify: Some(Verify {
                 audience: "https://billing.acme.example/".to_owned(),
+                edge_url: None,
             }),
             sinks: vec![
                 Sink::Secret {
@@ -445,6 +446,16 @@ const INVALID: &[(&str, &[Expected])] = &[
             ("M048", 30, 24, "only used by onboard: new_client"),
             ("M049", 41, 9, "holds only the key"),
             ("M044", 47, 14, "`new-client`"),
+        ],
+    ),
+    (
+        "mtls.yml",
+        &[
+            ("M051", 10, 18, "`prod/no-edge`"),
+            ("M052", 24, 17, "`ftp://edge.acme.test`"),
+            ("M052", 35, 17, "auth_method is private_key_jwt"),
+            ("M053", 48, 9, "`PEM_SINK`"),
+            ("M044", 55, 14, "auth_method is self_signed_tls_client_auth"),
         ],
     ),
     ("empty_audience.yml", &[("M026", 11, 17, "`prod/worker`")]),

@@ -664,6 +664,7 @@ async fn crashing(s: &Setup, crash: &Crash, finalize: bool, now: OffsetDateTime)
         github: &github,
         workspace: &session.workspace,
         journal: &session.journal,
+        mtls_cname_api_key: None,
         now,
     };
     if finalize {
@@ -786,6 +787,7 @@ async fn finalize_rechecks_the_new_clients_grants_before_retiring_the_old_one() 
             github: &s.session.github,
             workspace: &s.session.workspace,
             journal: &s.session.journal,
+            mtls_cname_api_key: None,
             now,
         },
         &s.session.specs,

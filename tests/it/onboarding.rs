@@ -302,6 +302,7 @@ async fn crashing(s: &Setup, crash: &Crash, finalize: bool, now: OffsetDateTime)
         github: &github,
         workspace: &session.workspace,
         journal: &session.journal,
+        mtls_cname_api_key: None,
         now,
     };
     if finalize {

@@ -529,6 +529,7 @@ async fn case5_a_forged_journal_is_never_resumed() {
         replaces: w.seed_credential.clone(),
         started_at: now - time::Duration::hours(1),
         encrypted_key: outsider.seal(&attacker).unwrap(),
+        certificate: None,
         holder: Holder::default(),
         ended: None,
         mac: None,

@@ -656,6 +656,7 @@ async fn crashing(
         github: &github,
         workspace: &session.workspace,
         journal: &session.journal,
+        mtls_cname_api_key: None,
         now,
     };
     if finalize {
