@@ -69,6 +69,10 @@ pub struct Settings {
     pub age_recipients: Vec<String>,
     /// Per-request timeout of the Auth0 and GitHub clients (default 30 s / 60 s).
     pub http_timeout: Option<std::time::Duration>,
+    /// GitHub writes sent per minute at most (default GitHub's documented
+    /// 80); `None`: not paced (a GitHub without that limit, e.g. the
+    /// emulator in a benchmark).
+    pub github_writes_per_minute: Option<usize>,
     /// This run, as its journals name their holder (default: this process).
     pub runner: crate::journal::Holder,
     /// Entries observed and applied at once (default
@@ -108,6 +112,7 @@ impl Settings {
             age_identity: None,
             age_recipients: Vec::new(),
             http_timeout: None,
+            github_writes_per_minute: Some(crate::github::WRITES_PER_MINUTE),
             runner: this_process(),
             concurrency: DEFAULT_CONCURRENCY,
             mtls_cname_api_key: None,
@@ -329,7 +334,8 @@ impl Session {
                 OctocrabGitHub::with_timeout(&settings.github_api_url, &settings.github_token, t)?
             }
             None => OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?,
-        };
+        }
+        .pace_writes(settings.github_writes_per_minute);
         let default_branch = github.default_branch(&settings.repo).await?;
         let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
         check_names(&manifest, &settings.only, "only")?;

@@ -133,6 +133,9 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     std::fs::write(&path, manifest)?;
     let mut settings = demo::settings(&emu, path);
     settings.concurrency = args.concurrency;
+    // The client paces its writes as the emulator limits them (unlimited
+    // unless --github-writes-per-min is given).
+    settings.github_writes_per_minute = args.github_writes_per_min.map(|w| w.floor() as usize);
     let session = Session::open(&settings).await?;
     let e = &emu.emulator;
     e.faults().set_latency(args.latency);
@@ -154,8 +157,10 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| run | wall | floor (Management requests ÷ {} req/s) | wall ÷ floor | per entry: Auth0 (token) | per entry: GitHub reads / writes | 429/403 (after 1 s) | PRs |",
-        args.auth0_rps
+        "| run | wall | floor (Management requests ÷ {} req/s{}) | wall ÷ floor | per entry: Auth0 (token) | per entry: GitHub reads / writes | 429/403 (after 1 s) | PRs |",
+        args.auth0_rps,
+        args.github_writes_per_min
+            .map_or_else(String::new, |w| format!(", or GitHub writes ÷ {w}/min if longer"))
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for rotate in [false, true] {
@@ -172,7 +177,12 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
         }
         let wall = start.elapsed();
         let c = count(&e.requests()[before..], start);
-        let floor = Duration::from_secs_f64(c.mgmt as f64 / args.auth0_rps);
+        // What the limits alone allow: Auth0's, and GitHub's write limit
+        // when one is set.
+        let github_floor = args
+            .github_writes_per_min
+            .map_or(0.0, |w| c.github_writes as f64 / (w / 60.0));
+        let floor = Duration::from_secs_f64((c.mgmt as f64 / args.auth0_rps).max(github_floor));
         let n = args.entries as f64;
         let pulls = e.github.pulls(demo::OWNER, demo::REPO).len();
         let _ =

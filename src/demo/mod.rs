@@ -199,6 +199,9 @@ pub fn settings(emu: &RunningEmulator, manifest_path: std::path::PathBuf) -> Set
     });
     s.auth0_base_urls
         .insert(TENANT.into(), emu.auth0_base_url(DOMAIN));
+    // The emulator limits GitHub writes only when told to (then the
+    // caller paces to match).
+    s.github_writes_per_minute = None;
     s
 }
 

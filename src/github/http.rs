@@ -23,8 +23,9 @@ pub struct OctocrabGitHub {
     /// Each secret store's sealed-box public key, read once per run (by its
     /// `secrets/public-key` path) and forgotten when a PUT is refused.
     public_keys: std::sync::Mutex<std::collections::HashMap<String, PublicKey>>,
-    /// Writes sent in the last minute, kept under GitHub's secondary limit.
-    writes: WritePacer,
+    /// Writes sent in the last minute, kept under GitHub's secondary limit
+    /// (`None`: not paced).
+    writes: Option<WritePacer>,
 }
 
 impl std::fmt::Debug for OctocrabGitHub {
@@ -111,8 +112,16 @@ impl OctocrabGitHub {
             deadline: read_timeout,
             base: api_url.trim_end_matches('/').to_owned(),
             public_keys: std::sync::Mutex::default(),
-            writes: WritePacer::default(),
+            writes: Some(WritePacer::default()),
         })
+    }
+
+    /// Sends at most `per_minute` writes (POST, PATCH, PUT, DELETE) in any
+    /// minute; `None` leaves writes unpaced. The default is GitHub's
+    /// documented secondary limit, [`super::WRITES_PER_MINUTE`].
+    pub fn pace_writes(mut self, per_minute: Option<usize>) -> Self {
+        self.writes = per_minute.map(WritePacer::new);
+        self
     }
 
     fn known_keys(
@@ -170,8 +179,8 @@ impl OctocrabGitHub {
         loop {
             attempt += 1;
             let idempotent = verb != Verb::Post;
-            if verb != Verb::Get {
-                self.writes.acquire().await;
+            if let Some(pacer) = self.writes.as_ref().filter(|_| verb != Verb::Get) {
+                pacer.acquire().await;
             }
             let (status, wait, text) = match self.attempt(verb, path, body, operation).await? {
                 Ok(r) => r,
