@@ -206,18 +206,34 @@ impl Workspace {
         gh: &G,
         p: FileProposal<'_>,
     ) -> Result<(Pull, PullOperation), WorkspaceError> {
-        let base = self.default_head(gh).await?;
         let change = FileChange {
             path: p.path.to_owned(),
             content: Some(p.content),
         };
-        let commit = commit_files(gh, &self.repo, &base, p.message, &[change]).await?;
-        if !gh.create_branch(&self.repo, p.branch, &commit).await? {
-            gh.force_branch(&self.repo, p.branch, &commit).await?;
-        }
+        self.replace_branch(gh, p.branch, p.message, &[change])
+            .await?;
         Ok(self
             .open_or_update_pull(gh, p.branch, p.title, p.body)
             .await?)
+    }
+
+    /// `branch` becomes one commit on the default branch's head that makes
+    /// `changes` (created, or forced over whatever was pushed to it). For
+    /// branches that hold no lock: proposals the tool rebuilds from its
+    /// own state each run.
+    pub async fn replace_branch<G: GitHubApi>(
+        &self,
+        gh: &G,
+        branch: &str,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<(), WorkspaceError> {
+        let base = self.default_head(gh).await?;
+        let commit = commit_files(gh, &self.repo, &base, message, changes).await?;
+        if !gh.create_branch(&self.repo, branch, &commit).await? {
+            gh.force_branch(&self.repo, branch, &commit).await?;
+        }
+        Ok(())
     }
 
     /// Commits `content` at `path` directly on the default branch, only as

@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::pr::{self, LedgerPull, PullOperation};
-use super::{ApplyError, Context, EntryReport, EntrySpec, Outcome, Report};
+use super::{ApplyError, Context, EntryReport, EntrySpec, Outcome, PullRef, Report};
 use crate::auth0::Auth0Api;
-use crate::github::{GitHubApi, Pull};
+use crate::github::{FileChange, GitHubApi, Pull};
 use crate::ledger::LedgerEntry;
 use crate::manifest::AuthMethod;
 use crate::plan::{date, Plan};
@@ -48,20 +48,13 @@ pub(super) fn ledger_file(spec: &EntrySpec, text: &pr::PullText<'_>) -> LedgerPu
 /// The outcome of a grouped entry whose ledger is on its branch, before the
 /// group's PR exists: [`publish_groups`] fills in the PR.
 pub(super) fn staged(ledger: &LedgerEntry, group: String, verified: bool) -> Outcome {
-    Outcome::Rotated {
-        credential_id: ledger.current.credential_id.clone(),
-        kid: ledger.current.kid.clone(),
-        retiring: ledger
-            .retiring
-            .iter()
-            .map(|r| r.credential_id.clone())
-            .collect(),
-        pull: 0,
-        pull_url: String::new(),
-        pull_operation: PullOperation::Updated,
+    let pull = PullRef {
+        number: 0,
+        url: String::new(),
         branch: group,
-        verified,
-    }
+        operation: PullOperation::Updated,
+    };
+    Outcome::rotated(ledger, pull, verified)
 }
 
 /// One entry of a group PR.
@@ -189,103 +182,61 @@ async fn publish_group<A: Auth0Api, G: GitHubApi>(
     let open = gh
         .find_open_pull(&ws.repo, group, &ws.default_branch)
         .await?;
-    let mut files: BTreeMap<String, String> = BTreeMap::new();
-    let mut others = Vec::new();
-    if let Some(p) = &open {
-        let mine: Vec<String> = members
-            .iter()
-            .map(|m| ws.ledger_path(&m.spec.policy.tenant, &m.spec.policy.entry))
-            .chain(dropped.iter().cloned())
-            .collect();
-        for (path, text) in kept_files(ctx, p, &mine).await? {
-            others.push(path.clone());
-            files.insert(path, text);
-        }
-    }
+    let proposed = match &open {
+        Some(p) => pull_files(ctx, p).await?,
+        None => BTreeMap::new(),
+    };
+    let mine: Vec<String> = members
+        .iter()
+        .map(|m| ws.ledger_path(&m.spec.policy.tenant, &m.spec.policy.entry))
+        .chain(dropped.iter().cloned())
+        .collect();
+    // Entries of another run (another shard, `only`, or a run beside this
+    // one), kept as the open PR has them.
+    let mut files: BTreeMap<String, String> = proposed
+        .iter()
+        .filter(|(path, _)| ws.is_ledger_file(path) && !mine.contains(path))
+        .filter_map(|(path, text)| Some((path.clone(), text.clone()?)))
+        .collect();
+    let others: Vec<String> = files.keys().cloned().collect();
     for m in members {
         let path = ws.ledger_path(&m.spec.policy.tenant, &m.spec.policy.entry);
         files.insert(path, m.ledger.render());
     }
-    if !same_files(ctx, open.as_ref(), &files).await? {
-        write_branch(ctx, group, &files, members.len() + others.len()).await?;
+    let title = title(group, files.len());
+    // The open PR already changes exactly these files, with this text.
+    let unchanged = open.is_some()
+        && proposed.len() == files.len()
+        && files.iter().all(|(path, text)| {
+            proposed.get(path).and_then(Option::as_deref) == Some(text.as_str())
+        });
+    if !unchanged {
+        let changes: Vec<FileChange> = files
+            .into_iter()
+            .map(|(path, text)| FileChange {
+                path,
+                content: Some(text),
+            })
+            .collect();
+        ws.replace_branch(gh, group, &title, &changes).await?;
     }
-    let title = title(group, members.len() + others.len());
     let body = body(members, &others);
     Ok(ws.open_or_update_pull(gh, group, &title, &body).await?)
 }
 
-/// The ledgers the open group PR carries besides `mine` (this run's
-/// members and dropped entries): entries of another run (another shard,
-/// `only`, or a run beside this one), kept as the PR has them.
-async fn kept_files<A, G: GitHubApi>(
+/// Every file the open group PR changes, with its text at the PR's head
+/// (`None`: not there, a deletion).
+async fn pull_files<A, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     open: &Pull,
-    mine: &[String],
-) -> Result<Vec<(String, String)>, ApplyError> {
-    let ws = ctx.workspace;
-    let mut kept = Vec::new();
-    for path in ctx.github.pull_files(&ws.repo, open.number).await? {
-        if !ws.is_ledger_file(&path) || mine.contains(&path) {
-            continue;
-        }
-        if let Some(text) = ctx.github.file(&ws.repo, &path, &open.head.sha).await? {
-            kept.push((path, text));
-        }
-    }
-    Ok(kept)
-}
-
-/// True when the open PR already changes exactly `files`, with this text.
-async fn same_files<A, G: GitHubApi>(
-    ctx: &Context<'_, A, G>,
-    open: Option<&Pull>,
-    files: &BTreeMap<String, String>,
-) -> Result<bool, ApplyError> {
-    let Some(open) = open else {
-        return Ok(false);
-    };
-    let ws = ctx.workspace;
-    let mut changed = ctx.github.pull_files(&ws.repo, open.number).await?;
-    changed.sort();
-    if !changed.iter().eq(files.keys()) {
-        return Ok(false);
-    }
-    for (path, text) in files {
-        let theirs = ctx.github.file(&ws.repo, path, &open.head.sha).await?;
-        if theirs.as_deref() != Some(text.as_str()) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// The group branch becomes one commit on the default branch's head that
-/// writes `files` (replacing whatever was pushed to it).
-async fn write_branch<A, G: GitHubApi>(
-    ctx: &Context<'_, A, G>,
-    group: &str,
-    files: &BTreeMap<String, String>,
-    count: usize,
-) -> Result<(), ApplyError> {
+) -> Result<BTreeMap<String, Option<String>>, ApplyError> {
     let (gh, ws) = (ctx.github, ctx.workspace);
-    let base = gh
-        .branch_sha(&ws.repo, &ws.default_branch)
-        .await?
-        .ok_or_else(|| {
-            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
-        })?;
-    let tree = gh.commit_tree(&ws.repo, &base).await?;
-    let entries: Vec<(String, Option<String>)> = files
-        .iter()
-        .map(|(p, t)| (p.clone(), Some(t.clone())))
-        .collect();
-    let tree = gh.create_tree(&ws.repo, &tree, &entries).await?;
-    let message = title(group, count);
-    let commit = gh.create_commit(&ws.repo, &message, &tree, &[base]).await?;
-    if !gh.create_branch(&ws.repo, group, &commit).await? {
-        gh.force_branch(&ws.repo, group, &commit).await?;
+    let mut out = BTreeMap::new();
+    for path in gh.pull_files(&ws.repo, open.number).await? {
+        let text = gh.file(&ws.repo, &path, &open.head.sha).await?;
+        out.insert(path, text);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Title of a group PR.

@@ -25,6 +25,18 @@ pub struct PullRef {
     pub operation: PullOperation,
 }
 
+impl PullRef {
+    /// The PR GitHub answered with, and what was done to it.
+    pub(crate) fn new(pull: crate::github::Pull, operation: PullOperation) -> Self {
+        PullRef {
+            number: pull.number,
+            url: pull.html_url,
+            branch: pull.head.branch,
+            operation,
+        }
+    }
+}
+
 /// The result for one entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -104,12 +116,30 @@ impl Outcome {
         steps.push(format!("PR #{} {op}: {title}", pull.number));
         Outcome::Applied {
             summary,
-            pull: Some(PullRef {
-                number: pull.number,
-                url: pull.html_url,
-                branch: pull.head.branch,
-                operation: op,
-            }),
+            pull: Some(PullRef::new(pull, op)),
+        }
+    }
+
+    /// A rotation to `ledger`'s current credential, proposed in `pull`,
+    /// retiring what the ledger retires.
+    pub(crate) fn rotated(
+        ledger: &crate::ledger::LedgerEntry,
+        pull: PullRef,
+        verified: bool,
+    ) -> Outcome {
+        Outcome::Rotated {
+            credential_id: ledger.current.credential_id.clone(),
+            kid: ledger.current.kid.clone(),
+            retiring: ledger
+                .retiring
+                .iter()
+                .map(|r| r.credential_id.clone())
+                .collect(),
+            pull: pull.number,
+            pull_url: pull.url,
+            pull_operation: pull.operation,
+            branch: pull.branch,
+            verified,
         }
     }
 

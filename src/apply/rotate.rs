@@ -928,20 +928,11 @@ async fn propose<A, G: GitHubApi>(
         steps,
         format!("{verb} PR #{}: {}", pull.number, pull.html_url),
     );
-    Ok(Outcome::Rotated {
-        credential_id: cred.id.clone(),
-        kid,
-        retiring: new_ledger
-            .retiring
-            .iter()
-            .map(|r| r.credential_id.clone())
-            .collect(),
-        pull: pull.number,
-        pull_url: pull.html_url,
-        pull_operation: op,
-        branch: pull.head.branch,
+    Ok(Outcome::rotated(
+        &new_ledger,
+        super::PullRef::new(pull, op),
         verified,
-    })
+    ))
 }
 
 /// A rotation is in flight: refresh the PR text from its branch ledger,
@@ -1066,18 +1057,9 @@ pub(super) async fn republish<A: Auth0Api, G: GitHubApi>(
             pull.html_url
         ),
     );
-    Ok(Outcome::Rotated {
-        credential_id: ledger.current.credential_id.clone(),
-        kid: ledger.current.kid.clone(),
-        retiring: ledger
-            .retiring
-            .iter()
-            .map(|r| r.credential_id.clone())
-            .collect(),
-        pull: pull.number,
-        pull_url: pull.html_url,
-        pull_operation: op,
-        branch: pull.head.branch,
-        verified: false,
-    })
+    Ok(Outcome::rotated(
+        &ledger,
+        super::PullRef::new(pull, op),
+        false,
+    ))
 }

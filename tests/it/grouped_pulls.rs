@@ -368,10 +368,7 @@ async fn one_failing_entry_does_not_block_the_group_and_joins_its_open_pr() {
         outcome(&first, "demo/billing-worker"),
         Outcome::Rotated { .. }
     ));
-    let pull = open_pulls(&s)
-        .into_iter()
-        .find(|p| p.head_ref == "auth0-rotate-group/demo")
-        .expect("the group PR opened without w1");
+    let pull = demo_pull(&s).expect("the group PR opened without w1");
     assert!(ledger_at(&s, &pull.head_sha, "demo", "w2").is_some());
     assert!(ledger_at(&s, &pull.head_sha, "demo", "w1").is_none());
 
@@ -389,36 +386,46 @@ async fn one_failing_entry_does_not_block_the_group_and_joins_its_open_pr() {
         w2_before,
         "w2, already in the PR, is not rotated again"
     );
-    let pull = open_pulls(&s)
+    assert_all_in_pull(&s, &demo_pull(&s).unwrap().head_sha);
+    merge_all_and_finalize(&s).await;
+    stop_all(probes).await;
+    s.emu.stop().await;
+}
+
+/// The open PR of the demo tenant's group, if there is one.
+fn demo_pull(s: &Setup) -> Option<PullSnapshot> {
+    open_pulls(s)
         .into_iter()
         .find(|p| p.head_ref == "auth0-rotate-group/demo")
-        .unwrap();
+}
+
+fn pull_number(s: &Setup) -> u64 {
+    demo_pull(s).unwrap().number
+}
+
+/// Every demo-tenant entry's ledger is in the PR at `head`.
+fn assert_all_in_pull(s: &Setup, head: &str) {
     for (tenant, entry, _) in demo_entries() {
         assert!(
-            ledger_at(&s, &pull.head_sha, tenant, entry).is_some(),
+            ledger_at(s, head, tenant, entry).is_some(),
             "{entry} in the PR"
         );
     }
-    for p in open_pulls(&s) {
+}
+
+/// Merges every open PR (merge commit), finalizes, and checks that every
+/// entry holds only its ledger's credential.
+async fn merge_all_and_finalize(s: &Setup) {
+    for p in open_pulls(s) {
         s.emu
             .emulator
             .github
             .merge_pull(OWNER, REPO, p.number)
             .unwrap();
     }
-    let done = finalize(&s).await;
+    let done = finalize(s).await;
     assert_eq!(done.exit_code(), 0, "{}", done.to_text());
-    assert_finalized(&s, &all_entries(), "after the merge");
-    stop_all(probes).await;
-    s.emu.stop().await;
-}
-
-fn pull_number(s: &Setup) -> u64 {
-    open_pulls(s)
-        .into_iter()
-        .find(|p| p.head_ref == "auth0-rotate-group/demo")
-        .unwrap()
-        .number
+    assert_finalized(s, &all_entries(), "after the merge");
 }
 
 /// Someone with write access swaps the current and the retiring credential
@@ -528,22 +535,8 @@ async fn two_runs_at_once_rotate_each_entry_once_into_one_pr() {
         .filter(|p| p.head_ref == "auth0-rotate-group/demo")
         .collect();
     assert_eq!(demo_pulls.len(), 1);
-    for (tenant, entry, _) in demo_entries() {
-        assert!(
-            ledger_at(&s, &demo_pulls[0].head_sha, tenant, entry).is_some(),
-            "{entry} in the PR"
-        );
-    }
-    for p in open_pulls(&s) {
-        s.emu
-            .emulator
-            .github
-            .merge_pull(OWNER, REPO, p.number)
-            .unwrap();
-    }
-    let done = finalize(&s).await;
-    assert_eq!(done.exit_code(), 0, "{}", done.to_text());
-    assert_finalized(&s, &all_entries(), "after the merge");
+    assert_all_in_pull(&s, &demo_pulls[0].head_sha);
+    merge_all_and_finalize(&s).await;
     stop_all(probes).await;
     s.emu.stop().await;
 }
@@ -574,10 +567,7 @@ async fn a_partial_run_keeps_the_other_entries_of_the_open_group_pr() {
         .await
         .unwrap();
     assert_eq!(r.exit_code(), 0, "{}", r.to_text());
-    let pull = open_pulls(&s)
-        .into_iter()
-        .find(|p| p.head_ref == "auth0-rotate-group/demo")
-        .unwrap();
+    let pull = demo_pull(&s).unwrap();
     assert!(
         ledger_at(&s, &pull.head_sha, "demo", "w1").is_some(),
         "w1 kept"
