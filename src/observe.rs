@@ -1,7 +1,7 @@
 //! Observe: read the ledger, the client in Auth0 and the open rotation PR of
 //! each entry, producing the planner's input. Reads only.
 
-use crate::auth0::Auth0Api;
+use crate::auth0::{Auth0Api, ClientInfo};
 use crate::github::{GitHubApi, GitHubError, Pull};
 use crate::journal::{Holder, Journal, JournalError, JournalKeys, Liveness, SecretParts};
 use crate::ledger::{LedgerEntry, LedgerError, SecretLedger};
@@ -95,7 +95,21 @@ pub async fn client_state<A: Auth0Api>(
     auth0: &A,
     client_id: &str,
 ) -> Result<ClientState, crate::auth0::Auth0Error> {
-    let client = auth0.get_client(client_id).await?;
+    client_state_from(auth0, client_id, None).await
+}
+
+/// As [`client_state`], starting from `listed`, the client as a list of
+/// the tenant's clients read earlier in the run showed it (its credential
+/// records are read now either way).
+pub async fn client_state_from<A: Auth0Api>(
+    auth0: &A,
+    client_id: &str,
+    listed: Option<&ClientInfo>,
+) -> Result<ClientState, crate::auth0::Auth0Error> {
+    let client = match listed {
+        Some(c) => c.clone(),
+        None => auth0.get_client(client_id).await?,
+    };
     let creds = auth0.list_credentials(client_id).await?;
     let mtls = client.is_self_signed_tls();
     Ok(ClientState {
@@ -136,9 +150,21 @@ pub async fn observe_entry<A: Auth0Api, G: GitHubApi>(
     ws: &Workspace,
     spec: &EntrySpec,
 ) -> Result<ObservedEntry, ObserveError> {
+    observe_listed_entry(auth0, None, gh, ws, spec).await
+}
+
+/// As [`observe_entry`], with the client as a list of the tenant's
+/// clients showed it, when the run read one.
+pub async fn observe_listed_entry<A: Auth0Api, G: GitHubApi>(
+    auth0: Option<&A>,
+    listed: Option<&ClientInfo>,
+    gh: &G,
+    ws: &Workspace,
+    spec: &EntrySpec,
+) -> Result<ObservedEntry, ObserveError> {
     let ledger = read_ledger(gh, ws, spec, &ws.default_branch).await?;
     let client = match auth0 {
-        Some(a) => client_state(a, &spec.policy.client_id)
+        Some(a) => client_state_from(a, &spec.policy.client_id, listed)
             .await
             .map_err(|e| e.to_string()),
         None => Err(format!(

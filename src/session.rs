@@ -13,7 +13,9 @@ use crate::github::{GitHubApi, GitHubError, OctocrabGitHub, Repo};
 use crate::journal::{Holder, JournalError, JournalKeys};
 use crate::keys::{Alg, PrivateKey};
 use crate::manifest::{self, Manifest, ManifestErrors};
-use crate::observe::{observe_entry, observe_new_client_entry, observe_secret_entry, ObserveError};
+use crate::observe::{
+    observe_listed_entry, observe_new_client_entry, observe_secret_entry, ObserveError,
+};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::secret::SecretString;
 use crate::workspace::Workspace;
@@ -317,6 +319,21 @@ fn check_names(manifest: &Manifest, names: &[String], what: &str) -> Result<(), 
     }
 }
 
+/// A tenant's clients by id, as its paged client list showed them.
+type Listed = BTreeMap<String, std::collections::HashMap<String, crate::auth0::ClientInfo>>;
+
+/// Entries of one tenant from which a plan lists its clients instead of
+/// reading each one.
+pub const LIST_FROM: usize = 10;
+
+/// Entries observed with one read of their client and one of its
+/// credentials (not secret rotations or new-client onboardings, which read
+/// more clients than their own).
+fn observed_plainly(spec: &EntrySpec) -> bool {
+    spec.policy.secret_rotation.is_none()
+        && spec.policy.onboard != Some(crate::manifest::Onboard::NewClient)
+}
+
 impl Session {
     /// Loads the manifest and connects the clients.
     pub async fn open(settings: &Settings) -> Result<Self, SessionError> {
@@ -410,7 +427,12 @@ impl Session {
     ) -> Result<Plan, SessionError> {
         // Observed `concurrency` at a time, in manifest order (the futures
         // are made up front, not in a stream closure, so the run stays Send).
-        let reads: Vec<_> = self.specs.iter().map(|s| self.observe_one(s)).collect();
+        let listed = self.list_clients().await;
+        let reads: Vec<_> = self
+            .specs
+            .iter()
+            .map(|s| self.observe_one(s, &listed))
+            .collect();
         let observed: Vec<_> = stream::iter(reads)
             .buffered(self.concurrency)
             .collect::<Vec<_>>()
@@ -423,8 +445,43 @@ impl Session {
         Ok(plan::plan(&policies, &observed, now, &options))
     }
 
+    /// The clients of each tenant with at least [`LIST_FROM`] plainly
+    /// observed entries, from the paged client list, when it takes at most
+    /// half as many requests as reading each client. A list that fails
+    /// leaves the clients to be read one by one.
+    async fn list_clients(&self) -> Listed {
+        let mut wanted: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in self.specs.iter().filter(|s| observed_plainly(s)) {
+            *wanted.entry(s.policy.tenant.as_str()).or_default() += 1;
+        }
+        let mut listed = Listed::new();
+        for (tenant, n) in wanted.into_iter().filter(|(_, n)| *n >= LIST_FROM) {
+            let Some(auth0) = self.auth0.get(tenant) else {
+                continue;
+            };
+            match auth0.list_clients_within(n / 2).await {
+                Ok(Some(clients)) => {
+                    let by_id = clients
+                        .into_iter()
+                        .map(|c| (c.client_id.clone(), c))
+                        .collect();
+                    listed.insert(tenant.to_owned(), by_id);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(tenant, error = %e, "could not list the clients; reading them one by one");
+                }
+            }
+        }
+        listed
+    }
+
     /// Observes one entry and checks its journal's tag.
-    async fn observe_one(&self, spec: &EntrySpec) -> Result<plan::ObservedEntry, SessionError> {
+    async fn observe_one(
+        &self,
+        spec: &EntrySpec,
+        listed: &Listed,
+    ) -> Result<plan::ObservedEntry, SessionError> {
         if spec.policy.secret_rotation.is_some() {
             let auth0 = self.auth0.get(&spec.policy.tenant);
             let (gh, ws) = (&self.github, &self.workspace);
@@ -435,7 +492,10 @@ impl Session {
             observe_new_client_entry(auth0, &self.github, &self.workspace, spec, &self.journal)
                 .await?
         } else {
-            observe_entry(auth0, &self.github, &self.workspace, spec).await?
+            let client = listed
+                .get(&spec.policy.tenant)
+                .and_then(|l| l.get(&spec.policy.client_id));
+            observe_listed_entry(auth0, client, &self.github, &self.workspace, spec).await?
         };
         o.journal_authentic = o
             .journal

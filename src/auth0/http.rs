@@ -44,7 +44,10 @@ pub(crate) const MAX_ATTEMPTS: u32 = 4;
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Page size of the client-grants list (its maximum).
 const GRANTS_PER_PAGE: usize = 100;
-/// Pages read at most from one list (10 000 grants): a server that keeps
+/// Page size of the clients list: Auth0's documented maximum for the public
+/// cloud (its OpenAPI description allows 100).
+const CLIENTS_PER_PAGE: usize = 50;
+/// Pages read at most from one list (10 000 grants, 5 000 clients): a server that keeps
 /// answering full pages cannot hold the client forever.
 const MAX_PAGES: usize = 100;
 /// Default per-request timeout.
@@ -189,7 +192,7 @@ impl HttpAuth0 {
             if let Some(b) = &body {
                 req = req.json(b);
             }
-            self.pacer.acquire().await;
+            let permit = self.pacer.acquire().await;
             let resp = match req.send().await {
                 Ok(r) => r,
                 // A POST whose response was lost may have been applied: never
@@ -204,7 +207,7 @@ impl HttpAuth0 {
             let status = resp.status().as_u16();
             tracing::debug!(operation, status, attempt, "Auth0 answered");
             let reset = reset_after(resp.headers());
-            self.pacer.observe(resp.headers(), reset).await;
+            self.pacer.observe(permit, status, resp.headers(), reset);
             let bytes = resp
                 .bytes()
                 .await
@@ -351,10 +354,16 @@ impl HttpAuth0 {
 }
 
 impl HttpAuth0 {
-    async fn clients_page(&self, page: usize) -> Result<(Vec<ClientInfo>, bool), Auth0Error> {
+    /// One page of `GET /clients?app_type=non_interactive` with totals:
+    /// its clients, and the total when the server said it (a bare array
+    /// goes on while pages are full).
+    async fn clients_page(
+        &self,
+        page: usize,
+    ) -> Result<(Vec<ClientInfo>, bool, Option<u64>), Auth0Error> {
         let op = "GET /clients";
         let path = format!(
-            "/clients?app_type=non_interactive&page={page}&per_page={GRANTS_PER_PAGE}&include_totals=true"
+            "/clients?app_type=non_interactive&page={page}&per_page={CLIENTS_PER_PAGE}&include_totals=true"
         );
         let body: ClientPage = required(self.call(Method::GET, &path, None, op).await?, op)?;
         Ok(match body {
@@ -365,30 +374,52 @@ impl HttpAuth0 {
             } => {
                 let seen = start + clients.len() as u64;
                 let more = !clients.is_empty() && seen < total;
-                (clients, more)
+                (clients, more, Some(total))
             }
             ClientPage::Bare(clients) => {
-                let more = clients.len() >= GRANTS_PER_PAGE;
-                (clients, more)
+                let more = clients.len() >= CLIENTS_PER_PAGE;
+                (clients, more, None)
             }
+        })
+    }
+
+    /// Every page from `page` 0 on, unless the first page's total says the
+    /// list takes more than `max_pages` pages (`Ok(None)`).
+    async fn clients_pages(&self, max_pages: usize) -> Result<Option<Vec<ClientInfo>>, Auth0Error> {
+        let mut all = Vec::new();
+        for page in 0..MAX_PAGES {
+            let (clients, more, total) = self.clients_page(page).await?;
+            let pages = total.map(|t| (t as usize).div_ceil(CLIENTS_PER_PAGE));
+            if page == 0 && pages.is_some_and(|p| p > max_pages) {
+                return Ok(None);
+            }
+            all.extend(clients);
+            if !more {
+                return Ok(Some(all));
+            }
+        }
+        Err(Auth0Error::Decode {
+            operation: "GET /clients".into(),
+            detail: format!("more than {MAX_PAGES} pages of {CLIENTS_PER_PAGE} clients"),
         })
     }
 }
 
 impl Auth0Api for HttpAuth0 {
     async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error> {
-        let mut all = Vec::new();
-        for page in 0..MAX_PAGES {
-            let (clients, more) = self.clients_page(page).await?;
-            all.extend(clients);
-            if !more {
-                return Ok(all);
-            }
-        }
-        Err(Auth0Error::Decode {
-            operation: "GET /clients".into(),
-            detail: format!("more than {MAX_PAGES} pages of {GRANTS_PER_PAGE} clients"),
-        })
+        self.clients_pages(MAX_PAGES)
+            .await?
+            .ok_or_else(|| Auth0Error::Decode {
+                operation: "GET /clients".into(),
+                detail: format!("more than {MAX_PAGES} pages of {CLIENTS_PER_PAGE} clients"),
+            })
+    }
+
+    async fn list_clients_within(
+        &self,
+        max_pages: usize,
+    ) -> Result<Option<Vec<ClientInfo>>, Auth0Error> {
+        self.clients_pages(max_pages).await
     }
 
     async fn management_scopes(&self) -> Result<Option<Vec<String>>, Auth0Error> {

@@ -29,6 +29,14 @@ pub trait Auth0Api {
     /// `read:clients`): how a client the tool created is found again by its
     /// `client_metadata` markers after a create whose answer was lost.
     async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error>;
+    /// The same list, for observing many clients with a few requests:
+    /// `None` (after reading one page) when the tenant's machine-to-machine
+    /// clients fill more than `max_pages` pages of 50, where reading the
+    /// wanted clients one by one costs less.
+    async fn list_clients_within(
+        &self,
+        max_pages: usize,
+    ) -> Result<Option<Vec<ClientInfo>>, Auth0Error>;
     /// The scopes the token endpoint granted this client's Management API
     /// token; `None` when unknown (a ready token, or an answer without
     /// `scope`). Lets a step refuse before writing anything.

@@ -19,6 +19,7 @@ mod action_modes;
 mod action_tenant_keys;
 mod action_token;
 mod bench_fleet;
+mod client_listing;
 mod concurrency;
 mod contract;
 mod crash_matrix;

@@ -105,6 +105,17 @@ impl<A: Auth0Api> Auth0Api for CrashAuth0<'_, A> {
     async fn list_clients(&self) -> Result<Vec<ClientInfo>, Auth0Error> {
         gated!(self, a0, "list_clients", self.inner.list_clients())
     }
+    async fn list_clients_within(
+        &self,
+        max_pages: usize,
+    ) -> Result<Option<Vec<ClientInfo>>, Auth0Error> {
+        gated!(
+            self,
+            a0,
+            "list_clients_within",
+            self.inner.list_clients_within(max_pages)
+        )
+    }
     async fn management_scopes(&self) -> Result<Option<Vec<String>>, Auth0Error> {
         // Read from the token answer; not a Management API call.
         self.inner.management_scopes().await
