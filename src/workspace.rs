@@ -228,10 +228,34 @@ impl Workspace {
         message: &str,
         changes: &[FileChange],
     ) -> Result<(), WorkspaceError> {
+        let commit = self.commit_on_default(gh, message, changes).await?;
+        self.point_branch(gh, branch, &commit, false).await
+    }
+
+    /// A commit on the default branch's head that makes `changes` (no
+    /// branch moves).
+    pub async fn commit_on_default<G: GitHubApi>(
+        &self,
+        gh: &G,
+        message: &str,
+        changes: &[FileChange],
+    ) -> Result<String, WorkspaceError> {
         let base = self.default_head(gh).await?;
-        let commit = commit_files(gh, &self.repo, &base, message, changes).await?;
-        if !gh.create_branch(&self.repo, branch, &commit).await? {
-            gh.force_branch(&self.repo, branch, &commit).await?;
+        Ok(commit_files(gh, &self.repo, &base, message, changes).await?)
+    }
+
+    /// Points a branch that holds no lock at `commit`: forced when it is
+    /// known to exist (an open PR's head), else created, or forced over
+    /// what is there.
+    pub async fn point_branch<G: GitHubApi>(
+        &self,
+        gh: &G,
+        branch: &str,
+        commit: &str,
+        exists: bool,
+    ) -> Result<(), WorkspaceError> {
+        if exists || !gh.create_branch(&self.repo, branch, commit).await? {
+            gh.force_branch(&self.repo, branch, commit).await?;
         }
         Ok(())
     }

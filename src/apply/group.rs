@@ -1,11 +1,17 @@
 //! Grouped pull requests (`pull_requests.group: tenant | all`).
 //!
 //! Grouping changes only where a key rotation is proposed. Every entry keeps
-//! its own rotation branch, journal and lock, and its rotation ends, as
-//! ungrouped, with the proposed ledger committed on that branch. Then, once
-//! per group and run, the group's branch is rebuilt as one commit on the
-//! default branch that writes the ledger of every member, and one PR is
-//! opened or refreshed from it. A member is an entry whose branch ledger is
+//! its own rotation branch, journal and lock; its rotation ends with the
+//! proposed ledger held for the group. Then, once per group and run, one
+//! commit on the default branch writes the ledger of every member; each
+//! member rotated by this run has its branch moved from its journal commit
+//! onto it (a head that moved meanwhile leaves the member out), the group's
+//! branch is pointed at it, and one PR is opened or refreshed from it. One
+//! commit for the group instead of one per entry: a rotated entry costs
+//! GitHub its journal commit, its secrets and one branch update. A group
+//! PR that cannot be written leaves each such ledger committed on its own
+//! branch instead. A run that stops before its group's commit leaves
+//! journals, which the next run resumes. A member is an entry whose branch ledger is
 //! a rotation no merged PR approved yet: rotated by this run, already in
 //! the open group PR, or finished by an earlier run whose PR never opened.
 //! Members of other runs (another shard, `only`) are kept as the open PR
@@ -18,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::pr::{self, LedgerPull, PullOperation};
-use super::{ApplyError, Context, EntryReport, EntrySpec, Outcome, PullRef, Report};
+use super::{ApplyError, Context, EntryReport, EntrySpec, Outcome, PullRef, Report, Staged};
 use crate::auth0::Auth0Api;
 use crate::github::{FileChange, GitHubApi, Pull};
 use crate::ledger::LedgerEntry;
@@ -36,17 +42,18 @@ pub(super) fn group_of(ws: &Workspace, spec: &EntrySpec) -> Option<String> {
     ws.group_branch(&p.tenant)
 }
 
-/// The ledger commit of a grouped entry (its branch only; no PR).
-pub(super) fn ledger_file(spec: &EntrySpec, text: &pr::PullText<'_>) -> LedgerPull {
+/// The ledger commit of a grouped entry on its own branch (no PR): how a
+/// staged ledger is kept when its group's PR cannot be written.
+fn ledger_file(spec: &EntrySpec, ledger: &LedgerEntry) -> LedgerPull {
     LedgerPull {
-        title: text.title(spec),
+        title: pr::title(spec, ledger, pr::Change::Rotation),
         body: String::new(),
-        ledger: text.ledger.render(),
+        ledger: ledger.render(),
     }
 }
 
-/// The outcome of a grouped entry whose ledger is on its branch, before the
-/// group's PR exists: [`publish_groups`] fills in the PR.
+/// The outcome of a grouped entry rotated by this run, before the group's
+/// PR exists: [`publish_groups`] commits its ledger and fills in the PR.
 pub(super) fn staged(ledger: &LedgerEntry, group: String, verified: bool) -> Outcome {
     let pull = PullRef {
         number: 0,
@@ -64,6 +71,8 @@ struct Member {
     /// The entry, on the client its plan was made for.
     spec: EntrySpec,
     ledger: LedgerEntry,
+    /// Rotated by this run: its ledger is not on its branch yet.
+    staged: Option<Staged>,
 }
 
 /// After every entry's stage 1: opens or refreshes each group's PR with the
@@ -83,26 +92,91 @@ pub async fn publish_groups<A: Auth0Api, G: GitHubApi>(
         }
     }
     for (group, indices) in groups {
-        let (members, dropped) = members(ctx, specs, plan, report, &indices).await;
+        let (members, mut dropped) = members(ctx, specs, plan, report, &indices).await;
+        let members = still_claimed(ctx, members, report, &mut dropped).await;
         if members.is_empty() {
             continue;
         }
-        let result = publish_group(ctx, &group, &members, &dropped).await;
-        for m in &members {
-            let entry = &mut report.entries[m.index];
-            match &result {
-                Ok(pull) => record_pull(entry, pull),
-                Err(e) => {
-                    entry.outcome = Outcome::Failed {
-                        error: format!(
-                            "the rotation to {} stands (its ledger is on its branch), but the PR of {group} \
-                             could not be written: {e}; the next run opens it",
-                            m.ledger.current.credential_id
-                        ),
+        match publish_group(ctx, &group, &members, &dropped).await {
+            Ok((pull, settled)) => {
+                for (m, kept) in members.iter().zip(settled) {
+                    let entry = &mut report.entries[m.index];
+                    match kept {
+                        Ok(()) => record_pull(entry, &pull),
+                        Err(e) => {
+                            entry.outcome = Outcome::Failed {
+                                error: format!(
+                                    "the rotation to {} is in the PR of {group}, but its ledger could not be \
+                                     written on its own branch: {e}; the next run resumes it",
+                                    m.ledger.current.credential_id
+                                ),
+                            }
+                        }
                     }
                 }
             }
+            Err(e) => {
+                for m in &members {
+                    let kept = keep_on_branch(ctx, m).await;
+                    report.entries[m.index].outcome = Outcome::Failed {
+                        error: format!(
+                            "the rotation to {} stands ({kept}), but the PR of {group} could not be \
+                             written: {e}; the next run opens it",
+                            m.ledger.current.credential_id
+                        ),
+                    };
+                }
+            }
         }
+    }
+}
+
+/// Members rotated by this run whose branch another run or a person moved
+/// since this run's journal are reported failed and left out (their ledger
+/// path joins `dropped`), as an ungrouped rotation would be.
+async fn still_claimed<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    members: Vec<Member>,
+    report: &mut Report,
+    dropped: &mut Vec<String>,
+) -> Vec<Member> {
+    let ws = ctx.workspace;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let Some(st) = &m.staged else {
+            out.push(m);
+            continue;
+        };
+        let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
+        let problem = match ctx.github.branch_sha(&ws.repo, &branch).await {
+            Ok(head) if head.as_deref() == Some(st.claimed.as_str()) => None,
+            Ok(_) => Some(format!(
+                "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
+                 it was left as it is"
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        match problem {
+            None => out.push(m),
+            Some(error) => {
+                dropped.push(ws.ledger_path(&m.spec.policy.tenant, &m.spec.policy.entry));
+                report.entries[m.index].outcome = Outcome::Failed { error };
+            }
+        }
+    }
+    out
+}
+
+/// A staged ledger whose group PR could not be written is committed on its
+/// entry's branch alone, so the next run finds the rotation finished.
+async fn keep_on_branch<A, G: GitHubApi>(ctx: &Context<'_, A, G>, m: &Member) -> String {
+    let Some(st) = &m.staged else {
+        return "its ledger is on its branch".to_owned();
+    };
+    let file = ledger_file(&m.spec, &st.ledger);
+    match pr::commit_ledger(ctx.github, ctx.workspace, &m.spec, &file, Some(&st.claimed)).await {
+        Ok(branch) => format!("its ledger is on {branch}"),
+        Err(e) => format!("its ledger could not be committed either ({e}); the next run resumes it"),
     }
 }
 
@@ -133,17 +207,19 @@ async fn members<A: Auth0Api, G: GitHubApi>(
         let branch = ctx
             .workspace
             .branch(&spec.policy.tenant, &spec.policy.entry);
-        // What this run just wrote needs no second check against Auth0.
-        let ledger = if staged {
-            branch_ledger(ctx, spec, &branch).await
-        } else {
-            super::rotate::trusted_branch_ledger(ctx, spec, &branch).await
+        // What this run just proposed needs no second check against Auth0.
+        let held = report.entries[i].staged.clone();
+        let ledger = match &held {
+            Some(st) => Ok(st.ledger.clone()),
+            None if staged => branch_ledger(ctx, spec, &branch).await,
+            None => super::rotate::trusted_branch_ledger(ctx, spec, &branch).await,
         };
         match ledger {
             Ok(ledger) => out.push(Member {
                 index: i,
                 spec: spec.clone(),
                 ledger,
+                staged: held,
             }),
             Err(e) => {
                 dropped.push(
@@ -170,14 +246,16 @@ async fn branch_ledger<A, G: GitHubApi>(
         .ok_or_else(|| ApplyError::Changed(format!("no ledger on {branch}")))
 }
 
-/// Writes the group's branch (only when its ledgers change) and opens or
-/// refreshes its PR.
+/// Writes the group's commit (only when its ledgers change), moves each
+/// member rotated by this run onto it (its ledger is then on its branch
+/// too), points the group's branch at it and opens or refreshes its PR.
+/// Returns the PR and, per member, whether its branch carries its ledger.
 async fn publish_group<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     group: &str,
     members: &[Member],
     dropped: &[String],
-) -> Result<(Pull, PullOperation), ApplyError> {
+) -> Result<Published, ApplyError> {
     let (gh, ws) = (ctx.github, ctx.workspace);
     let open = gh
         .find_open_pull(&ws.repo, group, &ws.default_branch)
@@ -210,18 +288,55 @@ async fn publish_group<A: Auth0Api, G: GitHubApi>(
         && files.iter().all(|(path, text)| {
             proposed.get(path).and_then(Option::as_deref) == Some(text.as_str())
         });
-    if !unchanged {
-        let changes: Vec<FileChange> = files
-            .into_iter()
-            .map(|(path, text)| FileChange {
-                path,
-                content: Some(text),
-            })
-            .collect();
-        ws.replace_branch(gh, group, &title, &changes).await?;
-    }
+    let settled = match &open {
+        Some(p) if unchanged => settle(ctx, members, &p.head.sha).await,
+        _ => {
+            let changes: Vec<FileChange> = files
+                .into_iter()
+                .map(|(path, text)| FileChange {
+                    path,
+                    content: Some(text),
+                })
+                .collect();
+            let commit = ws.commit_on_default(gh, &title, &changes).await?;
+            let settled = settle(ctx, members, &commit).await;
+            ws.point_branch(gh, group, &commit, open.is_some()).await?;
+            settled
+        }
+    };
     let body = body(members, &others);
-    Ok(ws.open_or_update_pull(gh, group, &title, &body).await?)
+    let pull = ws.open_or_update_pull(gh, group, &title, &body).await?;
+    Ok((pull, settled))
+}
+
+/// The group's PR, and per member whether its own branch carries its ledger.
+type Published = ((Pull, PullOperation), Vec<Result<(), ApplyError>>);
+
+/// Moves the branch of each member rotated by this run from its journal
+/// commit onto `commit`, which holds its ledger (the head was checked by
+/// [`still_claimed`] just before). Members of earlier runs already have
+/// their ledger on their branch.
+async fn settle<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    members: &[Member],
+    commit: &str,
+) -> Vec<Result<(), ApplyError>> {
+    let ws = ctx.workspace;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        if m.staged.is_none() {
+            out.push(Ok(()));
+            continue;
+        }
+        let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
+        out.push(
+            ctx.github
+                .force_branch(&ws.repo, &branch, commit)
+                .await
+                .map_err(ApplyError::from),
+        );
+    }
+    out
 }
 
 /// Every file the open group PR changes, with its text at the PR's head

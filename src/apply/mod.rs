@@ -18,7 +18,7 @@ pub mod sinks;
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
 pub use group::publish_groups;
 pub use mtls::secret_content as mtls_secret_content;
-pub use report::{EntryReport, Outcome, PullRef, Report, Step};
+pub use report::{EntryReport, Outcome, PullRef, Report, Staged, Step};
 
 use std::collections::BTreeMap;
 
@@ -187,15 +187,24 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
         let result = rotate_secret(ctx, spec, ep, on_secret, &mut steps).await;
         return record(spec, steps, result);
     }
+    let mut staged = None;
+    let mut keep = |(outcome, s): (Outcome, Option<Staged>)| {
+        staged = s;
+        outcome
+    };
     let result = match &ep.decision {
         Decision::Rotate { reason } => {
             let mode = rotate::Mode::Fresh(reason);
-            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret).await
+            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret)
+                .await
+                .map(&mut keep)
         }
         Decision::Republish { .. } => rotate::republish(ctx, spec, head, &mut steps).await,
         Decision::Resume { kid } => {
             let mode = rotate::Mode::Resume(kid);
-            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret).await
+            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret)
+                .await
+                .map(&mut keep)
         }
         // The group's PR is refreshed once for all its entries.
         Decision::InFlight { pull, url } if ep.group_pull.is_some() => Ok(Outcome::Refreshed {
@@ -233,7 +242,9 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             reason: ep.explanation.clone(),
         }),
     };
-    record(spec, steps, result)
+    let mut report = record(spec, steps, result);
+    report.staged = staged;
+    report
 }
 
 /// Both stages of an entry with `secret_rotation`: what is approved need not

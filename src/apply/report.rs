@@ -174,6 +174,18 @@ impl Outcome {
     }
 }
 
+/// A grouped entry's proposed ledger, held for its group's commit
+/// (`apply::publish_groups` writes it on the entry's branch and in the
+/// group's PR at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    /// The ledger the rotation proposes.
+    pub ledger: crate::ledger::LedgerEntry,
+    /// The run's journal commit: the head the entry's branch must still
+    /// have when the ledger replaces it.
+    pub claimed: String,
+}
+
 /// Per-entry record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryReport {
@@ -183,6 +195,9 @@ pub struct EntryReport {
     pub outcome: Outcome,
     /// Changes made, in order.
     pub steps: Vec<Step>,
+    /// A grouped rotation's ledger, not yet committed (never reported).
+    #[serde(skip)]
+    pub staged: Option<Staged>,
 }
 
 impl EntryReport {
@@ -203,6 +218,7 @@ impl EntryReport {
             entry,
             outcome,
             steps,
+            staged: None,
         }
     }
 }

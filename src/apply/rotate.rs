@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 use super::mtls::{self, Material};
 use super::pr::{self, PullOperation};
 use super::sinks::{write_sinks_observed, SecretObserver, Written};
-use super::{ApplyError, Context, EntrySpec, Outcome, Step, Upload};
+use super::{ApplyError, Context, EntrySpec, Outcome, Staged, Step, Upload};
 use crate::auth0::{Auth0Api, Credential, MtlsEdge, NewCredential};
 use crate::github::GitHubApi;
 use crate::journal::{Ended, Journal};
@@ -710,7 +710,7 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     planned: (Option<&str>, &Seen),
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
-) -> Result<Outcome, ApplyError> {
+) -> Result<(Outcome, Option<Staged>), ApplyError> {
     let auth0 = ctx.auth0_for(spec)?;
     let ws = ctx.workspace;
     let edge = match mtls::is_mtls(spec) {
@@ -794,7 +794,7 @@ async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
     claim: &Claim<'_>,
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
-) -> Result<Outcome, ApplyError> {
+) -> Result<(Outcome, Option<Staged>), ApplyError> {
     let proven = register_and_prove(ctx, auth0, spec, claim, steps).await?;
     let deadline = set_deadline(auth0, spec, ctx.now, claim.old, steps).await?;
     let sink_lines =
@@ -898,7 +898,7 @@ async fn propose<A, G: GitHubApi>(
     deadline: Option<time::OffsetDateTime>,
     sink_lines: &[String],
     steps: &mut Vec<Step>,
-) -> Result<Outcome, ApplyError> {
+) -> Result<(Outcome, Option<Staged>), ApplyError> {
     let (cred, verified) = (&proven.cred, proven.verified);
     let kid = claim.material.id.clone();
     let new_ledger = proposed_ledger(spec, ctx.now, claim.snap, cred, &kid, claim.old, deadline);
@@ -908,14 +908,16 @@ async fn propose<A, G: GitHubApi>(
         body: pr::body(spec, &new_ledger, sink_lines, Some(verified)),
     };
     if let Some(group) = super::group::group_of(ctx.workspace, spec) {
-        let file = super::group::ledger_file(spec, &text);
-        let branch =
-            pr::commit_ledger(ctx.github, ctx.workspace, spec, &file, Some(claim.claimed)).await?;
         step(
             steps,
-            format!("committed the ledger on {branch}; the PR of {group} carries it"),
+            format!("proposed the ledger to the PR of {group} (committed with the group's)"),
         );
-        return Ok(super::group::staged(&new_ledger, group, verified));
+        let staged = Staged {
+            ledger: new_ledger.clone(),
+            claimed: claim.claimed.to_owned(),
+        };
+        let outcome = super::group::staged(&new_ledger, group, verified);
+        return Ok((outcome, Some(staged)));
     }
     let (pull, op) =
         pr::publish(ctx.github, ctx.workspace, spec, &text, Some(claim.claimed)).await?;
@@ -928,11 +930,8 @@ async fn propose<A, G: GitHubApi>(
         steps,
         format!("{verb} PR #{}: {}", pull.number, pull.html_url),
     );
-    Ok(Outcome::rotated(
-        &new_ledger,
-        super::PullRef::new(pull, op),
-        verified,
-    ))
+    let outcome = Outcome::rotated(&new_ledger, super::PullRef::new(pull, op), verified);
+    Ok((outcome, None))
 }
 
 /// A rotation is in flight: refresh the PR text from its branch ledger,
