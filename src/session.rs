@@ -75,6 +75,9 @@ pub struct Settings {
     /// 80); `None`: not paced (a GitHub without that limit, e.g. the
     /// emulator in a benchmark).
     pub github_writes_per_minute: Option<usize>,
+    /// GitHub writes sent per hour at most (default GitHub's documented
+    /// 500); `None`: not paced.
+    pub github_writes_per_hour: Option<usize>,
     /// This run, as its journals name their holder (default: this process).
     pub runner: crate::journal::Holder,
     /// Entries observed and applied at once (default
@@ -115,6 +118,7 @@ impl Settings {
             age_recipients: Vec::new(),
             http_timeout: None,
             github_writes_per_minute: Some(crate::github::WRITES_PER_MINUTE),
+            github_writes_per_hour: Some(crate::github::WRITES_PER_HOUR),
             runner: this_process(),
             concurrency: DEFAULT_CONCURRENCY,
             mtls_cname_api_key: None,
@@ -352,7 +356,10 @@ impl Session {
             }
             None => OctocrabGitHub::new(&settings.github_api_url, &settings.github_token)?,
         }
-        .pace_writes(settings.github_writes_per_minute);
+        .pace_writes(
+            settings.github_writes_per_minute,
+            settings.github_writes_per_hour,
+        );
         let default_branch = github.default_branch(&settings.repo).await?;
         let mut specs = crate::resolve::resolve(&manifest, &settings.repo);
         check_names(&manifest, &settings.only, "only")?;

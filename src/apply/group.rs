@@ -176,7 +176,9 @@ async fn keep_on_branch<A, G: GitHubApi>(ctx: &Context<'_, A, G>, m: &Member) ->
     let file = ledger_file(&m.spec, &st.ledger);
     match pr::commit_ledger(ctx.github, ctx.workspace, &m.spec, &file, Some(&st.claimed)).await {
         Ok(branch) => format!("its ledger is on {branch}"),
-        Err(e) => format!("its ledger could not be committed either ({e}); the next run resumes it"),
+        Err(e) => {
+            format!("its ledger could not be committed either ({e}); the next run resumes it")
+        }
     }
 }
 

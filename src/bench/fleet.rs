@@ -136,6 +136,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<String> {
     // The client paces its writes as the emulator limits them (unlimited
     // unless --github-writes-per-min is given).
     settings.github_writes_per_minute = args.github_writes_per_min.map(|w| w.floor() as usize);
+    settings.github_writes_per_hour = None;
     let session = Session::open(&settings).await?;
     let e = &emu.emulator;
     e.faults().set_latency(args.latency);

@@ -202,6 +202,7 @@ pub fn settings(emu: &RunningEmulator, manifest_path: std::path::PathBuf) -> Set
     // The emulator limits GitHub writes only when told to (then the
     // caller paces to match).
     s.github_writes_per_minute = None;
+    s.github_writes_per_hour = None;
     s
 }
 

@@ -117,10 +117,11 @@ impl OctocrabGitHub {
     }
 
     /// Sends at most `per_minute` writes (POST, PATCH, PUT, DELETE) in any
-    /// minute; `None` leaves writes unpaced. The default is GitHub's
-    /// documented secondary limit, [`super::WRITES_PER_MINUTE`].
-    pub fn pace_writes(mut self, per_minute: Option<usize>) -> Self {
-        self.writes = per_minute.map(WritePacer::new);
+    /// minute and `per_hour` in any hour; `None` leaves that window
+    /// unpaced. The defaults are GitHub's documented secondary limits,
+    /// [`super::WRITES_PER_MINUTE`] and [`super::WRITES_PER_HOUR`].
+    pub fn pace_writes(mut self, per_minute: Option<usize>, per_hour: Option<usize>) -> Self {
+        self.writes = Some(WritePacer::new(per_minute, per_hour)).filter(WritePacer::is_paced);
         self
     }
 

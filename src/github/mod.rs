@@ -14,7 +14,7 @@ pub mod seal;
 pub use error::GitHubError;
 pub use git::commit_files;
 pub use http::OctocrabGitHub;
-pub use pace::{RATE_LIMIT_BUDGET, WRITES_PER_MINUTE};
+pub use pace::{RATE_LIMIT_BUDGET, WRITES_PER_HOUR, WRITES_PER_MINUTE};
 
 use serde::{Deserialize, Serialize};
 
