@@ -326,14 +326,18 @@ impl Session {
             now: plan.now,
         };
         let on_secret = |v: &SecretBytes| observer.secret(v);
-        let (ctx, on_secret) = (&ctx, &on_secret);
+        let claims = match stage {
+            Stage::Rotate => apply::claim_groups(&ctx, &self.specs, plan, self.concurrency).await,
+            Stage::Finalize => apply::Claims::default(),
+        };
+        let (ctx, on_secret, claims) = (&ctx, &on_secret, &claims);
         // `concurrency` entries at a time; each is reported as it finishes,
         // and the report is in manifest order.
         let runs: Vec<_> = self
             .specs
             .iter()
             .zip(&plan.entries)
-            .map(|(spec, ep)| apply_one(ctx, stage, spec, ep, on_secret, observer))
+            .map(|(spec, ep)| apply_one(ctx, stage, spec, ep, (on_secret, claims), observer))
             .collect();
         let entries = stream::iter(runs)
             .buffered(self.concurrency)
@@ -353,11 +357,11 @@ async fn apply_one<A: crate::auth0::Auth0Api, G: crate::github::GitHubApi>(
     stage: Stage,
     spec: &crate::apply::EntrySpec,
     ep: &crate::plan::EntryPlan,
-    on_secret: crate::apply::sinks::SecretObserver<'_>,
+    (on_secret, claims): (crate::apply::sinks::SecretObserver<'_>, &apply::Claims),
     observer: &dyn Observer,
 ) -> EntryReport {
     let entry = match stage {
-        Stage::Rotate => apply::rotate_one(ctx, spec, ep, Some(on_secret)).await,
+        Stage::Rotate => apply::rotate_one(ctx, spec, ep, Some(on_secret), claims).await,
         Stage::Finalize => apply::finalize_one(ctx, spec, ep).await,
     };
     observer.entry_done(&ep.key(), ep.decision.label(), &ep.explanation, &entry);

@@ -2,6 +2,7 @@
 //! to change, adopts what a previous run already did (credentials are found
 //! by kid), and never resends a POST whose outcome is unknown.
 
+mod claims;
 mod expiry;
 mod finalize;
 mod group;
@@ -16,6 +17,7 @@ mod secret;
 pub mod sinks;
 
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
+pub use claims::{claim_groups, Claims};
 pub use group::publish_groups;
 pub use mtls::secret_content as mtls_secret_content;
 pub use report::{EntryReport, Outcome, PullRef, Report, Staged, Step};
@@ -153,11 +155,13 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
     on_secret: Option<sinks::SecretObserver<'_>>,
     concurrency: usize,
 ) -> Report {
+    let claims = claim_groups(ctx, specs, plan, concurrency).await;
+    let claims = &claims;
     // Futures made up front (not in a stream closure), so the run stays Send.
     let runs: Vec<_> = specs
         .iter()
         .zip(&plan.entries)
-        .map(|(spec, ep)| rotate_one(ctx, spec, ep, on_secret))
+        .map(|(spec, ep)| rotate_one(ctx, spec, ep, on_secret, claims))
         .collect();
     let entries = stream::iter(runs)
         .buffered(concurrency.max(1))
@@ -178,7 +182,11 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
     spec: &EntrySpec,
     ep: &EntryPlan,
     on_secret: Option<sinks::SecretObserver<'_>>,
+    claims: &Claims,
 ) -> EntryReport {
+    if let Some(claimed) = claims.take(&spec.key()) {
+        return rotate_claimed(ctx, spec, claimed, on_secret).await;
+    }
     let mut steps = Vec::new();
     let head = ep.branch_head.as_deref();
     let moved = on_planned_client(spec, ep);
@@ -245,6 +253,33 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
     let mut report = record(spec, steps, result);
     report.staged = staged;
     report
+}
+
+/// Stage 1 for an entry claimed with its group (see [`claims`]).
+async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    claimed: claims::Claimed,
+    on_secret: Option<sinks::SecretObserver<'_>>,
+) -> EntryReport {
+    match claimed {
+        claims::Claimed::Failed { steps, error } => record(spec, steps, Err(error)),
+        claims::Claimed::Ready {
+            prepared,
+            claimed,
+            mut steps,
+        } => {
+            let with = (prepared.as_ref(), claimed.as_str());
+            let result = claims::carry_on(ctx, spec, with, &mut steps, on_secret).await;
+            let (result, staged) = match result {
+                Ok((outcome, staged)) => (Ok(outcome), staged),
+                Err(e) => (Err(e), None),
+            };
+            let mut report = record(spec, steps, result);
+            report.staged = staged;
+            report
+        }
+    }
 }
 
 /// Both stages of an entry with `secret_rotation`: what is approved need not

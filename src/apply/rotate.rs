@@ -711,8 +711,36 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     steps: &mut Vec<Step>,
     on_secret: Option<SecretObserver<'_>>,
 ) -> Result<(Outcome, Option<Staged>), ApplyError> {
-    let auth0 = ctx.auth0_for(spec)?;
+    let prepared = prepare(ctx, spec, mode, planned, steps).await?;
     let ws = ctx.workspace;
+    let head = prepared.snap.head.as_deref();
+    let claimed = claim_branch(ctx.github, ws, spec, &prepared.journal, head).await?;
+    journaled_step(ctx, spec, &prepared.journal, steps);
+    finish(ctx, spec, &prepared, &claimed, steps, on_secret).await
+}
+
+/// An entry ready to claim: what its rotation starts from, its new key and
+/// the journal that records it.
+pub(super) struct Prepared {
+    pub(super) snap: Snapshot,
+    pub(super) material: Material,
+    /// mTLS: the customer edge the proof goes through.
+    edge: Option<MtlsEdge>,
+    old: ObservedCredential,
+    pub(super) journal: Journal,
+    resuming: bool,
+}
+
+/// Everything before the claim: the sinks' preflight, the snapshot (the
+/// branch still at the plan's head), the key, and the signed journal.
+pub(super) async fn prepare<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    mode: Mode<'_>,
+    planned: (Option<&str>, &Seen),
+    steps: &mut Vec<Step>,
+) -> Result<Prepared, ApplyError> {
+    let auth0 = ctx.auth0_for(spec)?;
     let edge = match mtls::is_mtls(spec) {
         true => Some(mtls::edge(spec, ctx.mtls_cname_api_key)?),
         false => None,
@@ -722,34 +750,49 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
     let resuming = matches!(mode, Mode::Resume(_));
     let (material, old_id) =
         key_for((ctx.journal, ctx.now), auth0, spec, &mode, &snap, steps).await?;
-    let kid = material.id.clone();
     let old = snap.state.credential(&old_id).cloned().ok_or_else(|| {
         ApplyError::Changed(format!(
             "credential {old_id} is missing from the credential list"
         ))
     })?;
-
     // Journal (and lock) before the first Auth0 write.
     let journal = ctx.journal.sign(&Journal {
         version: 1,
         tenant: spec.policy.tenant.clone(),
         entry: spec.policy.entry.clone(),
         client_id: spec.policy.client_id.clone(),
-        kid: kid.clone(),
-        replaces: old_id.clone(),
+        kid: material.id.clone(),
+        replaces: old_id,
         started_at: ctx.now,
         encrypted_key: ctx.journal.seal(&material.key)?,
         certificate: material.certificate.clone(),
-        holder: ws.runner.clone(),
+        holder: ctx.workspace.runner.clone(),
         ended: None,
         mac: None,
     });
-    let claimed = claim_branch(ctx.github, ws, spec, &journal, snap.head.as_deref()).await?;
+    Ok(Prepared {
+        snap,
+        material,
+        edge,
+        old,
+        journal,
+        resuming,
+    })
+}
+
+/// Records the claim in the entry's steps.
+pub(super) fn journaled_step<A, G>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    journal: &Journal,
+    steps: &mut Vec<Step>,
+) {
     step(
         steps,
         format!(
             "journaled the rotation on {}{}",
-            ws.branch(&spec.policy.tenant, &spec.policy.entry),
+            ctx.workspace
+                .branch(&spec.policy.tenant, &spec.policy.entry),
             if journal.encrypted_key.is_some() {
                 " (key age-encrypted)"
             } else {
@@ -757,17 +800,31 @@ pub(super) async fn rotate_entry<A: Auth0Api, G: GitHubApi>(
             }
         ),
     );
+}
+
+/// Everything after the claim (`claimed`: the journal commit the entry's
+/// branch was moved to): see [`rotate_entry`]'s contract. A failure marks
+/// the journal as ended.
+pub(super) async fn finish<A: Auth0Api, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    spec: &EntrySpec,
+    p: &Prepared,
+    claimed: &str,
+    steps: &mut Vec<Step>,
+    on_secret: Option<SecretObserver<'_>>,
+) -> Result<(Outcome, Option<Staged>), ApplyError> {
+    let auth0 = ctx.auth0_for(spec)?;
     let claim = Claim {
-        snap: &snap,
-        material: &material,
-        edge: edge.as_ref(),
-        old: &old,
-        claimed: &claimed,
-        resuming,
+        snap: &p.snap,
+        material: &p.material,
+        edge: p.edge.as_ref(),
+        old: &p.old,
+        claimed,
+        resuming: p.resuming,
     };
     let result = rotate_claimed(ctx, auth0, spec, &claim, steps, on_secret).await;
     if let Err(e) = &result {
-        release(ctx, spec, &journal, &claimed, e).await;
+        release(ctx, spec, &p.journal, claimed, e).await;
     }
     result
 }
