@@ -245,8 +245,9 @@ impl Workspace {
     }
 
     /// Points a branch that holds no lock at `commit`: forced when it is
-    /// known to exist (an open PR's head), else created, or forced over
-    /// what is there.
+    /// known to exist (an open PR's head) or a read finds it, else created
+    /// (or forced over one that appeared meanwhile). A read costs less
+    /// than a write GitHub refuses.
     pub async fn point_branch<G: GitHubApi>(
         &self,
         gh: &G,
@@ -254,6 +255,7 @@ impl Workspace {
         commit: &str,
         exists: bool,
     ) -> Result<(), WorkspaceError> {
+        let exists = exists || gh.branch_sha(&self.repo, branch).await?.is_some();
         if exists || !gh.create_branch(&self.repo, branch, commit).await? {
             gh.force_branch(&self.repo, branch, commit).await?;
         }

@@ -123,9 +123,18 @@ async fn claim_group<A: Auth0Api, G: GitHubApi>(
     let journals: Vec<(&EntrySpec, &Prepared)> = ready.iter().map(|(s, _, p)| (*s, p)).collect();
     match journal_commit(ctx, group, &journals).await {
         Ok(commit) => {
-            for (spec, steps, p) in ready {
-                let claimed = claim_one(ctx, spec, p, &commit, steps).await;
-                claims.put(spec.key(), claimed);
+            let claiming: Vec<_> = ready
+                .into_iter()
+                .map(|(spec, steps, p)| async {
+                    (spec.key(), claim_one(ctx, spec, p, &commit, steps).await)
+                })
+                .collect();
+            let claimed: Vec<_> = stream::iter(claiming)
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            for (key, c) in claimed {
+                claims.put(key, c);
             }
         }
         Err(e) => {

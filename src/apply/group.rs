@@ -23,6 +23,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use futures_util::stream::{self, StreamExt};
+
 use super::pr::{self, LedgerPull, PullOperation};
 use super::{ApplyError, Context, EntryReport, EntrySpec, Outcome, PullRef, Report, Staged};
 use crate::auth0::Auth0Api;
@@ -141,21 +143,10 @@ async fn still_claimed<A, G: GitHubApi>(
     dropped: &mut Vec<String>,
 ) -> Vec<Member> {
     let ws = ctx.workspace;
+    let checks: Vec<_> = members.iter().map(|m| moved(ctx, m)).collect();
+    let problems: Vec<Option<String>> = stream::iter(checks).buffered(AT_ONCE).collect().await;
     let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        let Some(st) = &m.staged else {
-            out.push(m);
-            continue;
-        };
-        let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
-        let problem = match ctx.github.branch_sha(&ws.repo, &branch).await {
-            Ok(head) if head.as_deref() == Some(st.claimed.as_str()) => None,
-            Ok(_) => Some(format!(
-                "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
-                 it was left as it is"
-            )),
-            Err(e) => Some(e.to_string()),
-        };
+    for (m, problem) in members.into_iter().zip(problems) {
         match problem {
             None => out.push(m),
             Some(error) => {
@@ -166,6 +157,26 @@ async fn still_claimed<A, G: GitHubApi>(
     }
     out
 }
+
+/// Why a member rotated by this run may not move its branch: the branch
+/// is no longer at its journal commit (`None`: it is, or the member's
+/// ledger is on its branch already).
+async fn moved<A, G: GitHubApi>(ctx: &Context<'_, A, G>, m: &Member) -> Option<String> {
+    let st = m.staged.as_ref()?;
+    let ws = ctx.workspace;
+    let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
+    match ctx.github.branch_sha(&ws.repo, &branch).await {
+        Ok(head) if head.as_deref() == Some(st.claimed.as_str()) => None,
+        Ok(_) => Some(format!(
+            "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
+             it was left as it is"
+        )),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// Branch reads and moves of one group's members sent at once.
+const AT_ONCE: usize = 8;
 
 /// A staged ledger whose group PR could not be written is committed on its
 /// entry's branch alone, so the next run finds the rotation finished.
@@ -324,21 +335,20 @@ async fn settle<A, G: GitHubApi>(
     commit: &str,
 ) -> Vec<Result<(), ApplyError>> {
     let ws = ctx.workspace;
-    let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        if m.staged.is_none() {
-            out.push(Ok(()));
-            continue;
-        }
-        let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
-        out.push(
+    let moves: Vec<_> = members
+        .iter()
+        .map(|m| async move {
+            if m.staged.is_none() {
+                return Ok(());
+            }
+            let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
             ctx.github
                 .force_branch(&ws.repo, &branch, commit)
                 .await
-                .map_err(ApplyError::from),
-        );
-    }
-    out
+                .map_err(ApplyError::from)
+        })
+        .collect();
+    stream::iter(moves).buffered(AT_ONCE).collect().await
 }
 
 /// Every file the open group PR changes, with its text at the PR's head

@@ -764,3 +764,164 @@ async fn every_crash_point_of_a_grouped_rotation_converges() {
 async fn finalize_at(s: &Setup, now: OffsetDateTime) -> Report {
     s.session.finalize(now).await.unwrap().1
 }
+
+/// GitHub writes of a grouped rotation: one journal commit (a tree and a
+/// commit) and one group commit per group, and per entry its branch's claim,
+/// its secret and its branch moved onto the group commit. Every demo
+/// entry's branch ends on the group's commit, which holds its ledger, and
+/// a second rotation fast-forwards the existing branches from one journal
+/// commit with them as parents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grouped_rotation_costs_three_writes_per_entry_and_two_commits_per_group() {
+    let s = setup_with(&two_group_manifest()).await;
+    let log = |s: &Setup| s.emu.emulator.requests();
+    let options = PlanOptions {
+        force: demo_entries()
+            .iter()
+            .map(|(_, e, _)| (*e).to_owned())
+            .collect(),
+        ..PlanOptions::default()
+    };
+    for round in 0..2 {
+        if round == 1 {
+            merge_demo_and_finalize(&s).await;
+        }
+        let before = log(&s).len();
+        let now = OffsetDateTime::now_utc();
+        let (_, report) = s.session.rotate(now, &options).await.unwrap();
+        assert_eq!(report.exit_code(), 0, "round {round}: {}", report.to_text());
+        let sent = &log(&s)[before..];
+        let github = |method: &str, tail: &str| {
+            sent.iter()
+                .filter(|r| r.method == method && r.path.starts_with("/github/"))
+                .filter(|r| r.path.ends_with(tail))
+                .count()
+        };
+        let writes = sent
+            .iter()
+            .filter(|r| r.path.starts_with("/github/") && r.method != "GET")
+            .count();
+        let entries = demo_entries().len();
+        assert_eq!(
+            github("POST", "/git/commits"),
+            2,
+            "round {round}: journals and group"
+        );
+        assert_eq!(github("POST", "/git/trees"), 2, "round {round}");
+        assert!(
+            writes <= 3 * entries + 7,
+            "round {round}: {writes} writes for {entries} entries"
+        );
+        let group_head = s
+            .emu
+            .emulator
+            .github
+            .branch_sha(OWNER, REPO, "auth0-rotate-group/demo")
+            .unwrap();
+        for (tenant, entry, _) in demo_entries() {
+            let branch = format!("auth0-rotate/{tenant}/{entry}");
+            let head = s.emu.emulator.github.branch_sha(OWNER, REPO, &branch);
+            assert_eq!(head.as_deref(), Some(group_head.as_str()), "{entry}");
+            assert!(ledger_at(&s, &branch, tenant, entry).is_some(), "{entry}");
+        }
+    }
+    merge_demo_and_finalize(&s).await;
+}
+
+/// [`merge_all_and_finalize`] for a manifest of the demo tenant only.
+async fn merge_demo_and_finalize(s: &Setup) {
+    for p in open_pulls(s) {
+        s.emu
+            .emulator
+            .github
+            .merge_pull(OWNER, REPO, p.number)
+            .unwrap();
+    }
+    let done = finalize(s).await;
+    assert_eq!(done.exit_code(), 0, "{}", done.to_text());
+    assert_finalized(s, &demo_entries(), "after the merge");
+}
+
+/// The demo tenant's three entries only (one group).
+fn two_group_manifest() -> String {
+    manifest()
+        .lines()
+        .filter(|l| !l.contains("name: w3"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Someone pushes to an entry's branch after the run claimed it with its
+/// group and before its first Auth0 write: that entry is left alone (busy,
+/// nothing registered in Auth0, the push kept) and the others rotate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_pushed_to_after_the_group_claim_is_left_alone() {
+    let mut s = setup_with(&two_group_manifest()).await;
+    s.session.concurrency = 1;
+    s.emu
+        .emulator
+        .faults()
+        .set_latency(Duration::from_millis(20));
+    let (w2, w2_id, _) = WORKERS[1];
+    let before = s.emu.emulator.auth0.client(DOMAIN, w2_id).unwrap();
+    let emu = s.emu.emulator.clone();
+    let pusher = tokio::spawn(async move {
+        // The first entry's credential POST: every branch is claimed by now.
+        for _ in 0..2000 {
+            let posted = emu
+                .requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.path.ends_with("/credentials"));
+            if posted {
+                return emu
+                    .github
+                    .commit_files(
+                        OWNER,
+                        REPO,
+                        &format!("auth0-rotate/demo/{w2}"),
+                        "a person's commit",
+                        &[("notes.txt", Some("mine"))],
+                    )
+                    .unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("no credential was registered");
+    });
+    let report = rotate(&s).await;
+    let pushed = pusher.await.unwrap();
+    let w2_report = report
+        .entries
+        .iter()
+        .find(|e| e.entry == format!("demo/{w2}"))
+        .unwrap();
+    assert!(
+        matches!(
+            w2_report.outcome,
+            Outcome::Failed { .. } | Outcome::NeedsAttention { .. }
+        ),
+        "{}",
+        report.to_text()
+    );
+    let after = s.emu.emulator.auth0.client(DOMAIN, w2_id).unwrap();
+    assert_eq!(
+        after.credentials.len(),
+        before.credentials.len(),
+        "nothing registered for {w2}"
+    );
+    assert_eq!(
+        s.emu
+            .emulator
+            .github
+            .branch_sha(OWNER, REPO, &format!("auth0-rotate/demo/{w2}"))
+            .as_deref(),
+        Some(pushed.as_str()),
+        "the push is kept"
+    );
+    let rotated = report
+        .entries
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Rotated { pull, .. } if pull > 0))
+        .count();
+    assert_eq!(rotated, 2, "{}", report.to_text());
+}
