@@ -164,7 +164,8 @@ impl Workspace {
             .map(|p| (p.number, p.head.sha)))
     }
 
-    async fn default_head<G: GitHubApi>(&self, gh: &G) -> Result<String, WorkspaceError> {
+    /// The default branch's head commit.
+    pub async fn default_head<G: GitHubApi>(&self, gh: &G) -> Result<String, WorkspaceError> {
         gh.branch_sha(&self.repo, &self.default_branch)
             .await?
             .ok_or_else(|| WorkspaceError::NoDefaultBranch(self.default_branch.clone()))

@@ -173,12 +173,7 @@ async fn journal_commit<A, G: GitHubApi>(
     journals: &[(&EntrySpec, &Prepared)],
 ) -> Result<String, ApplyError> {
     let (gh, ws) = (ctx.github, ctx.workspace);
-    let base = gh
-        .branch_sha(&ws.repo, &ws.default_branch)
-        .await?
-        .ok_or_else(|| {
-            ApplyError::Unsafe(format!("default branch {} not found", ws.default_branch))
-        })?;
+    let base = ws.default_head(gh).await?;
     let tree = gh.commit_tree(&ws.repo, &base).await?;
     let files: Vec<(String, Option<String>)> = journals
         .iter()

@@ -416,6 +416,11 @@ fn assert_all_in_pull(s: &Setup, head: &str) {
 /// Merges every open PR (merge commit), finalizes, and checks that every
 /// entry holds only its ledger's credential.
 async fn merge_all_and_finalize(s: &Setup) {
+    merge_and_finalize(s, &all_entries()).await;
+}
+
+/// [`merge_all_and_finalize`] for the manifest's `entries`.
+async fn merge_and_finalize(s: &Setup, entries: &[(&str, &str, &str)]) {
     for p in open_pulls(s) {
         s.emu
             .emulator
@@ -425,7 +430,7 @@ async fn merge_all_and_finalize(s: &Setup) {
     }
     let done = finalize(s).await;
     assert_eq!(done.exit_code(), 0, "{}", done.to_text());
-    assert_finalized(s, &all_entries(), "after the merge");
+    assert_finalized(s, entries, "after the merge");
 }
 
 /// Someone with write access swaps the current and the retiring credential
@@ -784,7 +789,7 @@ async fn a_grouped_rotation_costs_three_writes_per_entry_and_two_commits_per_gro
     };
     for round in 0..2 {
         if round == 1 {
-            merge_demo_and_finalize(&s).await;
+            merge_and_finalize(&s, &demo_entries()).await;
         }
         let before = log(&s).len();
         let now = OffsetDateTime::now_utc();
@@ -825,21 +830,7 @@ async fn a_grouped_rotation_costs_three_writes_per_entry_and_two_commits_per_gro
             assert!(ledger_at(&s, &branch, tenant, entry).is_some(), "{entry}");
         }
     }
-    merge_demo_and_finalize(&s).await;
-}
-
-/// [`merge_all_and_finalize`] for a manifest of the demo tenant only.
-async fn merge_demo_and_finalize(s: &Setup) {
-    for p in open_pulls(s) {
-        s.emu
-            .emulator
-            .github
-            .merge_pull(OWNER, REPO, p.number)
-            .unwrap();
-    }
-    let done = finalize(s).await;
-    assert_eq!(done.exit_code(), 0, "{}", done.to_text());
-    assert_finalized(s, &demo_entries(), "after the merge");
+    merge_and_finalize(&s, &demo_entries()).await;
 }
 
 /// The demo tenant's three entries only (one group).
