@@ -326,9 +326,9 @@ impl Session {
             now: plan.now,
         };
         let on_secret = |v: &SecretBytes| observer.secret(v);
-        let claims = match stage {
-            Stage::Rotate => apply::claim_groups(&ctx, &self.specs, plan, self.concurrency).await,
-            Stage::Finalize => apply::Claims::default(),
+        let (claims, chunks) = match stage {
+            Stage::Rotate => apply::claim_chunks(&ctx, &self.specs, plan, self.concurrency),
+            Stage::Finalize => (apply::Claims::default(), Vec::new()),
         };
         let (ctx, on_secret, claims) = (&ctx, &on_secret, &claims);
         // `concurrency` entries at a time; each is reported as it finishes,
@@ -339,10 +339,8 @@ impl Session {
             .zip(&plan.entries)
             .map(|(spec, ep)| apply_one(ctx, stage, spec, ep, (on_secret, claims), observer))
             .collect();
-        let entries = stream::iter(runs)
-            .buffered(self.concurrency)
-            .collect()
-            .await;
+        let entries = stream::iter(runs).buffered(self.concurrency).collect();
+        let ((), entries) = tokio::join!(claims.run(ctx, chunks, self.concurrency), entries);
         let mut report = Report { entries };
         if stage == Stage::Rotate {
             apply::publish_groups(ctx, &self.specs, plan, &mut report).await;

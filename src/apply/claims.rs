@@ -11,11 +11,16 @@
 //! branch is created at it or fast-forwarded to it, a compare-and-swap per
 //! entry exactly as alone. An entry whose branch moved is `busy`; one that
 //! could not be prepared fails; neither has written anything to Auth0.
+//! A large group is claimed in chunks, made one after the other beside
+//! the rotations of the chunks before (key generation and GitHub writes
+//! overlap the Auth0 requests the rate limit paces).
 //! Just before its first Auth0 write, each claimed entry checks that its
 //! branch is still at the claim (the run may be long).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
+
+use tokio::sync::Notify;
 
 use futures_util::stream::{self, StreamExt};
 
@@ -25,10 +30,20 @@ use crate::auth0::Auth0Api;
 use crate::github::GitHubApi;
 use crate::plan::{Decision, EntryPlan, Plan};
 
-/// The claims made before the entries run, by entry (`tenant/entry`).
+/// The batched claims of a run, by entry (`tenant/entry`): made in chunks
+/// beside the entries' own work ([`Claims::run`]), each entry waiting for
+/// its chunk ([`Claims::take`]).
 #[derive(Default)]
 pub struct Claims {
-    by_entry: Mutex<HashMap<String, Claimed>>,
+    state: Mutex<ClaimState>,
+    done: Notify,
+}
+
+#[derive(Default)]
+struct ClaimState {
+    /// Entries a chunk will claim, not claimed yet.
+    pending: HashSet<String>,
+    by_entry: HashMap<String, Claimed>,
 }
 
 /// One entry's batched claim.
@@ -43,20 +58,63 @@ pub(super) enum Claimed {
     Failed { steps: Vec<Step>, error: ApplyError },
 }
 
+/// Entries claimed together: a group's, in manifest order.
+pub struct Chunk<'s> {
+    group: String,
+    members: Vec<(&'s EntrySpec, &'s EntryPlan)>,
+}
+
 impl Claims {
-    /// The claim made for `key`, once.
-    pub(super) fn take(&self, key: &str) -> Option<Claimed> {
-        self.by_entry
+    /// The claim made for `key`, once; waits while its chunk is being made
+    /// (`None`: the entry claims alone).
+    pub(super) async fn take(&self, key: &str) -> Option<Claimed> {
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            {
+                let mut st = self.lock();
+                if let Some(c) = st.by_entry.remove(key) {
+                    return Some(c);
+                }
+                if !st.pending.contains(key) {
+                    return None;
+                }
+            }
+            done.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClaimState> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key)
     }
 
     fn put(&self, key: String, claimed: Claimed) {
-        self.by_entry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, claimed);
+        let mut st = self.lock();
+        st.pending.remove(&key);
+        st.by_entry.insert(key, claimed);
+    }
+
+    /// Makes every chunk's claims, one chunk after the other, telling the
+    /// waiting entries after each.
+    pub async fn run<A: Auth0Api, G: GitHubApi>(
+        &self,
+        ctx: &Context<'_, A, G>,
+        chunks: Vec<Chunk<'_>>,
+        concurrency: usize,
+    ) {
+        for chunk in chunks {
+            claim_group(ctx, &chunk.group, &chunk.members, concurrency, self).await;
+            // Whatever happened, no entry of the chunk waits any longer.
+            let mut st = self.lock();
+            for (spec, _) in &chunk.members {
+                st.pending.remove(&spec.key());
+            }
+            drop(st);
+            self.done.notify_waiters();
+        }
     }
 }
 
@@ -69,15 +127,18 @@ fn batched<A, G>(ctx: &Context<'_, A, G>, spec: &EntrySpec, ep: &EntryPlan) -> b
         && super::group::group_of(ctx.workspace, spec).is_some()
 }
 
-/// Claims, group by group, every batched entry of the plan (a group of one
-/// is left to claim alone), `concurrency` entries prepared at a time.
-pub async fn claim_groups<A: Auth0Api, G: GitHubApi>(
+/// The chunks of a plan's batched entries, in manifest order, and the
+/// [`Claims`] that wait for them. A group with one batched entry is left
+/// to claim alone. The first chunk of a group is `concurrency` entries, so
+/// the first rotations start early; the others are eight times that, so a
+/// large group costs few commits, and are made while earlier entries talk
+/// to Auth0.
+pub fn claim_chunks<'s, A, G>(
     ctx: &Context<'_, A, G>,
-    specs: &[EntrySpec],
-    plan: &Plan,
+    specs: &'s [EntrySpec],
+    plan: &'s Plan,
     concurrency: usize,
-) -> Claims {
-    let claims = Claims::default();
+) -> (Claims, Vec<Chunk<'s>>) {
     let mut groups: BTreeMap<String, Vec<(&EntrySpec, &EntryPlan)>> = BTreeMap::new();
     for (spec, ep) in specs.iter().zip(&plan.entries) {
         if batched(ctx, spec, ep) {
@@ -86,10 +147,35 @@ pub async fn claim_groups<A: Auth0Api, G: GitHubApi>(
             }
         }
     }
+    let claims = Claims::default();
+    let mut chunks: Vec<(usize, Chunk<'s>)> = Vec::new();
+    let first = concurrency.max(1);
     for (group, members) in groups.into_iter().filter(|(_, m)| m.len() > 1) {
-        claim_group(ctx, &group, &members, concurrency, &claims).await;
+        let mut rest = members.as_slice();
+        let mut size = first;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(size.min(rest.len()));
+            let at = specs
+                .iter()
+                .position(|s| std::ptr::eq(s, now[0].0))
+                .unwrap_or_default();
+            chunks.push((
+                at,
+                Chunk {
+                    group: group.clone(),
+                    members: now.to_vec(),
+                },
+            ));
+            rest = later;
+            size = first * 8;
+        }
     }
-    claims
+    chunks.sort_by_key(|(at, _)| *at);
+    claims.lock().pending = chunks
+        .iter()
+        .flat_map(|(_, c)| c.members.iter().map(|(s, _)| s.key()))
+        .collect();
+    (claims, chunks.into_iter().map(|(_, c)| c).collect())
 }
 
 /// A prepared entry, or why it could not be.

@@ -17,7 +17,7 @@ mod secret;
 pub mod sinks;
 
 pub use crate::spec::{EntrySpec, SecretFormat, SinkSpec, Upload, VariableValue};
-pub use claims::{claim_groups, Claims};
+pub use claims::{claim_chunks, Chunk, Claims};
 pub use group::publish_groups;
 pub use mtls::secret_content as mtls_secret_content;
 pub use report::{EntryReport, Outcome, PullRef, Report, Staged, Step};
@@ -155,7 +155,7 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
     on_secret: Option<sinks::SecretObserver<'_>>,
     concurrency: usize,
 ) -> Report {
-    let claims = claim_groups(ctx, specs, plan, concurrency).await;
+    let (claims, chunks) = claim_chunks(ctx, specs, plan, concurrency);
     let claims = &claims;
     // Futures made up front (not in a stream closure), so the run stays Send.
     let runs: Vec<_> = specs
@@ -163,10 +163,8 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
         .zip(&plan.entries)
         .map(|(spec, ep)| rotate_one(ctx, spec, ep, on_secret, claims))
         .collect();
-    let entries = stream::iter(runs)
-        .buffered(concurrency.max(1))
-        .collect()
-        .await;
+    let entries = stream::iter(runs).buffered(concurrency.max(1)).collect();
+    let ((), entries) = tokio::join!(claims.run(ctx, chunks, concurrency), entries);
     let mut report = Report { entries };
     publish_groups(ctx, specs, plan, &mut report).await;
     report
@@ -184,7 +182,7 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
     on_secret: Option<sinks::SecretObserver<'_>>,
     claims: &Claims,
 ) -> EntryReport {
-    if let Some(claimed) = claims.take(&spec.key()) {
+    if let Some(claimed) = claims.take(&spec.key()).await {
         return rotate_claimed(ctx, spec, claimed, on_secret).await;
     }
     let mut steps = Vec::new();
