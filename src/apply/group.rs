@@ -8,11 +8,12 @@
 //! onto it (a head that moved meanwhile leaves the member out), the group's
 //! branch is pointed at it, and one PR is opened or refreshed from it. One
 //! commit for the group instead of one per entry: a rotated entry costs
-//! GitHub its journal commit, its secrets and one branch update. A group
-//! PR that cannot be written leaves each such ledger committed on its own
-//! branch instead. A run that stops before its group's commit leaves
-//! journals, which the next run resumes. A member is an entry whose branch ledger is
-//! a rotation no merged PR approved yet: rotated by this run, already in
+//! GitHub its claim (see [`super::claims`]), its secrets and one branch
+//! update. A group PR that cannot be written leaves each such ledger
+//! committed on its own branch instead. A run that stops before its
+//! group's commit leaves journals, which the next run resumes. A member is
+//! an entry whose branch ledger is a rotation no merged PR approved yet:
+//! rotated by this run, already in
 //! the open group PR, or finished by an earlier run whose PR never opened.
 //! Members of other runs (another shard, `only`) are kept as the open PR
 //! has them. An entry that fails is left out and the others go on; the
@@ -99,35 +100,48 @@ pub async fn publish_groups<A: Auth0Api, G: GitHubApi>(
         if members.is_empty() {
             continue;
         }
-        match publish_group(ctx, &group, &members, &dropped).await {
-            Ok((pull, settled)) => {
-                for (m, kept) in members.iter().zip(settled) {
-                    let entry = &mut report.entries[m.index];
-                    match kept {
-                        Ok(()) => record_pull(entry, &pull),
-                        Err(e) => {
-                            entry.outcome = Outcome::Failed {
-                                error: format!(
-                                    "the rotation to {} is in the PR of {group}, but its ledger could not be \
-                                     written on its own branch: {e}; the next run resumes it",
-                                    m.ledger.current.credential_id
-                                ),
-                            }
+        let published = publish_group(ctx, &group, &members, &dropped).await;
+        record_group(ctx, &group, &members, published, report).await;
+    }
+}
+
+/// Writes a group's outcome into its members' reports: the PR, or why a
+/// member's rotation is not in it (or not on its branch).
+async fn record_group<A, G: GitHubApi>(
+    ctx: &Context<'_, A, G>,
+    group: &str,
+    members: &[Member],
+    published: Result<Published, ApplyError>,
+    report: &mut Report,
+) {
+    match published {
+        Ok((pull, settled)) => {
+            for (m, kept) in members.iter().zip(settled) {
+                let entry = &mut report.entries[m.index];
+                match kept {
+                    Ok(()) => record_pull(entry, &pull),
+                    Err(e) => {
+                        entry.outcome = Outcome::Failed {
+                            error: format!(
+                                "the rotation to {} is in the PR of {group}, but its ledger could not be \
+                                 written on its own branch: {e}; the next run resumes it",
+                                m.ledger.current.credential_id
+                            ),
                         }
                     }
                 }
             }
-            Err(e) => {
-                for m in &members {
-                    let kept = keep_on_branch(ctx, m).await;
-                    report.entries[m.index].outcome = Outcome::Failed {
-                        error: format!(
-                            "the rotation to {} stands ({kept}), but the PR of {group} could not be \
-                             written: {e}; the next run opens it",
-                            m.ledger.current.credential_id
-                        ),
-                    };
-                }
+        }
+        Err(e) => {
+            for m in members {
+                let kept = keep_on_branch(ctx, m).await;
+                report.entries[m.index].outcome = Outcome::Failed {
+                    error: format!(
+                        "the rotation to {} stands ({kept}), but the PR of {group} could not be \
+                         written: {e}; the next run opens it",
+                        m.ledger.current.credential_id
+                    ),
+                };
             }
         }
     }

@@ -174,7 +174,8 @@ pub async fn rotate_observed<A: Auth0Api, G: GitHubApi>(
 /// republish, refresh its PR, propose a new expiry). A grouped entry's
 /// rotation stops at its branch; [`publish_groups`] proposes it. A decision with nothing to do reports
 /// `unchanged`; a problem, or a lock nobody can confirm is held, reports
-/// `needs attention` and changes nothing.
+/// `needs attention` and changes nothing. An entry claimed with its group
+/// (see [`Claims`]) goes on from its claim.
 pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
     ctx: &Context<'_, A, G>,
     spec: &EntrySpec,
