@@ -47,6 +47,10 @@ const GRANTS_PER_PAGE: usize = 100;
 /// Page size of the clients list: Auth0's documented maximum for the public
 /// cloud (its OpenAPI description allows 100).
 const CLIENTS_PER_PAGE: usize = 50;
+/// What a list of clients asks for: what observing and adopting need,
+/// never `client_secret` (Auth0 logs each read of a secret).
+const LISTED_FIELDS: &str = "client_id,name,app_type,grant_types,token_endpoint_auth_method,\
+client_authentication_methods,jwt_configuration,client_metadata";
 /// Pages read at most from one list (10 000 grants, 5 000 clients): a server that keeps
 /// answering full pages cannot hold the client forever.
 const MAX_PAGES: usize = 100;
@@ -363,7 +367,8 @@ impl HttpAuth0 {
     ) -> Result<(Vec<ClientInfo>, bool, Option<u64>), Auth0Error> {
         let op = "GET /clients";
         let path = format!(
-            "/clients?app_type=non_interactive&page={page}&per_page={CLIENTS_PER_PAGE}&include_totals=true"
+            "/clients?app_type=non_interactive&page={page}&per_page={CLIENTS_PER_PAGE}&include_totals=true\
+             &fields={LISTED_FIELDS}&include_fields=true"
         );
         let body: ClientPage = required(self.call(Method::GET, &path, None, op).await?, op)?;
         Ok(match body {

@@ -967,6 +967,42 @@ async fn clients_are_listed_in_pages_with_their_client_metadata() {
         .collect();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].client_id, created.client_id);
+    // The tool's list asks for what it needs, never a client secret (which
+    // this token may read).
+    assert!(
+        bare.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.get("client_secret").is_some()),
+        "{bare}"
+    );
+    assert!(all.iter().all(|c| c.client_secret.is_none()), "{all:?}");
+    let (_, named) = call(
+        &f,
+        &token,
+        Method::GET,
+        "/clients?fields=client_id,name&include_fields=true",
+        None,
+    )
+    .await;
+    for c in named.as_array().unwrap() {
+        let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.retain(|k| *k != "signing_keys");
+        keys.sort_unstable();
+        assert_eq!(keys, ["client_id", "name"], "{c}");
+    }
+    let (_, without) = call(
+        &f,
+        &token,
+        Method::GET,
+        "/clients?fields=client_secret&include_fields=false",
+        None,
+    )
+    .await;
+    let without = without.as_array().unwrap();
+    assert!(without
+        .iter()
+        .all(|c| c.get("client_secret").is_none() && c.get("client_id").is_some()));
 
     let mut body = sibling(None).to_body();
     body["client_metadata"] = json!({"n": 1});

@@ -21,6 +21,7 @@
 //! `GET /api/v2/clients` (any of `read:clients`, `read:client_keys`,
 //! `read:client_credentials`, `read:client_summary`, as for one client):
 //! offset paging `page` (≥ 0), `per_page` (1–100, default 50),
+//! `fields` with `include_fields`,
 //! `include_totals` (`{start, limit, total, clients}`, else a bare array;
 //! sheet §9), and the `app_type` (comma-separated) and `is_first_party`
 //! filters; secrets only with `read:client_keys`. Lucene `q` and checkpoint
@@ -564,17 +565,30 @@ fn list_clients(t: &Tenant, q: &HashMap<String, String>, show: bool) -> Result<V
                 .is_none_or(|ts| c.app_type.as_deref().is_some_and(|a| ts.contains(&a)))
         })
         .collect();
+    let fields: Option<Vec<&str>> = q.get("fields").map(|v| v.split(',').collect());
+    let include = flag("include_fields")?.unwrap_or(true);
     let items: Vec<Value> = matching
         .iter()
         .skip(start)
         .take(limit)
-        .map(|c| c.to_json(&t.domain, show))
+        .map(|c| only_fields(c.to_json(&t.domain, show), fields.as_deref(), include))
         .collect();
     Ok(if totals {
         json!({"start": start, "limit": limit, "total": matching.len(), "clients": items})
     } else {
         Value::Array(items)
     })
+}
+
+/// `fields` with `include_fields` (default true): only those fields, or
+/// all but them. Auth0 sends `signing_keys` whatever is asked (fact sheet
+/// §3.5).
+fn only_fields(mut client: Value, fields: Option<&[&str]>, include: bool) -> Value {
+    let (Some(fields), Some(obj)) = (fields, client.as_object_mut()) else {
+        return client;
+    };
+    obj.retain(|k, _| k == "signing_keys" || fields.contains(&k.as_str()) == include);
+    client
 }
 
 /// `POST /api/v2/clients` (201).
