@@ -2,20 +2,20 @@
 //!
 //! A rotation claims its entry's branch with a journal commit before its
 //! first Auth0 write. Done one entry at a time, that is a tree, a commit
-//! and a branch update each. For the fresh rotations of a group (see
-//! [`super::group`]) it is done once for all of them at the start of the
-//! run: every entry is prepared (the snapshot at the plan's head, a new
-//! key, the signed journal), one tree, the default branch's with the journals added, carries
-//! every journal, one commit holds it, with the default branch's head and
-//! each existing entry branch's head as parents, and then each entry's
-//! branch is created at it or fast-forwarded to it, a compare-and-swap per
-//! entry exactly as alone. An entry whose branch moved is `busy`; one that
-//! could not be prepared fails; neither has written anything to Auth0.
-//! A large group is claimed in chunks, made one after the other beside
-//! the rotations of the chunks before (key generation and GitHub writes
-//! overlap the Auth0 requests the rate limit paces).
-//! Just before its first Auth0 write, each claimed entry checks that its
-//! branch is still at the claim (the run may be long).
+//! and a branch update each. The fresh rotations of a group (see
+//! [`super::group`]) are claimed in chunks instead: every entry of a chunk
+//! is prepared (the snapshot at the plan's head, a new key, the signed
+//! journal); one tree, the default branch's with the chunk's journals
+//! added, and one commit, whose parents are the default branch's head and
+//! each existing entry branch's head, carry them; then each entry's branch
+//! is created at that commit or fast-forwarded to it, a compare-and-swap
+//! per entry exactly as alone. An entry whose branch moved is `busy`; one
+//! that could not be prepared fails; neither has written anything to
+//! Auth0. Chunks are made one after the other beside the rotations of the
+//! chunks before, so key generation and GitHub writes overlap the Auth0
+//! requests the rate limit paces. Just before its first Auth0 write, each
+//! claimed entry checks that its branch is still at the claim (the run may
+//! be long).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
