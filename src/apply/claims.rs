@@ -32,7 +32,7 @@ use crate::plan::{Decision, EntryPlan, Plan};
 
 /// The batched claims of a run, by entry (`tenant/entry`): made in chunks
 /// beside the entries' own work ([`Claims::run`]), each entry waiting for
-/// its chunk ([`Claims::take`]).
+/// its chunk (`Claims::take`).
 #[derive(Default)]
 pub struct Claims {
     state: Mutex<ClaimState>,
