@@ -58,10 +58,13 @@ pub(super) enum Claimed {
     Failed { steps: Vec<Step>, error: ApplyError },
 }
 
+/// An entry claimed with its group, and its plan.
+type Batched<'s> = (&'s EntrySpec, &'s EntryPlan);
+
 /// Entries claimed together: a group's, in manifest order.
 pub struct Chunk<'s> {
     group: String,
-    members: Vec<(&'s EntrySpec, &'s EntryPlan)>,
+    members: Vec<Batched<'s>>,
 }
 
 impl Claims {
@@ -139,11 +142,12 @@ pub fn claim_chunks<'s, A, G>(
     plan: &'s Plan,
     concurrency: usize,
 ) -> (Claims, Vec<Chunk<'s>>) {
-    let mut groups: BTreeMap<String, Vec<(&EntrySpec, &EntryPlan)>> = BTreeMap::new();
-    for (spec, ep) in specs.iter().zip(&plan.entries) {
+    // Each batched entry with its place in the manifest.
+    let mut groups: BTreeMap<String, Vec<(usize, Batched<'s>)>> = BTreeMap::new();
+    for (at, (spec, ep)) in specs.iter().zip(&plan.entries).enumerate() {
         if batched(ctx, spec, ep) {
             if let Some(g) = super::group::group_of(ctx.workspace, spec) {
-                groups.entry(g).or_default().push((spec, ep));
+                groups.entry(g).or_default().push((at, (spec, ep)));
             }
         }
     }
@@ -155,15 +159,11 @@ pub fn claim_chunks<'s, A, G>(
         let mut size = first;
         while !rest.is_empty() {
             let (now, later) = rest.split_at(size.min(rest.len()));
-            let at = specs
-                .iter()
-                .position(|s| std::ptr::eq(s, now[0].0))
-                .unwrap_or_default();
             chunks.push((
-                at,
+                now[0].0,
                 Chunk {
                     group: group.clone(),
-                    members: now.to_vec(),
+                    members: now.iter().map(|(_, m)| *m).collect(),
                 },
             ));
             rest = later;

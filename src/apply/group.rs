@@ -74,8 +74,9 @@ struct Member {
     /// The entry, on the client its plan was made for.
     spec: EntrySpec,
     ledger: LedgerEntry,
-    /// Rotated by this run: its ledger is not on its branch yet.
-    staged: Option<Staged>,
+    /// Rotated by this run: its ledger is not on its branch yet, which is
+    /// still at this journal commit.
+    claimed: Option<String>,
 }
 
 /// After every entry's stage 1: opens or refreshes each group's PR with the
@@ -176,17 +177,13 @@ async fn still_claimed<A, G: GitHubApi>(
 /// is no longer at its journal commit (`None`: it is, or the member's
 /// ledger is on its branch already).
 async fn moved<A, G: GitHubApi>(ctx: &Context<'_, A, G>, m: &Member) -> Option<String> {
-    let st = m.staged.as_ref()?;
+    let claimed = m.claimed.as_deref()?;
     let ws = ctx.workspace;
     let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);
-    match ctx.github.branch_sha(&ws.repo, &branch).await {
-        Ok(head) if head.as_deref() == Some(st.claimed.as_str()) => None,
-        Ok(_) => Some(format!(
-            "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
-             it was left as it is"
-        )),
-        Err(e) => Some(e.to_string()),
-    }
+    pr::still_at(ctx.github, ws, &branch, Some(claimed))
+        .await
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// Branch reads and moves of one group's members sent at once.
@@ -195,11 +192,11 @@ const AT_ONCE: usize = 8;
 /// A staged ledger whose group PR could not be written is committed on its
 /// entry's branch alone, so the next run finds the rotation finished.
 async fn keep_on_branch<A, G: GitHubApi>(ctx: &Context<'_, A, G>, m: &Member) -> String {
-    let Some(st) = &m.staged else {
+    let Some(claimed) = m.claimed.as_deref() else {
         return "its ledger is on its branch".to_owned();
     };
-    let file = ledger_file(&m.spec, &st.ledger);
-    match pr::commit_ledger(ctx.github, ctx.workspace, &m.spec, &file, Some(&st.claimed)).await {
+    let file = ledger_file(&m.spec, &m.ledger);
+    match pr::commit_ledger(ctx.github, ctx.workspace, &m.spec, &file, Some(claimed)).await {
         Ok(branch) => format!("its ledger is on {branch}"),
         Err(e) => {
             format!("its ledger could not be committed either ({e}); the next run resumes it")
@@ -235,18 +232,20 @@ async fn members<A: Auth0Api, G: GitHubApi>(
             .workspace
             .branch(&spec.policy.tenant, &spec.policy.entry);
         // What this run just proposed needs no second check against Auth0.
-        let held = report.entries[i].staged.clone();
-        let ledger = match &held {
-            Some(st) => Ok(st.ledger.clone()),
-            None if staged => branch_ledger(ctx, spec, &branch).await,
-            None => super::rotate::trusted_branch_ledger(ctx, spec, &branch).await,
+        let (ledger, claimed) = match report.entries[i].staged.take() {
+            Some(Staged { ledger, claimed }) => (Ok(ledger), Some(claimed)),
+            None if staged => (branch_ledger(ctx, spec, &branch).await, None),
+            None => (
+                super::rotate::trusted_branch_ledger(ctx, spec, &branch).await,
+                None,
+            ),
         };
         match ledger {
             Ok(ledger) => out.push(Member {
                 index: i,
                 spec: spec.clone(),
                 ledger,
-                staged: held,
+                claimed,
             }),
             Err(e) => {
                 dropped.push(
@@ -352,7 +351,7 @@ async fn settle<A, G: GitHubApi>(
     let moves: Vec<_> = members
         .iter()
         .map(|m| async move {
-            if m.staged.is_none() {
+            if m.claimed.is_none() {
                 return Ok(());
             }
             let branch = ws.branch(&m.spec.policy.tenant, &m.spec.policy.entry);

@@ -194,24 +194,19 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
         let result = rotate_secret(ctx, spec, ep, on_secret, &mut steps).await;
         return record(spec, steps, result);
     }
-    let mut staged = None;
-    let mut keep = |(outcome, s): (Outcome, Option<Staged>)| {
-        staged = s;
-        outcome
-    };
     let result = match &ep.decision {
         Decision::Rotate { reason } => {
             let mode = rotate::Mode::Fresh(reason);
-            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret)
-                .await
-                .map(&mut keep)
+            let planned = (head, &ep.seen);
+            let r = rotate::rotate_entry(ctx, spec, mode, planned, &mut steps, on_secret).await;
+            return record_staged(spec, steps, r);
         }
         Decision::Republish { .. } => rotate::republish(ctx, spec, head, &mut steps).await,
         Decision::Resume { kid } => {
             let mode = rotate::Mode::Resume(kid);
-            rotate::rotate_entry(ctx, spec, mode, (head, &ep.seen), &mut steps, on_secret)
-                .await
-                .map(&mut keep)
+            let planned = (head, &ep.seen);
+            let r = rotate::rotate_entry(ctx, spec, mode, planned, &mut steps, on_secret).await;
+            return record_staged(spec, steps, r);
         }
         // The group's PR is refreshed once for all its entries.
         Decision::InFlight { pull, url } if ep.group_pull.is_some() => Ok(Outcome::Refreshed {
@@ -249,6 +244,19 @@ pub async fn rotate_one<A: Auth0Api, G: GitHubApi>(
             reason: ep.explanation.clone(),
         }),
     };
+    record(spec, steps, result)
+}
+
+/// [`record`] for a key rotation, which may hold its ledger for its group.
+fn record_staged(
+    spec: &EntrySpec,
+    steps: Vec<Step>,
+    result: Result<(Outcome, Option<Staged>), ApplyError>,
+) -> EntryReport {
+    let (result, staged) = match result {
+        Ok((outcome, staged)) => (Ok(outcome), staged),
+        Err(e) => (Err(e), None),
+    };
     let mut report = record(spec, steps, result);
     report.staged = staged;
     report
@@ -270,13 +278,7 @@ async fn rotate_claimed<A: Auth0Api, G: GitHubApi>(
         } => {
             let with = (prepared.as_ref(), claimed.as_str());
             let result = claims::carry_on(ctx, spec, with, &mut steps, on_secret).await;
-            let (result, staged) = match result {
-                Ok((outcome, staged)) => (Ok(outcome), staged),
-                Err(e) => (Err(e), None),
-            };
-            let mut report = record(spec, steps, result);
-            report.staged = staged;
-            report
+            record_staged(spec, steps, result)
         }
     }
 }

@@ -496,6 +496,25 @@ pub async fn publish_ledger<G: GitHubApi>(
         .await?)
 }
 
+/// The head of `branch`, which must still be `expected` (this run's
+/// journal commit; `None`: no branch): otherwise someone else pushed to it
+/// and it is left as it is.
+pub(super) async fn still_at<G: GitHubApi>(
+    gh: &G,
+    ws: &Workspace,
+    branch: &str,
+    expected: Option<&str>,
+) -> Result<Option<String>, ApplyError> {
+    let head = gh.branch_sha(&ws.repo, branch).await?;
+    if head.as_deref() != expected {
+        return Err(ApplyError::Changed(format!(
+            "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
+             it was left as it is"
+        )));
+    }
+    Ok(head)
+}
+
 /// The commit half of [`publish_ledger`]: the entry's branch becomes one
 /// commit on the default branch's head that writes the ledger, only while
 /// the branch is still at `expected_head`. Returns the branch.
@@ -525,13 +544,7 @@ pub async fn commit_ledger<G: GitHubApi>(
         }],
     )
     .await?;
-    let head = gh.branch_sha(&ws.repo, &branch).await?;
-    if head.as_deref() != expected_head {
-        return Err(ApplyError::Changed(format!(
-            "the branch {branch} moved since this run wrote its journal (someone else pushed to it); \
-             it was left as it is"
-        )));
-    }
+    let head = still_at(gh, ws, &branch, expected_head).await?;
     match head {
         None => {
             if !gh.create_branch(&ws.repo, &branch, &commit).await? {
